@@ -1,0 +1,56 @@
+# The same commands run on a developer's machine and in CI (.ci/run calls `make test`).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST := 127.0.0.1
+PORT := 5000
+
+.PHONY: run test lint bench install translations migrate browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+# Compiled catalogues are build output (.gitignore); the .po files are the source.
+translations: install
+	$(VENV)/bin/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
+
+migrate: install
+	$(VENV)/bin/clef db upgrade
+
+run: translations migrate
+	@echo "Clef on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	exec $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
+		--access-logfile - --graceful-timeout 5 idp.wsgi:app
+
+# Browser tests drive Debian's Chromium; install it when missing and we may (root).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+		echo "!!! /usr/bin/chromium is missing and cannot be installed (not root):       !!!"; \
+		echo "!!! the BROWSER TESTS WILL BE SKIPPED. Install it: apt-get install chromium  !!!"; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+test: translations browser
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check idp mfa recovery tests bench
+	$(VENV)/bin/mypy idp mfa recovery
+
+bench: translations migrate
+	$(PY) bench/signin_throughput.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

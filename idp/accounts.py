@@ -1,0 +1,183 @@
+"""Accounts: registration, the password step of sign-in, revocation, unlocking.
+
+Owns the security decisions of the core (STYLE.md, after warehouse's services): the
+password policy, equal work for known and unknown usernames (S6), the throttle (D4), the
+revoked state (D7). Views call it with plain values and turn its exceptions into pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp.models import ACTIVE, REVOKED, Account
+from idp.password_policy import PasswordPolicy, PasswordProblem
+from idp.passwords import PasswordHasher
+from idp.settings import UsernameSettings
+from idp.throttle import Throttle, TooManyAttempts
+from idp.usernames import UsernameProblem, normalise_username, username_key, username_problem
+
+REVOKE_REASONS = ("compromised", "inactive", "other")
+
+
+class AccountError(Exception):
+    """Base of what the account service refuses."""
+
+
+class InvalidCredentials(AccountError):
+    """Unknown username or wrong password: one error, so the two cannot be told apart."""
+
+
+class RevokedCredential(AccountError):
+    """The password was right but the credential is revoked (J12, D7). Raised only after
+    a correct password, so it tells nothing to someone who does not hold it."""
+
+
+@dataclass
+class RegistrationRefused(AccountError):
+    username: UsernameProblem | None = None
+    username_taken: bool = False
+    password: tuple[PasswordProblem, ...] = ()
+
+
+__all__ = [
+    "AccountError",
+    "AccountService",
+    "InvalidCredentials",
+    "RegistrationRefused",
+    "RevokedCredential",
+    "TooManyAttempts",
+]
+
+
+class AccountService:
+    def __init__(
+        self,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        throttle: Throttle,
+        usernames: UsernameSettings,
+    ) -> None:
+        self.hasher = hasher
+        self.policy = policy
+        self.throttle = throttle
+        self.usernames = usernames
+
+    def get_by_username(self, db: Session, raw_username: str) -> Account | None:
+        """The account whose case-folded username matches, or None (one indexed query)."""
+        query = select(Account).where(Account.username_key == username_key(raw_username))
+        return db.scalars(query).first()
+
+    def register(
+        self,
+        db: Session,
+        now: datetime,
+        *,
+        username: str,
+        password: str,
+        confirm: str,
+        email: str | None,
+        locale: str,
+        where: audit.Where,
+    ) -> Account:
+        """Create an active account, or raise :class:`RegistrationRefused` with every
+        reason at once. The password is hashed whether or not the username is free, so the
+        two outcomes take the same time (S6)."""
+        display = normalise_username(username)
+        name_problem = username_problem(display, self.usernames.min_length, self.usernames.max_length)
+        problems = self.policy.problems(password, context_words=[display])
+        if password != confirm:
+            problems.append(PasswordProblem.MISMATCH)
+        password_hash = self.hasher.hash(password)
+        taken = name_problem is None and self.get_by_username(db, display) is not None
+        if name_problem or taken or problems:
+            raise RegistrationRefused(name_problem, taken, tuple(problems))
+        account = Account(
+            username=display,
+            username_key=username_key(display),
+            password_hash=password_hash,
+            email=email or None,
+            locale=locale,
+            status=ACTIVE,
+            created_at=now,
+            password_changed_at=now,
+            last_used_at=now,
+        )
+        db.add(account)
+        try:
+            db.flush()
+        except IntegrityError:  # the same name registered a moment ago by someone else
+            db.rollback()
+            raise RegistrationRefused(username_taken=True) from None
+        audit.record(db, now, audit.REGISTERED, actor=display, account_id=account.id, where=where)
+        db.commit()
+        return account
+
+    def check_password(
+        self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where
+    ) -> Account:
+        """The password step of sign-in (J1, J3). Returns the account when the password
+        is right and the credential usable.
+
+        Raises :class:`TooManyAttempts` (locked; nothing checked), then
+        :class:`InvalidCredentials` or :class:`RevokedCredential`. Known and unknown
+        usernames do the same work: one claim, one indexed look-up, one argon2
+        verification (S6).
+        """
+        key = username_key(username)
+        try:
+            self.throttle.claim(db, key, now)
+        except TooManyAttempts:
+            audit.record(db, now, audit.LOGIN_LOCKED, actor=self._actor(db, key), where=where)
+            db.commit()
+            raise
+        account = db.scalars(select(Account).where(Account.username_key == key)).first()
+        check = self.hasher.verify(account.password_hash if account else None, password)
+        if account is None or not check.matches:
+            audit.record(
+                db,
+                now,
+                audit.LOGIN_FAILURE,
+                actor=account.username if account else "unknown",
+                account_id=account.id if account else None,
+                where=where,
+            )
+            db.commit()
+            raise InvalidCredentials()
+        self.throttle.succeed(db, key)
+        if account.status == REVOKED:
+            audit.record(
+                db, now, audit.LOGIN_REVOKED, actor=account.username, account_id=account.id, where=where
+            )
+            db.commit()
+            raise RevokedCredential()
+        if check.needs_rehash:
+            account.password_hash = self.hasher.hash(password)
+            audit.record(
+                db, now, audit.PASSWORD_REHASHED, actor=account.username, account_id=account.id
+            )
+        db.commit()
+        return account
+
+    def _actor(self, db: Session, key: str) -> str:
+        account = db.scalars(select(Account).where(Account.username_key == key)).first()
+        return account.username if account else "unknown"
+
+    def mark_used(self, account: Account, now: datetime) -> None:
+        """A successful sign-in: the inactivity clock (D7) starts again."""
+        account.last_used_at = now
+        account.reminder_sent_days = None
+
+    def revoke(self, account: Account, reason: str, now: datetime) -> None:
+        """Revoked is final (D7): no sign-in, no recovery. Sessions are ended by the
+        caller, who owns the session store."""
+        if reason not in REVOKE_REASONS:
+            raise ValueError(f"reason must be one of {', '.join(REVOKE_REASONS)}")
+        account.status = REVOKED
+        account.revoked_at = now
+        account.revoked_reason = reason

@@ -1,0 +1,117 @@
+"""The app factory: settings, services, extensions, blueprints, hooks.
+
+The only place the core reaches the ``mfa`` and ``recovery`` slices: it registers their
+blueprints. Everything else hands over by endpoint name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, redirect, request, url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp.clock import Clock, SystemClock
+from idp.errors import register_error_handlers
+from idp.i18n import babel, select_locale
+from idp.ratelimit import limiter
+from idp.runtime import EXTENSION_KEY, build_services, close_db
+from idp.security_headers import add_security_headers
+from idp.settings import PROJECT_ROOT, Settings, load_settings, resolve_secret
+from idp.template_context import register_template_context
+from idp.web_session import ServerSessionInterface, current_session
+
+log = logging.getLogger("clef")
+csrf = CSRFProtect()
+
+
+def create_app(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+) -> Flask:
+    """Build one Clef app. ``overrides`` is the last configuration layer (tests);
+    ``clock`` replaces the system clock (tests move time with it)."""
+    settings = settings or load_settings(overrides)
+    app = Flask(
+        "idp",
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    secret = resolve_secret(settings)
+    services = build_services(settings, clock or SystemClock(), secret)
+    app.extensions[EXTENSION_KEY] = services
+    app.config.update(
+        SECRET_KEY=services.keys.derive("flask.secret").hex(),
+        CLEF_SECURE_COOKIE=settings.secure_transport,
+        CLEF_LANGUAGES=settings.i18n.languages,
+        CLEF_RATE_LIMITS={
+            "signin_per_ip": settings.rate_limit.signin_per_ip,
+            "register_per_ip": settings.rate_limit.register_per_ip,
+            "email_code_per_ip": settings.rate_limit.email_code_per_ip,
+        },
+        RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
+        BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        MAX_CONTENT_LENGTH=64 * 1024,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+    )
+    if settings.rate_limit.trusted_proxies:
+        n = settings.rate_limit.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]
+    if not settings.secure_transport:
+        log.warning(
+            "base_url %s is plain http: the session cookie is sent without Secure and "
+            "without the __Host- prefix (S23). Use https outside a loopback test set-up.",
+            settings.service.base_url,
+        )
+    app.session_interface = ServerSessionInterface()
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _register_blueprints(app)
+    register_error_handlers(app)
+    register_template_context(app)
+    _register_hooks(app, settings)
+    from idp.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from idp.views import account, auth, register
+    from mfa import bp as mfa_bp
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(register.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(mfa_bp)
+
+
+def _register_hooks(app: Flask, settings: Settings) -> None:
+    @app.before_request
+    def expired_session_notice() -> Response | None:
+        """J4: the first request after a signed-in session timed out says so."""
+        if current_session().expired and request.endpoint not in (
+            "auth.session_expired", "auth.choose_language", "static",
+        ):
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            return redirect(url_for("auth.session_expired", next=target), code=303)
+        return None
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        return add_security_headers(response, hsts=settings.secure_transport)
+
+    @app.teardown_appcontext
+    def teardown(exc: BaseException | None) -> None:
+        close_db(exc)
+

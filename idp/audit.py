@@ -1,0 +1,82 @@
+"""The audit log (S28, ASVS 16.3.1): every authentication and admin event, who, when,
+from where. Rows in ``audit_events`` and a line in the ``clef.audit`` logger.
+
+Callers pass facts, never secrets: ``details`` must not hold a password, code or token,
+and an unknown username is not recorded in clear (it may be a mistyped password).
+Tags follow ``source:subject:action``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.models import AuditEvent
+
+log = logging.getLogger("clef.audit")
+
+LOGIN_SUCCESS = "account:login:success"
+LOGIN_FAILURE = "account:login:failure"
+LOGIN_LOCKED = "account:login:locked"
+LOGIN_REVOKED = "account:login:revoked"
+REGISTERED = "account:register:success"
+LOGOUT = "account:session:logout"
+SESSION_EXPIRED = "account:session:expired"
+SESSION_RENEWED = "account:session:keepalive"
+EMAIL_CODE_SENT = "account:email:code_sent"
+EMAIL_CONFIRMED = "account:email:confirmed"
+EMAIL_CODE_FAILED = "account:email:code_failure"
+PASSWORD_REHASHED = "account:password:rehash"
+ADMIN_REVOKE = "admin:account:revoke"
+ADMIN_UNLOCK = "admin:account:unlock"
+ADMIN_SESSIONS_END = "admin:sessions:end"
+ADMIN_INACTIVE_REMINDER = "admin:account:inactivity_reminder"
+ADMIN_INACTIVE_REVOKE = "admin:account:inactivity_revoke"
+ADMIN_VIEW = "admin:account:view"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a request came from."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def record(
+    db: Session,
+    now: datetime,
+    tag: str,
+    *,
+    actor: str,
+    account_id: int | None = None,
+    where: Where | None = None,
+    **details: Any,
+) -> None:
+    """Add one event to the session's transaction and log it. The caller commits."""
+    where = where or Where()
+    db.add(
+        AuditEvent(
+            at=now,
+            tag=tag,
+            account_id=account_id,
+            actor=actor,
+            ip=where.ip,
+            user_agent=(where.user_agent or "")[:512] or None,
+            details=details,
+        )
+    )
+    log.info("%s actor=%s account=%s ip=%s %s", tag, actor, account_id, where.ip, details)
+
+
+def recent(db: Session, limit: int = 50, account_id: int | None = None) -> list[AuditEvent]:
+    """The newest events first, optionally for one account."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(AuditEvent.account_id == account_id)
+    return list(db.scalars(query))

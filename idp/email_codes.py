@@ -1,0 +1,120 @@
+"""Codes sent by email (S16, S12; ASVS 6.6.2): random digits, short-lived, single use,
+dead once a newer one is sent, a few wrong tries before the flow starts again.
+
+One row per (account, purpose) holds the live code's keyed hash, what it is bound to
+(the address being confirmed, a sign-in attempt), its expiry and its wrong tries. The
+core uses it to confirm a recovery email; the second-factor and recovery slices use it
+for their own purposes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from idp.keys import KeyRing
+from idp.models import EmailCode
+from idp.settings import EmailCodeSettings
+
+CODE_HASH_PURPOSE = "email_code"
+
+
+class CodeError(Exception):
+    """Base of what a code check refuses."""
+
+
+class NoLiveCode(CodeError):
+    """No code was sent, it was used, or the flow was restarted."""
+
+
+class CodeExpired(CodeError):
+    """The code is older than its lifetime; it is deleted."""
+
+
+@dataclass
+class WrongCode(CodeError):
+    """Not the code; ``attempts_left`` more tries before the code dies."""
+
+    attempts_left: int
+
+
+class TooManyWrongCodes(CodeError):
+    """The last allowed try failed; the code is deleted and the flow restarts (S16)."""
+
+
+@dataclass
+class ResendTooSoon(CodeError):
+    retry_after: timedelta
+
+
+class EmailCodes:
+    def __init__(self, settings: EmailCodeSettings, keys: KeyRing) -> None:
+        self._settings = settings
+        self._keys = keys
+
+    def _hash(self, account_id: int, purpose: str, code: str) -> str:
+        return self._keys.keyed_hash(CODE_HASH_PURPOSE, f"{account_id}:{purpose}:{code}")
+
+    def issue(
+        self, db: Session, account_id: int, purpose: str, binding: str, now: datetime
+    ) -> str:
+        """A fresh code for ``purpose``, replacing any earlier one (which stops working).
+
+        Returns the code in clear, for the mail only. Raises :class:`ResendTooSoon` when
+        the last code went out less than ``resend_interval_seconds`` ago; asking again
+        does not reset the wrong-try count of a live code (S7)."""
+        existing = db.get(EmailCode, (account_id, purpose))
+        interval = timedelta(seconds=self._settings.resend_interval_seconds)
+        if existing is not None and now - existing.created_at < interval:
+            raise ResendTooSoon(interval - (now - existing.created_at))
+        code = f"{secrets.randbelow(10**self._settings.digits):0{self._settings.digits}d}"
+        lifetime = timedelta(minutes=self._settings.lifetime_minutes)
+        if existing is None:
+            existing = EmailCode(account_id=account_id, purpose=purpose, attempts=0)
+            db.add(existing)
+        elif existing.binding != binding:
+            existing.attempts = 0
+        existing.binding = binding
+        existing.code_hash = self._hash(account_id, purpose, code)
+        existing.created_at = now
+        existing.expires_at = now + lifetime
+        return code
+
+    def verify(
+        self, db: Session, account_id: int, purpose: str, code: str, now: datetime
+    ) -> str:
+        """Consume the live code when ``code`` matches; returns what it was bound to.
+
+        Raises :class:`NoLiveCode`, :class:`CodeExpired`, :class:`WrongCode` or
+        :class:`TooManyWrongCodes`. The comparison is constant-time. The caller commits.
+        """
+        row = db.get(EmailCode, (account_id, purpose), with_for_update=True)
+        if row is None:
+            raise NoLiveCode()
+        if now >= row.expires_at:
+            db.delete(row)
+            raise CodeExpired()
+        cleaned = "".join(ch for ch in code if ch.isdigit())
+        if self._keys.matches(CODE_HASH_PURPOSE, f"{account_id}:{purpose}:{cleaned}", row.code_hash):
+            binding = row.binding
+            db.delete(row)
+            return binding
+        row.attempts += 1
+        left = self._settings.max_attempts - row.attempts
+        if left <= 0:
+            db.delete(row)
+            raise TooManyWrongCodes()
+        raise WrongCode(left)
+
+    def discard(self, db: Session, account_id: int, purpose: str) -> None:
+        db.execute(
+            delete(EmailCode).where(EmailCode.account_id == account_id, EmailCode.purpose == purpose)
+        )
+
+    def pending_binding(self, db: Session, account_id: int, purpose: str) -> str | None:
+        row = db.get(EmailCode, (account_id, purpose))
+        return None if row is None else row.binding

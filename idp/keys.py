@@ -1,0 +1,30 @@
+"""Purpose-bound keys derived from the one configured secret.
+
+Every use of the secret (CSRF, signed tokens, keyed hashes of codes and usernames) gets
+its own key, HMAC-SHA256(secret, purpose), so one use can never stand in for another and
+rotating the secret rotates them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+class KeyRing:
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode("utf-8")
+
+    def derive(self, purpose: str) -> bytes:
+        """The 32-byte key for ``purpose``."""
+        return hmac.new(self._secret, purpose.encode("utf-8"), hashlib.sha256).digest()
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """Hex HMAC of ``value`` under the purpose's key: a stored form of a short code
+        or identifier that cannot be reversed or brute-forced without the secret."""
+        key = self.derive(purpose)
+        return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def matches(self, purpose: str, value: str, stored_hash: str) -> bool:
+        """Constant-time comparison of ``value`` against a stored keyed hash."""
+        return hmac.compare_digest(self.keyed_hash(purpose, value), stored_hash)

@@ -1,0 +1,90 @@
+"""Outgoing mail: one interface, two backends.
+
+- ``outbox`` (embedded default): each message is written as an ``.eml`` file under
+  ``<instance>/outbox/`` and announced in the log (recipient, subject, file; never the
+  body, which may hold a code).
+- ``smtp``: sent through the configured server, with STARTTLS and credentials.
+
+Messages are rendered by the web layer (``idp.mail_render``) in the person's language;
+this module only delivers them.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from idp.settings import MailSettings
+
+log = logging.getLogger("clef.mail")
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class MailBackend(Protocol):
+    def deliver(self, message: EmailMessage) -> None: ...
+
+
+class OutboxBackend:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def deliver(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{datetime.now().strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.eml"  # noqa: DTZ005 - a file name, local time is what an operator reads
+        path.write_bytes(bytes(message))
+        log.info("mail to=%s subject=%r written to %s", message["To"], message["Subject"], path)
+
+
+class SmtpBackend:
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+
+    def deliver(self, message: EmailMessage) -> None:
+        s = self.settings
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.smtp_password)
+            smtp.send_message(message)
+        log.info("mail to=%s subject=%r sent by SMTP", message["To"], message["Subject"])
+
+
+class Mailer:
+    def __init__(self, sender: str, backend: MailBackend) -> None:
+        self.sender = sender
+        self.backend = backend
+
+    def send(self, mail: OutgoingMail, now: datetime) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = make_msgid(domain="clef.invalid")
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(mail.text)
+        if mail.html:
+            message.add_alternative(mail.html, subtype="html")
+        self.backend.deliver(message)
+
+
+def make_mailer(settings: MailSettings, instance_path: Path) -> Mailer:
+    if settings.backend == "smtp":
+        return Mailer(settings.sender, SmtpBackend(settings))
+    return Mailer(settings.sender, OutboxBackend(instance_path / "outbox"))

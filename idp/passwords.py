@@ -1,0 +1,51 @@
+"""Password hashing with argon2id: the only home of argon2 in Clef (STYLE.md).
+
+S3 / ASVS 11.4.2: argon2id at or above OWASP's parameters, hashes upgraded at the next
+sign-in when the parameters change. S6: checking a password for an unknown account
+costs one argon2 verification too, against a dummy hash made with the same parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher as _Argon2
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from idp.settings import Argon2Settings
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The result of one verification: did it match, and should the hash be redone."""
+
+    matches: bool
+    needs_rehash: bool = False
+
+
+class PasswordHasher:
+    def __init__(self, params: Argon2Settings) -> None:
+        self._argon2 = _Argon2(
+            time_cost=params.time_cost,
+            memory_cost=params.memory_kib,
+            parallelism=params.parallelism,
+            type=Type.ID,
+        )
+        # Made once per process; verifying against it costs what a real one costs.
+        self._dummy_hash = self._argon2.hash("clef-dummy-password-for-unknown-accounts")
+
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> PasswordCheck:
+        """Check ``password`` against ``stored_hash``, or against the dummy hash when
+        there is no account, so both paths do exactly one argon2 verification (S6)."""
+        target = stored_hash or self._dummy_hash
+        try:
+            self._argon2.verify(target, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return PasswordCheck(matches=False)
+        if stored_hash is None:
+            return PasswordCheck(matches=False)
+        return PasswordCheck(matches=True, needs_rehash=self._argon2.check_needs_rehash(target))

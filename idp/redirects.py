@@ -1,0 +1,21 @@
+"""Where a ``next`` parameter may send a person: same-site relative paths only (S26,
+ASVS 3.7.2). Anything else (a scheme, a host, ``//host``, ``/\\host``, control
+characters) is dropped, and the caller falls back to its default page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` when it is a local absolute path, else None."""
+    if not value or len(value) > 2000:
+        return None
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value

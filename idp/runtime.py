@@ -1,0 +1,102 @@
+"""The services one app instance is made of, and the request's database session.
+
+Built once by the app factory (``idp.app.create_app``) from the settings; views and the
+CLI reach them through :func:`services` and :func:`db`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.accounts import AccountService
+from idp.breach import AnyOf, BreachedPasswordSource, PwnedRangeSource, Sha1FileSource
+from idp.clock import Clock
+from idp.db import make_engine, make_session_factory
+from idp.email_codes import EmailCodes
+from idp.keys import KeyRing
+from idp.mail import Mailer, make_mailer
+from idp.password_policy import PasswordPolicy
+from idp.passwords import PasswordHasher
+from idp.sessions import SessionStore
+from idp.settings import PasswordSettings, Settings
+from idp.throttle import Throttle
+
+EXTENSION_KEY = "clef"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    keys: KeyRing
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    throttle: Throttle
+    accounts: AccountService
+    sessions: SessionStore
+    email_codes: EmailCodes
+    mailer: Mailer
+
+
+def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None:
+    sources: list[BreachedPasswordSource] = []
+    if settings.breached_sha1_file:
+        sources.append(Sha1FileSource(settings.breached_sha1_file))
+    if settings.pwned_api_enabled:
+        sources.append(PwnedRangeSource(settings.pwned_api_url, settings.pwned_api_timeout_seconds))
+    return AnyOf(sources) if sources else None
+
+
+def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
+    keys = KeyRing(secret)
+    engine = make_engine(settings.database_url)
+    hasher = PasswordHasher(settings.argon2)
+    policy = PasswordPolicy(
+        min_length=settings.password.min_length,
+        max_length=settings.password.max_length,
+        common_list_size=settings.password.common_list_size,
+        service_name=settings.service.name,
+        breached=breached_source(settings.password),
+    )
+    throttle = Throttle(settings.lockout, keys)
+    return Services(
+        settings=settings,
+        clock=clock,
+        keys=keys,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        hasher=hasher,
+        policy=policy,
+        throttle=throttle,
+        accounts=AccountService(hasher, policy, throttle, settings.username),
+        sessions=SessionStore(settings.session),
+        email_codes=EmailCodes(settings.email_code, keys),
+        mailer=make_mailer(settings.mail, settings.instance_path),
+    )
+
+
+def services() -> Services:
+    """The current app's services."""
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+def db() -> Session:
+    """The request's (or CLI command's) database session, opened on first use and
+    closed at the end of the app context."""
+    if "db" not in g:
+        g.db = services().session_factory()
+    session: Session = g.db
+    return session
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()

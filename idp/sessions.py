@@ -1,0 +1,167 @@
+"""Server-side sessions (D5, D6; S20-S22): created, renewed, elevated, expired, ended.
+
+The cookie carries a random 256-bit token; the row is keyed by its SHA-256. Every
+privilege step (password passed, second factor passed) moves the data to a new token
+and deletes the old row, so a cookie captured before the step is worthless (S20), and a
+replayed cookie after logout finds nothing (S21).
+
+This module takes plain values and a database session; the Flask adapter is
+``idp.web_session``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from idp.models import WebSession
+from idp.settings import SessionSettings
+
+ANONYMOUS = "anonymous"
+PASSWORD = "password"  # noqa: S105 - a level name, not a secret
+FULL = "full"
+TOKEN_BYTES = 32
+
+
+def session_id(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a cookie led to: a live row, or nothing (``expired`` says whether a signed-in
+    session has just timed out, so the page can say so, J4)."""
+
+    record: WebSession | None
+    expired: bool = False
+    account_id: int | None = None
+
+
+class SessionStore:
+    def __init__(self, settings: SessionSettings) -> None:
+        self.idle = timedelta(minutes=settings.idle_minutes)
+        self.absolute = timedelta(hours=settings.absolute_hours)
+        self.touch_interval = timedelta(seconds=settings.touch_interval_seconds)
+
+    def load(self, db: Session, token: str, now: datetime) -> Loaded:
+        """The live session for ``token``; an expired one is deleted here (S21, S22)."""
+        record = db.get(WebSession, session_id(token))
+        if record is None:
+            return Loaded(None)
+        if self.is_expired(record, now):
+            account_id = record.account_id
+            signed_in = record.level != ANONYMOUS
+            db.delete(record)
+            db.commit()
+            return Loaded(None, expired=signed_in, account_id=account_id)
+        return Loaded(record)
+
+    def is_expired(self, record: WebSession, now: datetime) -> bool:
+        if now - record.last_seen_at >= self.idle:
+            return True
+        return record.expires_at is not None and now >= record.expires_at
+
+    def idle_deadline(self, record: WebSession) -> datetime:
+        """When the session ends if nothing more happens: idle or absolute, first."""
+        deadline = record.last_seen_at + self.idle
+        if record.expires_at is not None:
+            deadline = min(deadline, record.expires_at)
+        return deadline
+
+    def create(self, db: Session, now: datetime, data: dict[str, Any]) -> tuple[str, WebSession]:
+        token = new_token()
+        record = WebSession(
+            id=session_id(token),
+            level=ANONYMOUS,
+            data=dict(data),
+            created_at=now,
+            last_seen_at=now,
+        )
+        db.add(record)
+        return token, record
+
+    def touch(self, record: WebSession, now: datetime) -> bool:
+        """Record activity, at most once per ``touch_interval``; True when it wrote."""
+        if now - record.last_seen_at < self.touch_interval:
+            return False
+        record.last_seen_at = now
+        return True
+
+    def renew(self, db: Session, old: WebSession | None, now: datetime) -> tuple[str, WebSession]:
+        """Move a session to a fresh token (S20); the old row is deleted."""
+        token, record = self.create(db, now, old.data if old else {})
+        if old is not None:
+            record.account_id = old.account_id
+            record.level = old.level
+            record.created_at = old.created_at
+            record.expires_at = old.expires_at
+            record.auth_time = old.auth_time
+            record.amr = old.amr
+            db.delete(old)
+        return token, record
+
+    def passed_password(
+        self, db: Session, old: WebSession | None, account_id: int, now: datetime
+    ) -> tuple[str, WebSession]:
+        """The first factor passed: a new token, bound to the account, at the pending
+        level that grants only the second-factor step (S20). The absolute limit starts."""
+        if old is not None and old.account_id not in (None, account_id):
+            db.delete(old)
+            old = None
+        token, record = self.renew(db, old, now)
+        record.account_id = account_id
+        record.level = PASSWORD
+        record.expires_at = now + self.absolute
+        record.auth_time = None
+        record.amr = None
+        return token, record
+
+    def passed_second_factor(
+        self, db: Session, old: WebSession, methods: list[str], now: datetime
+    ) -> tuple[str, WebSession]:
+        """Both factors passed: a new token, fully signed in. ``methods`` are amr values
+        (``pwd`` and the factor's); they and the time feed the ID token's amr/auth_time."""
+        if old.level not in (PASSWORD, FULL) or old.account_id is None:
+            raise ValueError("the second factor needs a session that passed the password")
+        token, record = self.renew(db, old, now)
+        record.level = FULL
+        record.auth_time = now
+        record.amr = " ".join(methods)
+        return token, record
+
+    def end(self, db: Session, record: WebSession) -> None:
+        db.delete(record)
+
+    def end_for_account(self, db: Session, account_id: int) -> int:
+        """End every session of one account (revocation, admin, password reset)."""
+        result = db.execute(delete(WebSession).where(WebSession.account_id == account_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def end_all_signed_in(self, db: Session) -> int:
+        result = db.execute(delete(WebSession).where(WebSession.account_id.is_not(None)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def count_for_account(self, db: Session, account_id: int) -> int:
+        query = select(func.count()).where(WebSession.account_id == account_id)
+        return int(db.scalar(query) or 0)
+
+    def purge_expired(self, db: Session, now: datetime) -> int:
+        """Delete rows past their idle or absolute limit (housekeeping, not security:
+        ``load`` already refuses them)."""
+        result = db.execute(
+            delete(WebSession).where(
+                (WebSession.last_seen_at <= now - self.idle)
+                | (WebSession.expires_at.is_not(None) & (WebSession.expires_at <= now))
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

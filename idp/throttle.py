@@ -1,0 +1,134 @@
+"""Per-account throttling without a lockout weapon (D4, S7; NIST §3.2.2; ASVS 6.3.1).
+
+Counters are keyed by a keyed hash of the normalised username, existing or not, so
+"too many attempts" says nothing about whether an account exists.
+
+An attempt first *claims* a slot in one atomic statement (an upsert whose update only
+applies while the key is not locked). The claim counts the attempt as a failure in
+advance and, when that count reaches the threshold, sets the lock in the same
+statement. Concurrent attempts therefore cannot all slip past the check: once the
+threshold is reached the next claim finds the lock and is refused without touching a
+password. A correct password then clears the count; a wrong one leaves it.
+
+Schedule: ``threshold`` consecutive failures lock for ``first_lock_minutes``; each
+further failure doubles the lock up to ``max_lock_minutes``; ``permanent_after``
+consecutive failures lock until a password reset or ``clef users unlock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, case, delete, literal, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from idp.keys import KeyRing
+from idp.models import LoginThrottle
+from idp.settings import LockoutSettings
+
+THROTTLE_KEY_PURPOSE = "throttle.username"
+# Far enough to be "for good" yet a real datetime every database stores.
+PERMANENT = timedelta(days=365 * 100)
+
+
+@dataclass(frozen=True)
+class TooManyAttempts(Exception):
+    """The username is locked; ``retry_after`` is None for a permanent lock."""
+
+    retry_after: timedelta | None
+
+
+@dataclass(frozen=True)
+class LockState:
+    failures: int
+    locked_until: datetime | None
+
+
+class Throttle:
+    def __init__(self, settings: LockoutSettings, keys: KeyRing) -> None:
+        self._settings = settings
+        self._keys = keys
+
+    def key_for(self, username_key: str) -> str:
+        return self._keys.keyed_hash(THROTTLE_KEY_PURPOSE, username_key)
+
+    def lock_length(self, failures: int) -> timedelta | None:
+        """How long ``failures`` consecutive failures lock for; None: not locked."""
+        s = self._settings
+        if failures >= s.permanent_after:
+            return PERMANENT
+        if failures < s.threshold:
+            return None
+        minutes = s.first_lock_minutes * 2 ** min(failures - s.threshold, 20)
+        return timedelta(minutes=min(minutes, s.max_lock_minutes))
+
+    def claim(self, db: Session, username_key: str, now: datetime) -> None:
+        """Count one attempt for ``username_key`` before it is checked.
+
+        Raises :class:`TooManyAttempts` when the key is locked; nothing is counted then.
+        Commits, so the claim is visible to every other worker at once.
+        """
+        key = self.key_for(username_key)
+        new_failures = LoginThrottle.failures + 1
+        lock_until = self._lock_expression(new_failures, now)
+        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+        first_lock = self.lock_length(1)
+        statement = (
+            dialect.insert(LoginThrottle)
+            .values(
+                key=key,
+                failures=1,
+                locked_until=now + first_lock if first_lock else None,
+                updated_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=[LoginThrottle.key],
+                set_={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
+                where=or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+            )
+            .returning(LoginThrottle.failures)
+        )
+        claimed = db.execute(statement).scalar_one_or_none()
+        db.commit()
+        if claimed is None:
+            raise TooManyAttempts(self.retry_after(db, username_key, now))
+
+    def _lock_expression(self, failures: ColumnElement[int], now: datetime) -> ColumnElement[datetime]:
+        """SQL for the lock that ``failures`` (an expression) implies, computed in Python
+        for every count that can lock, so both databases evaluate the same schedule."""
+        s = self._settings
+        whens = [(failures >= s.permanent_after, literal(now + PERMANENT))]
+        for count in range(s.permanent_after - 1, s.threshold - 1, -1):
+            length = self.lock_length(count)
+            if length is not None and length < PERMANENT:
+                # Lengths are capped, so only the distinct steps need a branch.
+                if count > s.threshold and length == self.lock_length(count - 1):
+                    continue
+                whens.append((failures >= count, literal(now + length)))
+        return case(*whens, else_=literal(None, type_=LoginThrottle.locked_until.type))
+
+    def succeed(self, db: Session, username_key: str) -> None:
+        """A correct password: the consecutive count starts again."""
+        db.execute(delete(LoginThrottle).where(LoginThrottle.key == self.key_for(username_key)))
+
+    def clear(self, db: Session, username_key: str) -> bool:
+        """Lift any lock (admin unlock, password reset). True when there was a count."""
+        result = db.execute(
+            delete(LoginThrottle).where(LoginThrottle.key == self.key_for(username_key))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def state(self, db: Session, username_key: str) -> LockState:
+        row = db.get(LoginThrottle, self.key_for(username_key))
+        if row is None:
+            return LockState(0, None)
+        return LockState(row.failures, row.locked_until)
+
+    def retry_after(self, db: Session, username_key: str, now: datetime) -> timedelta | None:
+        state = self.state(db, username_key)
+        if state.locked_until is None or state.failures >= self._settings.permanent_after:
+            return None
+        return max(state.locked_until - now, timedelta(0))
+

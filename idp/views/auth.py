@@ -1,0 +1,136 @@
+"""Sign in (J1, up to the second factor), too many attempts (J3), session expiry and
+sign out (J4), the language toggle (J5)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from idp import audit
+from idp.accounts import InvalidCredentials, RevokedCredential, TooManyAttempts
+from idp.forms import PostOnlyForm, SignInForm
+from idp.i18n import LANGUAGE_COOKIE, languages, select_locale
+from idp.models import Account
+from idp.ratelimit import configured, limiter
+from idp.redirects import safe_next
+from idp.runtime import db, services
+from idp.views.common import now, remember_next, where
+from idp.web_session import current_session, end_session, passed_password
+
+bp = Blueprint("auth", __name__)
+
+
+def locked_message(retry_after: timedelta | None) -> str:
+    """J3 wording, the same for every username, existing or not (D4)."""
+    if retry_after is None:
+        return _(
+            "Too many attempts. Sign-in with this username is locked. Reset your password "
+            "or contact the help desk to unlock it."
+        )
+    minutes = max(1, math.ceil(retry_after.total_seconds() / 60))
+    return _(
+        "Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes
+    ) if minutes > 1 else _("Too many attempts. Try again in 1 minute.")
+
+
+@bp.get("/")
+def index() -> Response | str:
+    if current_session().level == "full":
+        return redirect(url_for("account.home"))
+    return render_template("auth/index.html")
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(configured("signin_per_ip"), methods=["POST"], scope="ip.signin")
+def sign_in() -> Response | str | tuple[str, int]:
+    form = SignInForm()
+    if request.method == "GET":
+        remember_next(request.args.get("next"))
+        return render_template("auth/signin.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/signin.html", form=form), 400
+    svc = services()
+    try:
+        account = svc.accounts.check_password(
+            db(), now(), username=form.username.data or "", password=form.password.data or "",
+            where=where(),
+        )
+    except TooManyAttempts as locked:
+        error = locked_message(locked.retry_after)
+        return render_template("auth/signin.html", form=form, error=error, locked=True), 429
+    except RevokedCredential:
+        return render_template("auth/revoked.html"), 403
+    except InvalidCredentials:
+        error = _("The username or password is not correct.")
+        return render_template("auth/signin.html", form=form, error=error), 401
+    passed_password(account.id)
+    _remember_language(account)
+    db().commit()
+    # S8: 303, so the browser does not re-send the password anywhere.
+    return redirect(url_for("mfa.challenge"), code=303)
+
+
+def _remember_language(account: Account) -> None:
+    account.locale = select_locale()
+
+
+@bp.post("/signout")
+def sign_out() -> Response:
+    form = PostOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    current = current_session()
+    if current.record is not None and current.account_id is not None:
+        audit.record(db(), now(), audit.LOGOUT, actor=str(current.account_id),
+                     account_id=current.account_id, where=where())
+    end_session()
+    return redirect(url_for("auth.signed_out"), code=303)
+
+
+@bp.get("/signed-out")
+def signed_out() -> str:
+    return render_template("auth/signed_out.html")
+
+
+@bp.get("/session-expired")
+def session_expired() -> str:
+    return render_template("auth/session_expired.html", next=safe_next(request.args.get("next")))
+
+
+@bp.post("/session/keepalive")
+def keep_alive() -> Response:
+    """"Stay signed in" (J4): any request renews the idle clock; this one exists so the
+    warning has something to press. Writes last-seen now, whatever the touch interval."""
+    form = PostOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    current = current_session()
+    if current.record is None or current.account_id is None:
+        return redirect(url_for("auth.sign_in"), code=303)
+    current.record.last_seen_at = now()
+    audit.record(db(), now(), audit.SESSION_RENEWED, actor=str(current.account_id),
+                 account_id=current.account_id, where=where())
+    db().commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.index"), code=303)
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str) -> Response:
+    """The toggle: remembered in a cookie, and for a signed-in person on the account, so
+    mail reaches them in the same language."""
+    if code not in languages():
+        abort(404)
+    response = make_response(redirect(safe_next(request.args.get("next")) or url_for("auth.index"), code=303))
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, path="/",
+                        httponly=True, samesite="Lax",
+                        secure=bool(services().settings.secure_transport))
+    account_id = current_session().account_id
+    if account_id is not None:
+        account = db().get(Account, account_id)
+        if account is not None:
+            account.locale = code
+            db().commit()
+    return response

@@ -1,0 +1,184 @@
+"""Registration (J2, first half): username and password, an optional recovery email
+confirmed by an emailed code, then the hand-off to second-factor set-up (J8)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from idp import audit
+from idp.accounts import RegistrationRefused
+from idp.email_codes import (
+    CodeExpired,
+    NoLiveCode,
+    ResendTooSoon,
+    TooManyWrongCodes,
+    WrongCode,
+)
+from idp.forms import EmailCodeForm, PostOnlyForm, RegisterForm
+from idp.i18n import select_locale
+from idp.mail_render import send_mail
+from idp.models import Account
+from idp.password_policy import PasswordProblem
+from idp.ratelimit import configured, limiter
+from idp.runtime import db, services
+from idp.usernames import UsernameProblem
+from idp.views.common import now, where
+from idp.web_session import current_session, passed_password, password_step_required
+
+bp = Blueprint("register", __name__)
+
+CONFIRM_EMAIL = "confirm_email"
+
+PASSWORD_MESSAGES = {
+    PasswordProblem.TOO_SHORT: _l("Use at least %(min)d characters."),
+    PasswordProblem.TOO_LONG: _l("Use at most %(max)d characters."),
+    PasswordProblem.COMMON: _l(
+        "This password is one of the most common passwords, which are tried first by attackers. "
+        "Choose another."
+    ),
+    PasswordProblem.CONTAINS_USERNAME: _l("The password must not contain your username."),
+    PasswordProblem.CONTAINS_SERVICE_NAME: _l("The password must not contain the name of this service."),
+    PasswordProblem.BREACHED: _l(
+        "This password has appeared in a data breach elsewhere, so attackers may know it. "
+        "Choose another."
+    ),
+    PasswordProblem.MISMATCH: _l("The two passwords are not the same."),
+}
+USERNAME_MESSAGES = {
+    UsernameProblem.TOO_SHORT: _l("Use at least %(min)d characters."),
+    UsernameProblem.TOO_LONG: _l("Use at most %(max)d characters."),
+    UsernameProblem.CHARACTERS: _l(
+        "Use letters and digits; dots, hyphens and underscores may appear between them."
+    ),
+}
+USERNAME_TAKEN = _l("This username is not available. Choose another.")
+
+
+def _show_refusal(form: RegisterForm, refused: RegistrationRefused) -> None:
+    settings = services().settings
+    limits = {"min": settings.username.min_length, "max": settings.username.max_length}
+    if refused.username is not None:
+        form.username.errors = [str(USERNAME_MESSAGES[refused.username]) % limits]
+    elif refused.username_taken:
+        form.username.errors = [str(USERNAME_TAKEN)]
+    limits = {"min": settings.password.min_length, "max": settings.password.max_length}
+    mismatch = [p for p in refused.password if p is PasswordProblem.MISMATCH]
+    others = [p for p in refused.password if p is not PasswordProblem.MISMATCH]
+    form.password.errors = [str(PASSWORD_MESSAGES[p]) % limits for p in others]
+    form.confirm.errors = [str(PASSWORD_MESSAGES[p]) for p in mismatch]
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(configured("register_per_ip"), methods=["POST"], scope="ip.register")
+def register() -> Response | str | tuple[str, int]:
+    form = RegisterForm()
+    if request.method == "GET":
+        return render_template("register/register.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("register/register.html", form=form), 400
+    try:
+        account = services().accounts.register(
+            db(), now(),
+            username=form.username.data or "",
+            password=form.password.data or "",
+            confirm=form.confirm.data or "",
+            email=(form.email.data or "").strip() or None,
+            locale=select_locale(),
+            where=where(),
+        )
+    except RegistrationRefused as refused:
+        _show_refusal(form, refused)
+        return render_template("register/register.html", form=form), 400
+    # Choosing the password is the first factor of this session (S20: new token).
+    passed_password(account.id)
+    db().commit()
+    if account.email:
+        _send_confirmation(account)
+        return redirect(url_for("register.confirm_email"), code=303)
+    return redirect(url_for("mfa.setup"), code=303)
+
+
+def _pending_account() -> Account:
+    account_id = current_session().account_id
+    account = db().get(Account, account_id) if account_id is not None else None
+    if account is None:
+        abort(403)
+    return account
+
+
+def _send_confirmation(account: Account) -> None:
+    """Send a fresh code to the account's unconfirmed address (S16)."""
+    assert account.email is not None
+    svc = services()
+    code = svc.email_codes.issue(db(), account.id, CONFIRM_EMAIL, account.email, now())
+    audit.record(db(), now(), audit.EMAIL_CODE_SENT, actor=account.username,
+                 account_id=account.id, where=where(), purpose=CONFIRM_EMAIL)
+    db().commit()
+    send_mail("confirm_email", account.locale, account.email, code=code,
+              username=account.username,
+              minutes=svc.settings.email_code.lifetime_minutes)
+
+
+@bp.route("/register/email", methods=["GET", "POST"])
+@password_step_required
+@limiter.limit(configured("email_code_per_ip"), methods=["POST"], scope="ip.email_code")
+def confirm_email() -> Response | str | tuple[str, int]:
+    account = _pending_account()
+    form = EmailCodeForm()
+    if account.email is None or account.has_confirmed_email:
+        return redirect(url_for("mfa.setup"), code=303)
+    if request.method == "GET":
+        return render_template("register/confirm_email.html", form=form, account=account,
+                               resend=PostOnlyForm())
+    if not form.validate_on_submit():
+        return render_template("register/confirm_email.html", form=form, account=account,
+                               resend=PostOnlyForm()), 400
+    svc = services()
+    error: str
+    try:
+        bound = svc.email_codes.verify(db(), account.id, CONFIRM_EMAIL, form.code.data or "", now())
+    except WrongCode as wrong:
+        error = _("That code is not correct. %(left)d tries left.", left=wrong.attempts_left)
+    except TooManyWrongCodes:
+        error = _("Too many wrong codes. Ask for a new code.")
+    except CodeExpired:
+        error = _("That code has expired. Ask for a new code.")
+    except NoLiveCode:
+        error = _("There is no code waiting. Ask for a new code.")
+    else:
+        if bound == account.email:
+            account.email_confirmed_at = now()
+            audit.record(db(), now(), audit.EMAIL_CONFIRMED, actor=account.username,
+                         account_id=account.id, where=where())
+            db().commit()
+            return redirect(url_for("mfa.setup"), code=303)
+        error = _("There is no code waiting. Ask for a new code.")
+    audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
+                 account_id=account.id, where=where(), purpose=CONFIRM_EMAIL)
+    db().commit()
+    form.code.errors = [error]
+    return render_template("register/confirm_email.html", form=form, account=account,
+                           resend=PostOnlyForm()), 400
+
+
+@bp.post("/register/email/resend")
+@password_step_required
+@limiter.limit(configured("email_code_per_ip"), scope="ip.email_code")
+def resend_code() -> Response | str | tuple[str, int]:
+    if not PostOnlyForm().validate_on_submit():
+        abort(400)
+    account = _pending_account()
+    if account.email is None or account.has_confirmed_email:
+        return redirect(url_for("mfa.setup"), code=303)
+    try:
+        _send_confirmation(account)
+    except ResendTooSoon as wait:
+        seconds = max(1, int(wait.retry_after.total_seconds()))
+        form = EmailCodeForm()
+        form.code.errors = [_("A code was sent a moment ago. Wait %(seconds)d seconds before asking again.",
+                              seconds=seconds)]
+        return render_template("register/confirm_email.html", form=form, account=account,
+                               resend=PostOnlyForm()), 429
+    return redirect(url_for("register.confirm_email", sent=1), code=303)

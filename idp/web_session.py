@@ -1,0 +1,179 @@
+"""Flask adapter for the server-side sessions of ``idp.sessions``.
+
+Flask's ``session`` becomes a :class:`ServerSession`: a dict stored in the ``sessions``
+table, found by the cookie's token. Anonymous visitors get a row only once something is
+stored (the CSRF token of a form). Views never touch tokens; they call
+:func:`passed_password`, :func:`passed_second_factor` or :func:`end_session`, which renew
+the token as S20 and S21 ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Request, Response, redirect, request, session, url_for
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from idp.models import WebSession
+from idp.runtime import db, services
+from idp.sessions import ANONYMOUS, FULL, PASSWORD
+
+F = TypeVar("F", bound=Callable[..., Any])
+SECURE_COOKIE = "__Host-clef_session"
+PLAIN_COOKIE = "clef_session"
+
+
+class ServerSession(CallbackDict[str, Any], SessionMixin):
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        token: str | None = None,
+        record: WebSession | None = None,
+        expired: bool = False,
+    ) -> None:
+        def on_update(_: Any) -> None:
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.token = token
+        self.record = record
+        self.expired = expired
+        self.modified = False
+        self.renewed = False
+        self.ended = False
+        self.inert = False
+
+    @property
+    def level(self) -> str:
+        return self.record.level if self.record else ANONYMOUS
+
+    @property
+    def account_id(self) -> int | None:
+        return self.record.account_id if self.record else None
+
+    def adopt(self, token: str, record: WebSession) -> None:
+        """Point at a renewed row, keeping what this request stored so far."""
+        self.token, self.record = token, record
+        record.data = dict(self)
+        self.renewed = True
+
+
+def cookie_name(app: Flask) -> str:
+    return SECURE_COOKIE if app.config["CLEF_SECURE_COOKIE"] else PLAIN_COOKIE
+
+
+class ServerSessionInterface(SessionInterface):
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        if request.path.startswith("/static/"):
+            inert = ServerSession()
+            inert.inert = True
+            return inert
+        token = request.cookies.get(cookie_name(app))
+        if not token:
+            return ServerSession()
+        svc = services()
+        loaded = svc.sessions.load(db(), token, svc.clock.now())
+        if loaded.record is None:
+            return ServerSession(expired=loaded.expired)
+        return ServerSession(dict(loaded.record.data), token, loaded.record)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)
+        if session.inert:
+            return
+        name = cookie_name(app)
+        secure = app.config["CLEF_SECURE_COOKIE"]
+        if session.ended:
+            response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="Lax")
+            db().commit()
+            return
+        svc = services()
+        now = svc.clock.now()
+        changed = session.renewed
+        if session.record is None:
+            if not session.modified or not dict(session):
+                return
+            session.token, session.record = svc.sessions.create(db(), now, dict(session))
+            changed = True
+        elif session.modified:
+            session.record.data = dict(session)
+        touched = svc.sessions.touch(session.record, now)
+        if changed or touched or session.modified:
+            db().commit()
+        if changed:
+            # A browser-session cookie: the server decides when it dies (D6).
+            response.set_cookie(
+                name, session.token or "", path="/", secure=secure, httponly=True, samesite="Lax"
+            )
+
+
+def _current() -> ServerSession:
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    assert isinstance(current, ServerSession)
+    return current
+
+
+def current_session() -> ServerSession:
+    return _current()
+
+
+def passed_password(account_id: int) -> None:
+    """The password step succeeded: new token, pending level (S20)."""
+    svc, current = services(), _current()
+    token, record = svc.sessions.passed_password(db(), current.record, account_id, svc.clock.now())
+    current.adopt(token, record)
+
+
+def passed_second_factor(methods: list[str]) -> None:
+    """The second factor succeeded (called by the mfa slice): new token, signed in."""
+    svc, current = services(), _current()
+    if current.record is None:
+        raise ValueError("no session has passed the password")
+    token, record = svc.sessions.passed_second_factor(db(), current.record, methods, svc.clock.now())
+    current.adopt(token, record)
+
+
+def end_session() -> None:
+    """Logout: the row is deleted and the cookie cleared (S21)."""
+    current = _current()
+    if current.record is not None:
+        services().sessions.end(db(), current.record)
+    current.clear()
+    current.record = None
+    current.ended = True
+
+
+def _to_sign_in() -> Response:
+    target = request.full_path if request.method == "GET" else None
+    if target and target.endswith("?"):
+        target = target[:-1]
+    return redirect(url_for("auth.sign_in", next=target), code=303)
+
+
+def login_required(view: F) -> F:
+    """Only for a session that passed both factors; others go to sign-in and come back
+    after it (J4: pages behind sign-in cannot be bookmarked into)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if _current().level != FULL:
+            return _to_sign_in()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def password_step_required(view: F) -> F:
+    """For the steps that follow the password (second factor, confirming the email):
+    the pending level grants these and nothing else (S20)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if _current().level not in (PASSWORD, FULL):
+            return _to_sign_in()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
