@@ -19,7 +19,7 @@ install: $(STAMP)
 
 # Compiled catalogues are build output (.gitignore); the .po files are the source.
 translations: install
-	$(VENV)/bin/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
+	$(VENV)/bin/pybabel compile -d translations >/dev/null
 
 migrate: install
 	$(VENV)/bin/clef db upgrade

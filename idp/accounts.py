@@ -124,6 +124,7 @@ class AccountService:
         """The password step of sign-in (J1, J3). Returns the account when the password
         is right and the credential usable.
 
+        On success the throttle reset (and any rehash) is left for the caller to commit.
         Raises :class:`TooManyAttempts` (locked; nothing checked), then
         :class:`InvalidCredentials` or :class:`RevokedCredential`. Known and unknown
         usernames do the same work: one claim, one indexed look-up, one argon2
@@ -156,12 +157,15 @@ class AccountService:
             )
             db.commit()
             raise RevokedCredential()
+        audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,
+                     account_id=account.id, where=where, step="password")
         if check.needs_rehash:
             account.password_hash = self.hasher.hash(password)
             audit.record(
                 db, now, audit.PASSWORD_REHASHED, actor=account.username, account_id=account.id
             )
-        db.commit()
+        # Not committed here: the caller renews the session in the same transaction, so
+        # a successful password step costs one commit after the claim.
         return account
 
     def _actor(self, db: Session, key: str) -> str:

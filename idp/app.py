@@ -6,6 +6,8 @@ blueprints. Everything else hands over by endpoint name.
 
 from __future__ import annotations
 
+from flask.typing import ResponseReturnValue
+
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +41,8 @@ def create_app(
     settings = settings or load_settings(overrides)
     app = Flask(
         "idp",
+        root_path=str(PROJECT_ROOT / "idp"),
+        instance_path=str(settings.instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
@@ -59,6 +63,9 @@ def create_app(
         BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
         BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        # Flask-WTF's https Referer check would refuse every browser POST: our own
+        # Referrer-Policy is no-referrer (S25). The session-bound token is the check (S24).
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         PROPAGATE_EXCEPTIONS=False,
         TRAP_HTTP_EXCEPTIONS=False,
@@ -98,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_hooks(app: Flask, settings: Settings) -> None:
     @app.before_request
-    def expired_session_notice() -> Response | None:
+    def expired_session_notice() -> ResponseReturnValue | None:
         """J4: the first request after a signed-in session timed out says so."""
         if current_session().expired and request.endpoint not in (
             "auth.session_expired", "auth.choose_language", "static",

@@ -38,6 +38,8 @@ ADMIN_SESSIONS_END = "admin:sessions:end"
 ADMIN_INACTIVE_REMINDER = "admin:account:inactivity_reminder"
 ADMIN_INACTIVE_REVOKE = "admin:account:inactivity_revoke"
 ADMIN_VIEW = "admin:account:view"
+ADMIN_LIST = "admin:account:list"
+ADMIN_SESSIONS_PURGE = "admin:sessions:purge"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import func, select
 
 from idp import audit
@@ -43,10 +43,12 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-users = click.Group("users", help="Look at, unlock and revoke credentials.")
-sessions_group = click.Group("sessions", help="End sign-in sessions.")
-audit_group = click.Group("audit", help="Read the audit log.")
-db_group = click.Group("db", help="Database schema.")
+# AppGroup runs each command inside the app context, however the CLI is entered (the
+# `clef` script, `flask`, or app.test_cli_runner()).
+users = AppGroup("users", help="Look at, unlock and revoke credentials.")
+sessions_group = AppGroup("sessions", help="End sign-in sessions.")
+audit_group = AppGroup("audit", help="Read the audit log.")
+db_group = AppGroup("db", help="Database schema.")
 
 
 @users.command("list")
@@ -61,6 +63,9 @@ def users_list(status: str, limit: int) -> None:
         click.echo(f"{account.username}\t{account.status}\tlast used {account.last_used_at:%Y-%m-%d}")
     total = db().scalar(select(func.count()).select_from(Account))
     click.echo(f"({total} accounts in all)", err=True)
+    svc = services()
+    audit.record(db(), svc.clock.now(), audit.ADMIN_LIST, actor=_admin(), status=status)
+    db().commit()
 
 
 @users.command("show")
@@ -120,14 +125,15 @@ def users_revoke(name: str, reason: str) -> None:
 
 
 @users.command("sweep-inactive")
-@click.option("--days", type=int, default=None, help="Days unused before revocation (config).")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Days unused before revocation (config).")
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 def users_sweep(days: int | None, dry_run: bool) -> None:
     """Remind, then revoke, credentials unused for two years (D7, ASVS 6.4.5)."""
     svc = services()
     now = svc.clock.now()
     settings = svc.settings.revocation
-    limit = days or settings.inactive_days
+    limit = settings.inactive_days if days is None else days
     plan = plan_inactivity_sweep(db(), now, limit, settings.reminder_days)
     for reminder in plan.reminders:
         account = reminder.account
@@ -174,6 +180,17 @@ def sessions_end(name: str | None, end_all: bool) -> None:
                      account_id=account.id, sessions_ended=ended)
     db().commit()
     click.echo(f"{ended} session(s) ended")
+
+
+@sessions_group.command("purge")
+def sessions_purge() -> None:
+    """Delete rows of sessions past their idle or absolute limit (housekeeping: they are
+    already refused). Run it daily, beside sweep-inactive."""
+    svc = services()
+    purged = svc.sessions.purge_expired(db(), svc.clock.now())
+    audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_PURGE, actor=_admin(), purged=purged)
+    db().commit()
+    click.echo(f"{purged} expired session(s) deleted")
 
 
 @audit_group.command("tail")

@@ -59,12 +59,17 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets the pragmas above and its folder created."""
+    """An engine for ``url``; SQLite gets the pragmas above and its folder created.
+
+    Statement parameters are kept out of SQL logging and error messages (S28): a
+    username looked up may be a password typed in the wrong field."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         hide_parameters=True)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -51,6 +51,13 @@ class ResendTooSoon(CodeError):
     retry_after: timedelta
 
 
+def _drop(db: Session, row: EmailCode) -> None:
+    """Delete a used or dead code now (flushed), so a new one can be issued in the same
+    transaction; the caller still commits."""
+    db.delete(row)
+    db.flush()
+
+
 class EmailCodes:
     def __init__(self, settings: EmailCodeSettings, keys: KeyRing) -> None:
         self._settings = settings
@@ -96,17 +103,17 @@ class EmailCodes:
         if row is None:
             raise NoLiveCode()
         if now >= row.expires_at:
-            db.delete(row)
+            _drop(db, row)
             raise CodeExpired()
         cleaned = "".join(ch for ch in code if ch.isdigit())
         if self._keys.matches(CODE_HASH_PURPOSE, f"{account_id}:{purpose}:{cleaned}", row.code_hash):
             binding = row.binding
-            db.delete(row)
+            _drop(db, row)
             return binding
         row.attempts += 1
         left = self._settings.max_attempts - row.attempts
         if left <= 0:
-            db.delete(row)
+            _drop(db, row)
             raise TooManyWrongCodes()
         raise WrongCode(left)
 

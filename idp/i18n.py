@@ -18,10 +18,11 @@ def languages() -> tuple[str, ...]:
 def select_locale() -> str:
     offered = languages()
     chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in offered:
-        return chosen
-    for tag in g.get("ui_locales", ()):
+    if chosen is not None and chosen in offered:
+        return str(chosen)
+    tags: tuple[str, ...] = g.get("ui_locales", ())
+    for tag in tags:
         base = tag.split("-")[0].lower()
         if base in offered:
             return base
-    return request.accept_languages.best_match(offered) or offered[0]
+    return str(request.accept_languages.best_match(offered) or offered[0])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
-from flask import render_template
+from flask import current_app
 from flask_babel import force_locale
 
 from idp.mail import OutgoingMail
@@ -22,9 +22,12 @@ def render_mail(message: str, locale: str, to: str, **context: Any) -> OutgoingM
     settings = services().settings
     context.setdefault("service_name", settings.service.name)
     context.setdefault("base_url", settings.service.base_url)
+    # The templates get only this context, not the page context processors: a mail is
+    # the same whether a request (and whose Host header) or the CLI's sweep sends it (S17).
+    env = current_app.jinja_env
     with force_locale(locale):
-        subject = render_template(f"email/{message}/subject.txt", **context).strip()
-        text = render_template(f"email/{message}/body.txt", **context)
+        subject = env.get_template(f"email/{message}/subject.txt").render(**context).strip()
+        text = env.get_template(f"email/{message}/body.txt").render(**context)
     return OutgoingMail(to=to, subject=subject, text=text)
 
 

@@ -71,9 +71,16 @@ class SessionStore:
             return True
         return record.expires_at is not None and now >= record.expires_at
 
-    def idle_deadline(self, record: WebSession) -> datetime:
-        """When the session ends if nothing more happens: idle or absolute, first."""
-        deadline = record.last_seen_at + self.idle
+    def idle_deadline(self, record: WebSession, now: datetime | None = None) -> datetime:
+        """When the session ends if nothing more happens: idle or absolute, first.
+
+        With ``now`` (the current request's time), counts this request's activity when
+        :meth:`touch` will record it, so a page states the deadline it leaves behind (J4).
+        """
+        last_seen = record.last_seen_at
+        if now is not None and now - last_seen >= self.touch_interval:
+            last_seen = now
+        deadline = last_seen + self.idle
         if record.expires_at is not None:
             deadline = min(deadline, record.expires_at)
         return deadline

@@ -12,7 +12,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
@@ -202,8 +202,8 @@ def _build(cls: type[T], data: Mapping[str, Any], where: str) -> T:
     return cls(**values)
 
 
-_SECTIONS: dict[str, type] = {
-    name: hint for name, hint in get_type_hints(Settings).items() if is_dataclass(hint)
+_SECTIONS: dict[str, type[Any]] = {
+    name: hint for name, hint in get_type_hints(Settings).items() if isinstance(hint, type)
 }
 
 
@@ -227,7 +227,7 @@ def load_settings(
     _merge(data, _env_layer(env))
     if overrides:
         _merge(data, overrides)
-    sections = {}
+    sections: dict[str, Any] = {}
     for name, section in data.items():
         if name not in _SECTIONS:
             raise ConfigError(f"unknown section [{name}]")

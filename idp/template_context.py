@@ -32,7 +32,8 @@ def page_context() -> dict[str, Any]:
     others = [code for code in languages() if code != locale]
     deadline_seconds = None
     if current.record is not None and current.level != ANONYMOUS:
-        remaining = svc.sessions.idle_deadline(current.record) - svc.clock.now()
+        now = svc.clock.now()
+        remaining = svc.sessions.idle_deadline(current.record, now) - now
         deadline_seconds = max(0, int(remaining.total_seconds()))
     return {
         "service_name": svc.settings.service.name,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CallbackDict
 
 from idp.models import WebSession
@@ -146,7 +147,7 @@ def end_session() -> None:
     current.ended = True
 
 
-def _to_sign_in() -> Response:
+def _to_sign_in() -> ResponseReturnValue:
     target = request.full_path if request.method == "GET" else None
     if target and target.endswith("?"):
         target = target[:-1]

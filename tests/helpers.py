@@ -10,12 +10,14 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from idp.audit import Where
-from idp.models import Account
+from idp.models import Account, AuditEvent
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 GOOD_PASSWORD = "correct horse battery staple"
@@ -99,3 +101,125 @@ def body_of(message: Message) -> str:
     payload = part.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode(part.get_content_charset() or "utf-8")
+
+
+# --- Audit rows, the admin CLI, registration and emailed codes (added for tests/idp) ---
+
+
+def audit_events(app: Flask, tag: str | None = None) -> list[AuditEvent]:
+    """Every audit row, oldest first, optionally only those with ``tag``."""
+    svc = app.extensions["clef"]
+    db = svc.session_factory()
+    try:
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if tag is not None:
+            query = query.where(AuditEvent.tag == tag)
+        rows = list(db.scalars(query))
+        db.expunge_all()
+        return rows
+    finally:
+        db.close()
+
+
+def run_cli(app: Flask, *args: str) -> Result:
+    """Run ``clef <args>`` against ``app`` through Flask's CLI runner."""
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def register(client: FlaskClient, username: str, password: str = GOOD_PASSWORD,
+             email_address: str | None = None, **headers: str) -> TestResponse:
+    """Post the registration screen (J2) as a person would."""
+    data = {"csrf_token": csrf(client, "/register"), "username": username,
+            "password": password, "confirm": password}
+    if email_address is not None:
+        data["email"] = email_address
+    return client.post("/register", data=data, headers=headers)
+
+
+def emailed_code(message: Message) -> str:
+    """The one six-digit code in a mail's body."""
+    found = CODE_RE.findall(body_of(message))
+    assert len(found) == 1, f"expected one code in the mail, found {found}"
+    return str(found[0])
+
+
+# --- Sessions, audit and translations (added for tests/idp) -----------------------------
+
+PO_FILE = (Path(__file__).resolve().parent.parent
+           / "translations" / "fr" / "LC_MESSAGES" / "messages.po")
+
+
+def session_cookie_name(app: Flask) -> str:
+    from idp.web_session import cookie_name
+
+    return cookie_name(app)
+
+
+def session_token(app: Flask, client: FlaskClient) -> str | None:
+    """The session token the test client holds, or None."""
+    cookie = client.get_cookie(session_cookie_name(app))
+    return cookie.value if cookie is not None else None
+
+
+def set_session_token(app: Flask, client: FlaskClient, token: str) -> None:
+    """Make the client present ``token`` (to replay an old cookie, say)."""
+    client.set_cookie(session_cookie_name(app), token)
+
+
+def pass_second_factor(app: Flask, client: FlaskClient,
+                       methods: tuple[str, ...] = ("pwd", "otp")) -> str:
+    """Stand-in for the second-factor step (not built yet): move the client's pending
+    session to the full level through the real SessionStore, as the mfa slice will."""
+    from idp.models import WebSession
+    from idp.sessions import session_id
+
+    svc = app.extensions["clef"]
+    token = session_token(app, client)
+    assert token, "the client has no session"
+    db = svc.session_factory()
+    try:
+        record = db.get(WebSession, session_id(token))
+        assert record is not None, "the client's session is not live"
+        new_token, _ = svc.sessions.passed_second_factor(db, record, list(methods), svc.clock.now())
+        db.commit()
+    finally:
+        db.close()
+    set_session_token(app, client, new_token)
+    return new_token
+
+
+def audit_tags(app: Flask) -> list[str]:
+    """Every audit event's tag, oldest first."""
+    from sqlalchemy import select
+
+    from idp.models import AuditEvent
+
+    db = app.extensions["clef"].session_factory()
+    try:
+        return list(db.scalars(select(AuditEvent.tag).order_by(AuditEvent.id)))
+    finally:
+        db.close()
+
+
+def french(msgid: str) -> str | None:
+    """The French catalogue's translation of ``msgid``, or None while it has none (the
+    catalogue is written alongside the screens)."""
+    from babel.messages.pofile import read_po
+
+    with PO_FILE.open("rb") as handle:
+        catalog = read_po(handle, locale="fr")
+    message = catalog.get(msgid)
+    if message is None or message.fuzzy or not message.string:
+        return None
+    text = message.string
+    return text if isinstance(text, str) else text[0]
+
+
+def decoded_header(message: Message, name: str) -> str:
+    """A header as the person reads it (RFC 2047 encoded words decoded, folding undone)."""
+    from email.header import decode_header, make_header
+
+    return str(make_header(decode_header(str(message[name]))))

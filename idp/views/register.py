@@ -3,6 +3,8 @@ confirmed by an emailed code, then the hand-off to second-factor set-up (J8)."""
 
 from __future__ import annotations
 
+from flask.typing import ResponseReturnValue
+
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -72,7 +74,7 @@ def _show_refusal(form: RegisterForm, refused: RegistrationRefused) -> None:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(configured("register_per_ip"), methods=["POST"], scope="ip.register")
-def register() -> Response | str | tuple[str, int]:
+def register() -> ResponseReturnValue:
     form = RegisterForm()
     if request.method == "GET":
         return render_template("register/register.html", form=form)
@@ -124,7 +126,7 @@ def _send_confirmation(account: Account) -> None:
 @bp.route("/register/email", methods=["GET", "POST"])
 @password_step_required
 @limiter.limit(configured("email_code_per_ip"), methods=["POST"], scope="ip.email_code")
-def confirm_email() -> Response | str | tuple[str, int]:
+def confirm_email() -> ResponseReturnValue:
     account = _pending_account()
     form = EmailCodeForm()
     if account.email is None or account.has_confirmed_email:
@@ -166,7 +168,7 @@ def confirm_email() -> Response | str | tuple[str, int]:
 @bp.post("/register/email/resend")
 @password_step_required
 @limiter.limit(configured("email_code_per_ip"), scope="ip.email_code")
-def resend_code() -> Response | str | tuple[str, int]:
+def resend_code() -> ResponseReturnValue:
     if not PostOnlyForm().validate_on_submit():
         abort(400)
     account = _pending_account()
