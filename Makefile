@@ -42,7 +42,7 @@ browser:
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	fi
 
-test: translations browser
+test: translations browser lint
 	$(PY) -m pytest
 
 lint: install

@@ -70,8 +70,7 @@ class AccountService:
 
     def get_by_username(self, db: Session, raw_username: str) -> Account | None:
         """The account whose case-folded username matches, or None (one indexed query)."""
-        query = select(Account).where(Account.username_key == username_key(raw_username))
-        return db.scalars(query).first()
+        return self._get_by_key(db, username_key(raw_username))
 
     def register(
         self,
@@ -134,10 +133,12 @@ class AccountService:
         try:
             self.throttle.claim(db, key, now)
         except TooManyAttempts:
-            audit.record(db, now, audit.LOGIN_LOCKED, actor=self._actor(db, key), where=where)
+            locked = self._get_by_key(db, key)
+            audit.record(db, now, audit.LOGIN_LOCKED, actor=locked.username if locked else "unknown",
+                         account_id=locked.id if locked else None, where=where)
             db.commit()
             raise
-        account = db.scalars(select(Account).where(Account.username_key == key)).first()
+        account = self._get_by_key(db, key)
         check = self.hasher.verify(account.password_hash if account else None, password)
         if account is None or not check.matches:
             audit.record(
@@ -168,9 +169,8 @@ class AccountService:
         # a successful password step costs one commit after the claim.
         return account
 
-    def _actor(self, db: Session, key: str) -> str:
-        account = db.scalars(select(Account).where(Account.username_key == key)).first()
-        return account.username if account else "unknown"
+    def _get_by_key(self, db: Session, key: str) -> Account | None:
+        return db.scalars(select(Account).where(Account.username_key == key)).first()
 
     def mark_used(self, account: Account, now: datetime) -> None:
         """A successful sign-in: the inactivity clock (D7) starts again."""

@@ -6,13 +6,12 @@ blueprints. Everything else hands over by endpoint name.
 
 from __future__ import annotations
 
-from flask.typing import ResponseReturnValue
-
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Flask, Response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 

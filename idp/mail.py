@@ -65,6 +65,11 @@ class SmtpBackend:
         log.info("mail to=%s subject=%r sent by SMTP", message["To"], message["Subject"])
 
 
+class MailNotSent(Exception):
+    """The backend could not deliver (SMTP server down, disk full). The caller keeps
+    what the person saved and offers to send again."""
+
+
 class Mailer:
     def __init__(self, sender: str, backend: MailBackend) -> None:
         self.sender = sender
@@ -81,7 +86,12 @@ class Mailer:
         message.set_content(mail.text)
         if mail.html:
             message.add_alternative(mail.html, subtype="html")
-        self.backend.deliver(message)
+        try:
+            self.backend.deliver(message)
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("mail to=%s subject=%r not sent: %s", mail.to, mail.subject,
+                        type(error).__name__)
+            raise MailNotSent() from error
 
 
 def make_mailer(settings: MailSettings, instance_path: Path) -> Mailer:

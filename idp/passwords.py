@@ -7,6 +7,7 @@ costs one argon2 verification too, against a dummy hash made with the same param
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher as _Argon2
@@ -24,6 +25,12 @@ class PasswordCheck:
     needs_rehash: bool = False
 
 
+def normalise_password(password: str) -> str:
+    """NFKC (NIST §3.1.1.2): a composed and a decomposed "é" are the same password.
+    No case folding and no trimming (S1)."""
+    return unicodedata.normalize("NFKC", password)
+
+
 class PasswordHasher:
     def __init__(self, params: Argon2Settings) -> None:
         self._argon2 = _Argon2(
@@ -36,14 +43,14 @@ class PasswordHasher:
         self._dummy_hash = self._argon2.hash("clef-dummy-password-for-unknown-accounts")
 
     def hash(self, password: str) -> str:
-        return self._argon2.hash(password)
+        return self._argon2.hash(normalise_password(password))
 
     def verify(self, stored_hash: str | None, password: str) -> PasswordCheck:
         """Check ``password`` against ``stored_hash``, or against the dummy hash when
         there is no account, so both paths do exactly one argon2 verification (S6)."""
         target = stored_hash or self._dummy_hash
         try:
-            self._argon2.verify(target, password)
+            self._argon2.verify(target, normalise_password(password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return PasswordCheck(matches=False)
         if stored_hash is None:

@@ -25,6 +25,7 @@ from idp.sessions import ANONYMOUS, FULL, PASSWORD
 F = TypeVar("F", bound=Callable[..., Any])
 SECURE_COOKIE = "__Host-clef_session"
 PLAIN_COOKIE = "clef_session"
+CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the raw form token (WTF_CSRF_FIELD_NAME)
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -56,7 +57,9 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         return self.record.account_id if self.record else None
 
     def adopt(self, token: str, record: WebSession) -> None:
-        """Point at a renewed row, keeping what this request stored so far."""
+        """Point at a renewed row, keeping what this request stored so far except the
+        form token: pages after a privilege step get a fresh one (S20)."""
+        self.pop(CSRF_KEY, None)
         self.token, self.record = token, record
         record.data = dict(self)
         self.renewed = True
@@ -82,8 +85,7 @@ class ServerSessionInterface(SessionInterface):
         return ServerSession(dict(loaded.record.data), token, loaded.record)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        assert isinstance(session, ServerSession)
-        if session.inert:
+        if not isinstance(session, ServerSession) or session.inert:
             return
         name = cookie_name(app)
         secure = app.config["CLEF_SECURE_COOKIE"]
@@ -113,7 +115,8 @@ class ServerSessionInterface(SessionInterface):
 
 def _current() -> ServerSession:
     current = session._get_current_object()  # type: ignore[attr-defined]
-    assert isinstance(current, ServerSession)
+    if not isinstance(current, ServerSession):
+        raise RuntimeError("the app must use ServerSessionInterface")
     return current
 
 

@@ -3,12 +3,19 @@ sign out (J4), the language toggle (J5)."""
 
 from __future__ import annotations
 
-from flask.typing import ResponseReturnValue
-
 import math
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -20,6 +27,7 @@ from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.redirects import safe_next
 from idp.runtime import db, services
+from idp.sessions import ANONYMOUS
 from idp.views.common import now, remember_next, where
 from idp.web_session import current_session, end_session, passed_password
 
@@ -91,9 +99,10 @@ def sign_out() -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     current = current_session()
-    if current.record is not None and current.account_id is not None:
-        audit.record(db(), now(), audit.LOGOUT, actor=str(current.account_id),
-                     account_id=current.account_id, where=where())
+    account = db().get(Account, current.account_id) if current.account_id is not None else None
+    if account is not None:
+        audit.record(db(), now(), audit.LOGOUT, actor=account.username,
+                     account_id=account.id, where=where())
     end_session()
     return redirect(url_for("auth.signed_out"), code=303)
 
@@ -104,8 +113,13 @@ def signed_out() -> str:
 
 
 @bp.get("/session-expired")
-def session_expired() -> str:
-    return render_template("auth/session_expired.html", next=safe_next(request.args.get("next")))
+def session_expired() -> ResponseReturnValue:
+    """J4. A tab's timer sends the person here at its own deadline; if another tab kept
+    the session alive, saying "expired" would be false, so they go back instead."""
+    target = safe_next(request.args.get("next"))
+    if current_session().level != ANONYMOUS:
+        return redirect(target or url_for("auth.index"), code=303)
+    return render_template("auth/session_expired.html", next=target)
 
 
 @bp.post("/session/keepalive")

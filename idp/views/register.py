@@ -3,11 +3,11 @@ confirmed by an emailed code, then the hand-off to second-factor set-up (J8)."""
 
 from __future__ import annotations
 
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from idp import audit
 from idp.accounts import RegistrationRefused
@@ -20,6 +20,7 @@ from idp.email_codes import (
 )
 from idp.forms import EmailCodeForm, PostOnlyForm, RegisterForm
 from idp.i18n import select_locale
+from idp.mail import MailNotSent
 from idp.mail_render import send_mail
 from idp.models import Account
 from idp.password_policy import PasswordProblem
@@ -72,14 +73,22 @@ def _show_refusal(form: RegisterForm, refused: RegistrationRefused) -> None:
     form.confirm.errors = [str(PASSWORD_MESSAGES[p]) for p in mismatch]
 
 
+def _register_page(form: RegisterForm) -> str:
+    settings = services().settings
+    return render_template(
+        "register/register.html", form=form, password_min=settings.password.min_length,
+        username_limits=(settings.username.min_length, settings.username.max_length),
+    )
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(configured("register_per_ip"), methods=["POST"], scope="ip.register")
 def register() -> ResponseReturnValue:
     form = RegisterForm()
     if request.method == "GET":
-        return render_template("register/register.html", form=form)
+        return _register_page(form)
     if not form.validate_on_submit():
-        return render_template("register/register.html", form=form), 400
+        return _register_page(form), 400
     try:
         account = services().accounts.register(
             db(), now(),
@@ -92,13 +101,13 @@ def register() -> ResponseReturnValue:
         )
     except RegistrationRefused as refused:
         _show_refusal(form, refused)
-        return render_template("register/register.html", form=form), 400
+        return _register_page(form), 400
     # Choosing the password is the first factor of this session (S20: new token).
     passed_password(account.id)
     db().commit()
     if account.email:
-        _send_confirmation(account)
-        return redirect(url_for("register.confirm_email"), code=303)
+        sent = _send_confirmation(account, account.email)
+        return _after_send(sent, resent=False)
     return redirect(url_for("mfa.setup"), code=303)
 
 
@@ -110,17 +119,21 @@ def _pending_account() -> Account:
     return account
 
 
-def _send_confirmation(account: Account) -> None:
-    """Send a fresh code to the account's unconfirmed address (S16)."""
-    assert account.email is not None
+def _send_confirmation(account: Account, address: str) -> bool:
+    """Send a fresh code to the account's unconfirmed address (S16). False when the
+    mail could not leave: the account stays saved and the page offers a new code."""
     svc = services()
-    code = svc.email_codes.issue(db(), account.id, CONFIRM_EMAIL, account.email, now())
+    code = svc.email_codes.issue(db(), account.id, CONFIRM_EMAIL, address, now())
     audit.record(db(), now(), audit.EMAIL_CODE_SENT, actor=account.username,
                  account_id=account.id, where=where(), purpose=CONFIRM_EMAIL)
     db().commit()
-    send_mail("confirm_email", account.locale, account.email, code=code,
-              username=account.username,
-              minutes=svc.settings.email_code.lifetime_minutes)
+    try:
+        send_mail("confirm_email", account.locale, address, code=code,
+                  username=account.username,
+                  minutes=svc.settings.email_code.lifetime_minutes)
+    except MailNotSent:
+        return False
+    return True
 
 
 @bp.route("/register/email", methods=["GET", "POST"])
@@ -142,7 +155,8 @@ def confirm_email() -> ResponseReturnValue:
     try:
         bound = svc.email_codes.verify(db(), account.id, CONFIRM_EMAIL, form.code.data or "", now())
     except WrongCode as wrong:
-        error = _("That code is not correct. %(left)d tries left.", left=wrong.attempts_left)
+        error = ngettext("That code is not correct. %(num)d try left.",
+                         "That code is not correct. %(num)d tries left.", wrong.attempts_left)
     except TooManyWrongCodes:
         error = _("Too many wrong codes. Ask for a new code.")
     except CodeExpired:
@@ -175,12 +189,24 @@ def resend_code() -> ResponseReturnValue:
     if account.email is None or account.has_confirmed_email:
         return redirect(url_for("mfa.setup"), code=303)
     try:
-        _send_confirmation(account)
+        sent = _send_confirmation(account, account.email)
     except ResendTooSoon as wait:
         seconds = max(1, int(wait.retry_after.total_seconds()))
         form = EmailCodeForm()
-        form.code.errors = [_("A code was sent a moment ago. Wait %(seconds)d seconds before asking again.",
-                              seconds=seconds)]
+        form.code.errors = [ngettext(
+            "A code was sent a moment ago. Wait %(num)d second before asking again.",
+            "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
+            seconds,
+        )]
         return render_template("register/confirm_email.html", form=form, account=account,
                                resend=PostOnlyForm()), 429
-    return redirect(url_for("register.confirm_email", sent=1), code=303)
+    return _after_send(sent, resent=True)
+
+
+def _after_send(sent: bool, resent: bool) -> ResponseReturnValue:
+    """To the code page, saying a new code left or that the mail could not leave."""
+    if not sent:
+        return redirect(url_for("register.confirm_email", failed=1), code=303)
+    if resent:
+        return redirect(url_for("register.confirm_email", sent=1), code=303)
+    return redirect(url_for("register.confirm_email"), code=303)

@@ -63,7 +63,7 @@ WORDING = {
         sign_in_again="Sign in again",
         idle_warning_title="Your session is about to expire",
         stay_signed_in="Stay signed in",
-        revoked_title="Credential revoked",
+        revoked_title="Username and password revoked",
         register_again="register again with each portal",
     ),
     "fr": Wording(

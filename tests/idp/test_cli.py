@@ -191,7 +191,7 @@ def test_revoked_account_cannot_sign_in_and_is_told_to_register_again_J12(app, c
 
     assert right.status_code == 403
     page = right.get_data(as_text=True)
-    assert "Credential revoked" in page
+    assert "Username and password revoked" in page
     assert "register a new username and password" in page
     assert 'href="/register"' in page
     assert session_token(app, client) is None or is_anonymous(client)
@@ -361,7 +361,7 @@ def test_console_script_runs_as_a_real_process(tmp_path):
     env["LOGNAME"] = "opal"
 
     def clef(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        return subprocess.run(
             [str(CLEF_SCRIPT), *args], env=env, cwd=tmp_path, capture_output=True,
             text=True, timeout=60, check=False,
         )

@@ -177,7 +177,7 @@ def test_resend_too_soon_is_refused_S16(app, client, clock):
 
     assert now.status_code == later.status_code == 429
     assert "Wait 30 seconds before asking again." in page(now)
-    assert "Wait 1 seconds before asking again." in page(later)
+    assert "Wait 1 second before asking again." in page(later)
     assert len(outbox(app)) == 1
     clock.advance(seconds=1)
     assert resend(client).status_code == 303
@@ -190,7 +190,8 @@ def test_five_wrong_codes_kill_the_code_and_the_flow_restarts_S16(app, client):
     for left in (4, 3, 2, 1):
         response = submit(client, wrong)
         assert response.status_code == 400
-        assert f"That code is not correct. {left} tries left." in page(response)
+        tries = "try" if left == 1 else "tries"
+        assert f"That code is not correct. {left} {tries} left." in page(response)
 
     fifth = submit(client, wrong)
 
@@ -212,7 +213,7 @@ def test_asking_for_a_new_code_does_not_reset_the_wrong_tries_S7(app, client, cl
     resend(client)
     fresh = emailed_code(outbox(app)[-1])
 
-    assert "1 tries left" in page(submit(client, other_than(fresh)))
+    assert "1 try left" in page(submit(client, other_than(fresh)))
     assert "Too many wrong codes" in page(submit(client, other_than(fresh)))
     assert "There is no code waiting" in page(submit(client, fresh))
 

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope
 from flask import Flask
 
-from idp.mail import Mailer, OutgoingMail, SmtpBackend
+from idp.mail import Mailer, MailNotSent, OutgoingMail, SmtpBackend
 from idp.mail_render import absolute_link, render_mail
 from tests.helpers import (
     GOOD_PASSWORD,
@@ -26,6 +26,7 @@ from tests.helpers import (
     decoded_header,
     emailed_code,
     french,
+    get_account,
     outbox,
     register,
 )
@@ -178,10 +179,11 @@ def test_smtp_wrong_credentials_deliver_nothing(app, auth_smtp):
                                    smtp_password="not-it")
     mailer = Mailer(base.sender, SmtpBackend(settings))
 
-    with pytest.raises(smtplib.SMTPAuthenticationError):
+    with pytest.raises(MailNotSent) as failed:
         mailer.send(OutgoingMail("alice@example.com", "Hello", "Body"),
                     app.extensions["clef"].clock.now())
 
+    assert isinstance(failed.value.__cause__, smtplib.SMTPAuthenticationError)
     assert inbox.envelopes == []
 
 
@@ -194,10 +196,11 @@ def test_smtp_starttls_is_never_skipped_silently(app, plain_smtp):
                                    smtp_starttls=True)
     mailer = Mailer(base.sender, SmtpBackend(settings))
 
-    with pytest.raises(smtplib.SMTPNotSupportedError):
+    with pytest.raises(MailNotSent) as failed:
         mailer.send(OutgoingMail("alice@example.com", "Hello", "Body"),
                     app.extensions["clef"].clock.now())
 
+    assert isinstance(failed.value.__cause__, smtplib.SMTPNotSupportedError)
     assert inbox.envelopes == []
 
 
@@ -266,3 +269,25 @@ def test_mail_links_use_the_configured_base_url_never_the_host_header_S17(make_a
     with app.test_request_context("/", base_url="https://evil.example"):
         assert absolute_link("/signin") == f"{BASE_URL}/signin"
         assert absolute_link("register/email") == f"{BASE_URL}/register/email"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_registration_survives_a_mail_server_that_is_down(make_app):
+    """J2, J5: with the SMTP server down the account is kept, the page says the code could
+    not be sent and offers a new one; no error page, nothing lost."""
+    app = make_app(mail={"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": _closed_port(),
+                         "smtp_starttls": False, "smtp_timeout_seconds": 2.0})
+    client = app.test_client()
+
+    response = register(client, "alice", email_address="alice@example.com")
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/register/email?failed=1")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "We could not send the code just now" in page
+    assert get_account(app, "alice") is not None

@@ -166,3 +166,11 @@ def test_admin_cli_cannot_set_a_password_S5(app):
             spelled = [param.name or "", *getattr(param, "opts", []),
                        *getattr(param, "secondary_opts", [])]
             assert not any(pattern.search(s) for s in spelled), (path, spelled)
+
+
+def test_password_is_nfkc_normalised_not_case_folded_S1():
+    """NIST §3.1.1.2: a composed and a decomposed "é" are one password; case still counts."""
+    hasher = PasswordHasher(load_settings({"argon2": {"memory_kib": 1024, "time_cost": 1}}).argon2)
+    stored = hasher.hash("caf\u00e9 au lait du matin")
+    assert hasher.verify(stored, "cafe\u0301 au lait du matin").matches
+    assert not hasher.verify(stored, "CAF\u00c9 AU LAIT DU MATIN").matches

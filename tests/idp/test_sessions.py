@@ -341,3 +341,43 @@ def test_cli_ends_one_persons_sessions_then_everyones_S22(app):
 def test_cli_sessions_end_needs_a_name_or_all_S22(app):
     assert run_cli(app, "sessions", "end").exit_code != 0
     assert run_cli(app, "sessions", "end", "alice", "--all").exit_code != 0
+
+
+def test_form_token_is_fresh_after_the_password_step_S20_S24(app):
+    """The CSRF token of the anonymous page does not survive the privilege step."""
+    create_account(app, "alice")
+    client = app.test_client()
+    before = csrf(client, "/signin")
+    assert sign_in(client, "alice").status_code == 303
+    after = csrf(client, "/2fa/challenge")
+    # The page carries a signed form of the raw session token; compare the raw values.
+    raw = [base64.urlsafe_b64decode(t.split(".")[0] + "==") for t in (before, after)]
+    assert raw[0] != raw[1]
+
+
+def test_expired_page_sends_a_live_session_back_J4(app):
+    """A tab whose timer ran out while another tab kept the session alive is not told
+    "Session expired": it goes back to where it was."""
+    create_account(app, "alice")
+    client = signed_in(app)
+    response = client.get("/session-expired?next=/account")
+    assert goes_to(response, "/account")
+    anonymous = app.test_client()
+    page = anonymous.get("/session-expired?next=/account")
+    assert page.status_code == 200
+    assert "Session expired" in page.get_data(as_text=True)
+
+
+def test_logout_is_audited_with_the_username_S28(app):
+    create_account(app, "alice")
+    client = signed_in(app)
+    token = csrf(client, "/account")
+    client.post("/signout", data={"csrf_token": token})
+    db = app.extensions["clef"].session_factory()
+    try:
+        events = audit.recent(db, 5)
+        logout = next(e for e in events if e.tag == audit.LOGOUT)
+        assert logout.actor == "alice"
+        assert logout.account_id == get_account(app, "alice").id
+    finally:
+        db.close()

@@ -149,7 +149,7 @@ def test_revoked_credential_shown_only_after_the_right_password_J12_S6(app):
     client = app.test_client()
     right = sign_in(client, "alice")
     assert right.status_code == 403
-    assert "Credential revoked" in right.get_data(as_text=True)
+    assert "Username and password revoked" in right.get_data(as_text=True)
     assert client.get("/2fa/challenge").status_code == 303  # no step forward
     assert audit.LOGIN_REVOKED in audit_tags(app)
 
