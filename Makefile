@@ -26,8 +26,7 @@ migrate: install
 
 run: translations migrate
 	@echo "Clef on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	exec $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --graceful-timeout 5 idp.wsgi:app
+	exec $(VENV)/bin/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) idp.wsgi:app
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).
 browser:

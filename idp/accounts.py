@@ -88,14 +88,11 @@ class AccountService:
         reason at once. The password is hashed whether or not the username is free, so the
         two outcomes take the same time (S6)."""
         display = normalise_username(username)
-        name_problem = username_problem(display, self.usernames.min_length, self.usernames.max_length)
-        problems = self.policy.problems(password, context_words=[display])
-        if password != confirm:
-            problems.append(PasswordProblem.MISMATCH)
+        refused = self.registration_problems(display, password, confirm)
         password_hash = self.hasher.hash(password)
-        taken = name_problem is None and self.get_by_username(db, display) is not None
-        if name_problem or taken or problems:
-            raise RegistrationRefused(name_problem, taken, tuple(problems))
+        taken = refused.username is None and self.get_by_username(db, display) is not None
+        if taken or refused.username or refused.password:
+            raise RegistrationRefused(refused.username, taken, refused.password)
         account = Account(
             username=display,
             username_key=username_key(display),
@@ -116,6 +113,16 @@ class AccountService:
         audit.record(db, now, audit.REGISTERED, actor=display, account_id=account.id, where=where)
         db.commit()
         return account
+
+    def registration_problems(self, username: str, password: str, confirm: str) -> RegistrationRefused:
+        """What is wrong with a chosen username and password by the rules alone (S1, S2),
+        without the database: a form missing a field still shows every other reason."""
+        display = normalise_username(username)
+        name_problem = username_problem(display, self.usernames.min_length, self.usernames.max_length)
+        problems = self.policy.problems(password, context_words=[display]) if password else []
+        if password and password != confirm:
+            problems.append(PasswordProblem.MISMATCH)
+        return RegistrationRefused(name_problem, False, tuple(problems))
 
     def check_password(
         self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where

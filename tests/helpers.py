@@ -193,15 +193,7 @@ def pass_second_factor(app: Flask, client: FlaskClient,
 
 def audit_tags(app: Flask) -> list[str]:
     """Every audit event's tag, oldest first."""
-    from sqlalchemy import select
-
-    from idp.models import AuditEvent
-
-    db = app.extensions["clef"].session_factory()
-    try:
-        return list(db.scalars(select(AuditEvent.tag).order_by(AuditEvent.id)))
-    finally:
-        db.close()
+    return [event.tag for event in audit_events(app)]
 
 
 def french(msgid: str) -> str | None:

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -41,18 +42,20 @@ def test_gunicorn_serves_sign_in_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     subprocess.run([str(BIN / "clef"), "db", "upgrade"], env=env, check=True,
                    capture_output=True, timeout=60)
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "idp.wsgi:app"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # As `make run` starts it, in its own process group like a terminal's job.
+        [str(BIN / "gunicorn"), "--config", str(ROOT / "config" / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}", "idp.wsgi:app"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         page = _wait_for(f"http://127.0.0.1:{port}/signin", time.monotonic() + 60)
         assert b'<label for="username">Username</label>' in page
-        server.send_signal(signal.SIGINT)
+        # Ctrl-C: the terminal signals the whole group, master and workers alike.
+        os.killpg(server.pid, signal.SIGINT)
         output, _ = server.communicate(timeout=30)
     finally:
         if server.poll() is None:
             server.kill()
     assert server.returncode == 0, output.decode(errors="replace")
-    assert b"Traceback" not in output
+    assert b"Traceback" not in output, output.decode(errors="replace")
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600

@@ -60,17 +60,25 @@ USERNAME_TAKEN = _l("This username is not available. Choose another.")
 
 
 def _show_refusal(form: RegisterForm, refused: RegistrationRefused) -> None:
+    """Put each reason under its field; a field the form already flagged (empty) keeps
+    that one message."""
     settings = services().settings
     limits = {"min": settings.username.min_length, "max": settings.username.max_length}
+    name_errors = []
     if refused.username is not None:
-        form.username.errors = [str(USERNAME_MESSAGES[refused.username]) % limits]
+        name_errors = [str(USERNAME_MESSAGES[refused.username]) % limits]
     elif refused.username_taken:
-        form.username.errors = [str(USERNAME_TAKEN)]
+        name_errors = [str(USERNAME_TAKEN)]
     limits = {"min": settings.password.min_length, "max": settings.password.max_length}
     mismatch = [p for p in refused.password if p is PasswordProblem.MISMATCH]
     others = [p for p in refused.password if p is not PasswordProblem.MISMATCH]
-    form.password.errors = [str(PASSWORD_MESSAGES[p]) % limits for p in others]
-    form.confirm.errors = [str(PASSWORD_MESSAGES[p]) for p in mismatch]
+    for field, errors in (
+        (form.username, name_errors),
+        (form.password, [str(PASSWORD_MESSAGES[p]) % limits for p in others]),
+        (form.confirm, [str(PASSWORD_MESSAGES[p]) for p in mismatch]),
+    ):
+        if not field.errors:
+            field.errors = errors
 
 
 def _register_page(form: RegisterForm) -> str:
@@ -88,6 +96,8 @@ def register() -> ResponseReturnValue:
     if request.method == "GET":
         return _register_page(form)
     if not form.validate_on_submit():
+        _show_refusal(form, services().accounts.registration_problems(
+            form.username.data or "", form.password.data or "", form.confirm.data or ""))
         return _register_page(form), 400
     try:
         account = services().accounts.register(

@@ -88,3 +88,18 @@ def test_register_per_ip_limit_D4(make_app):
     statuses = [register(client, f"user{i}", "x").status_code for i in range(3)]
     assert statuses == [400, 400, 429]
     assert get_account(app, "user2") is None
+
+
+def test_a_missing_field_does_not_hide_the_other_reasons_J2_S2(app, client):
+    """An empty confirmation still shows why the username and the password are refused,
+    so the person fixes everything in one go; nothing is created."""
+    response = client.post("/register", data={
+        "csrf_token": csrf(client, "/register"), "username": "al", "password": "password",
+        "confirm": "", "email": "",
+    })
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "This field is required." in page
+    assert "Use at least 3 characters." in page
+    assert "one of the most common passwords" in page
+    assert get_account(app, "al") is None
