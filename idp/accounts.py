@@ -183,6 +183,7 @@ class AccountService:
         """A successful sign-in: the inactivity clock (D7) starts again."""
         account.last_used_at = now
         account.reminder_sent_days = None
+        account.reminder_sent_at = None
 
     def revoke(self, account: Account, reason: str, now: datetime) -> None:
         """Revoked is final (D7): no sign-in, no recovery. Sessions are ended by the

@@ -69,6 +69,8 @@ def create_app(
         PROPAGATE_EXCEPTIONS=False,
         TRAP_HTTP_EXCEPTIONS=False,
     )
+    if settings.service.trusted_hosts:
+        app.config["TRUSTED_HOSTS"] = list(settings.service.trusted_hosts)
     if settings.rate_limit.trusted_proxies:
         n = settings.rate_limit.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]

@@ -145,6 +145,7 @@ def users_sweep(days: int | None, dry_run: bool) -> None:
                       username=account.username, days_left=reminder.days_left,
                       sign_in_url=f"{svc.settings.service.base_url.rstrip('/')}/signin")
         account.reminder_sent_days = reminder_threshold(reminder.days_left, settings.reminder_days)
+        account.reminder_sent_at = now
         audit.record(db(), now, audit.ADMIN_INACTIVE_REMINDER, actor=_admin(),
                      account_id=account.id, days_left=reminder.days_left,
                      emailed=account.has_confirmed_email)

@@ -9,7 +9,7 @@ from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 log = logging.getLogger("clef.errors")
 
@@ -37,18 +37,41 @@ CSRF_MESSAGE = _l(
 )
 
 
+# When even the error page cannot be drawn (no URL map for a refused Host, a database
+# that is down while the page asks for the session): both languages, no template.
+MINIMAL_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Error %(code)d / Erreur %(code)d</title></head>
+<body><main><h1>Error %(code)d</h1><p>The service could not answer this request. Try again
+later from the home page.</p><h1 lang="fr">Erreur %(code)d</h1><p lang="fr">Le service n'a pas
+pu répondre à cette demande. Réessayez plus tard à partir de la page d'accueil.</p></main></body>
+</html>"""
+
+
+def minimal_error(code: int) -> tuple[str, int]:
+    return MINIMAL_PAGE % {"code": code}, code
+
+
 def render_error(code: int, message: object = None) -> tuple[str, int]:
     status = code if code in TITLES else 500
-    body = render_template(
-        "errors/error.html",
-        code=status,
-        title=TITLES[status],
-        message=message or MESSAGES[status],
-    )
+    try:
+        body = render_template(
+            "errors/error.html",
+            code=status,
+            title=TITLES[status],
+            message=message or MESSAGES[status],
+        )
+    except Exception:  # the page itself failed; say so in the log, never on the page
+        log.exception("error page %d could not be rendered", status)
+        return minimal_error(status)
     return body, status
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_error: SecurityError) -> tuple[str, int]:
+        """A Host outside service.trusted_hosts: there is no URL map to draw links with."""
+        return minimal_error(400)
+
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> tuple[str, int]:
         return render_error(400, CSRF_MESSAGE)

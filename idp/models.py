@@ -39,8 +39,10 @@ class Account(Base):
     password_changed_at: Mapped[datetime]
     # Last successful sign-in (registration counts as one), for the inactivity sweep (D7).
     last_used_at: Mapped[datetime] = mapped_column(index=True)
-    # Days-before-revocation of the last inactivity reminder sent since last use.
+    # Days-before-revocation of the last inactivity reminder sent since last use, and
+    # when it went: revocation waits for the final notice period after it (D7).
     reminder_sent_days: Mapped[int | None]
+    reminder_sent_at: Mapped[datetime | None]
 
     @property
     def is_revoked(self) -> bool:

@@ -44,11 +44,14 @@ def plan_inactivity_sweep(
 ) -> SweepPlan:
     """Who is due a reminder and who is due revocation, without changing anything.
 
-    One indexed range query on ``last_used_at``: only accounts within the largest
-    reminder window of the limit are read.
+    A person who can be written to (a confirmed recovery email) is never revoked without
+    a final notice of at least ``min(reminder_days)`` days: when the sweep ran late or
+    for the first time on old data, the final reminder goes out now and revocation waits
+    for it. One indexed range query on ``last_used_at`` reads only accounts within the
+    largest reminder window of the limit.
     """
-    earliest_reminder = max(reminder_days, default=0)
-    horizon = now - timedelta(days=inactive_days - earliest_reminder)
+    final_notice = min(reminder_days, default=0)
+    horizon = now - timedelta(days=inactive_days - max(reminder_days, default=0))
     query = (
         select(Account)
         .where(Account.status == ACTIVE, Account.last_used_at <= horizon)
@@ -56,16 +59,19 @@ def plan_inactivity_sweep(
     )
     plan = SweepPlan()
     for account in db.scalars(query):
-        unused = now - account.last_used_at
-        days_left = inactive_days - unused.days
-        if days_left <= 0:
-            plan.revocations.append(account)
-            continue
+        days_left = inactive_days - (now - account.last_used_at).days
         due = min((r for r in reminder_days if r >= days_left), default=None)
         if due is None:
             continue
-        if account.reminder_sent_days is None or account.reminder_sent_days > due:
-            plan.reminders.append(Reminder(account, days_left))
+        notice_given = account.reminder_sent_days == final_notice and (
+            account.reminder_sent_at is not None
+            and now - account.reminder_sent_at >= timedelta(days=final_notice)
+        )
+        if days_left <= 0 and (notice_given or not account.has_confirmed_email):
+            plan.revocations.append(account)
+        elif account.reminder_sent_days is None or account.reminder_sent_days > due:
+            shown = max(days_left, final_notice) if due == final_notice else days_left
+            plan.reminders.append(Reminder(account, shown))
     return plan
 
 

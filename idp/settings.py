@@ -34,6 +34,7 @@ class ServiceSettings:
     base_url: str
     secret_key: str
     instance_dir: str
+    trusted_hosts: tuple[str, ...]
 
 
 @dataclass(frozen=True)

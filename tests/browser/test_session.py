@@ -68,6 +68,8 @@ def test_idle_warning_stay_signed_in_keeps_the_session_J4_D5_S22(
         _stay_idle(v, live_server, minutes=IDLE_MINUTES - 2, seconds=30)
         expect(warning).to_be_visible()
         expect(warning.get_by_role("button", name=w.stay_signed_in)).to_be_focused()
+        # Modal: the rest of the page is inert until the person answers.
+        assert page.evaluate("document.getElementById('idle-warning').matches(':modal')")
         v.check_page()  # the page with its dialog open
         v.submit(w.stay_signed_in)
         expect(page).to_have_url(v.url("/2fa/challenge"))

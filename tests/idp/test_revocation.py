@@ -147,12 +147,31 @@ def test_no_mail_without_a_confirmed_address_but_still_recorded_D7(app, clock):
 
 def test_late_first_sweep_sends_only_the_nearest_reminder_once(app, clock):
     create_account(app, "alice", email_address="alice@example.com", confirmed=True)
-    clock.advance(days=725)  # the 30-day step was missed: 5 left
-    assert sweep(app)[0] == "remind alice: 5 day(s) left"
-    clock.advance(days=1)
+    clock.advance(days=725)  # the 30-day step was missed: 5 left, but notice is 7 days
+    assert sweep(app)[0] == "remind alice: 7 day(s) left"
+    clock.advance(days=6)  # day 731: past the limit, the notice not yet run out
     assert sweep(app)[-1] == "0 reminder(s) and 0 revocation(s) were made"
     assert len(outbox(app)) == 1
     assert get_account(app, "alice").reminder_sent_days == 7
+    clock.advance(days=1)
+    assert sweep(app)[0] == "revoke alice: unused since 2026-01-05"
+
+
+def test_first_sweep_on_old_data_warns_before_it_revokes_D7_ASVS_6_4_5(app, clock):
+    """Someone who can be written to is never revoked without the final notice, even
+    when the sweep first runs long after the limit; someone who cannot is revoked."""
+    create_account(app, "warned", email_address="warned@example.com", confirmed=True)
+    create_account(app, "silent")
+    clock.advance(days=900)
+
+    assert sweep(app) == ["remind warned: 7 day(s) left", "revoke silent: unused since 2026-01-05",
+                          "1 reminder(s) and 1 revocation(s) were made"]
+    assert [m["To"] for m in outbox(app)] == ["warned@example.com"]
+    clock.advance(days=6, hours=23)
+    assert sweep(app)[-1] == "0 reminder(s) and 0 revocation(s) were made"
+    clock.advance(hours=1)
+    assert sweep(app)[0] == "revoke warned: unused since 2026-01-05"
+    assert get_account(app, "warned").status == REVOKED
 
 
 def test_revocation_ends_every_session_at_once_D7_S21(app, clock):
@@ -184,7 +203,7 @@ def test_inactive_revocation_is_final_J12(app, clock):
 
 
 def test_dry_run_changes_nothing_D7(app, clock):
-    create_account(app, "old", email_address="old@example.com", confirmed=True)
+    create_account(app, "old")  # no address to warn: revoked at the limit
     clock.advance(days=30)
     create_account(app, "due", email_address="due@example.com", confirmed=True)
     clock.advance(days=700)  # old: 730 days unused; due: 700
@@ -211,7 +230,9 @@ def test_days_override_D7(app, clock):
     assert sweep(app)[-1] == "0 reminder(s) and 0 revocation(s) were made"  # default limit
     assert sweep(app, "--days", "100") == ["remind alice: 30 day(s) left",
                                            "1 reminder(s) and 0 revocation(s) were made"]
-    clock.advance(days=30)
+    clock.advance(days=30)  # the 7-day step was missed: the final notice goes out first
+    assert sweep(app, "--days", "100")[0] == "remind alice: 7 day(s) left"
+    clock.advance(days=7)
     assert sweep(app, "--days", "100")[0] == "revoke alice: unused since 2026-01-05"
     assert get_account(app, "alice").status == REVOKED
 
@@ -247,6 +268,7 @@ def test_sign_in_restarts_the_inactivity_clock_D7(app, client, clock):
     account = get_account(app, "alice")
     assert account.last_used_at == signed_in_at
     assert account.reminder_sent_days is None
+    assert account.reminder_sent_at is None
     clock.advance(days=40)  # 741 days after registration, 40 after the sign-in
     assert sweep(app)[-1] == "0 reminder(s) and 0 revocation(s) were made"
     assert get_account(app, "alice").status == "active"

@@ -419,3 +419,31 @@ def test_unexpected_error_is_logged_with_its_trace_J5_S28(failing_app, caplog):
     with caplog.at_level(logging.ERROR, logger="clef.errors"):
         failing_app.test_client().get("/boom")
     assert any(record.exc_info for record in caplog.records)
+
+
+def test_trusted_hosts_refuse_a_forged_host_header_S17(make_app):
+    """With service.trusted_hosts set, a request naming another Host gets the 400 page,
+    so no link can ever be built from a forged Host."""
+    app = make_app(service={"trusted_hosts": ["idp.example"]})
+    client = app.test_client()
+    assert client.get("/signin", headers={"Host": "idp.example"}).status_code == 200
+    forged = client.get("/signin", headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    assert "Traceback" not in forged.get_data(as_text=True)
+
+
+def test_an_error_page_that_cannot_be_drawn_falls_back_to_plain_bilingual_text_J5(
+        app, monkeypatch):
+    """J5, S28: if the error page itself fails (say the database is gone while the page
+    asks for the session), the person still gets a bilingual page, never a trace."""
+    import idp.errors
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(idp.errors, "render_template", broken)
+    response = app.test_client().get("/no-such-page")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "Error 404" in body and "Erreur 404" in body
+    assert "database is gone" not in body and "Traceback" not in body
