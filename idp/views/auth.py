@@ -27,8 +27,8 @@ from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.redirects import safe_next
 from idp.runtime import db, services
-from idp.sessions import ANONYMOUS
-from idp.views.common import now, remember_next, where
+from idp.sessions import ANONYMOUS, FULL
+from idp.views.common import now, remember_next, session_account, where
 from idp.web_session import current_session, end_session, passed_password
 
 bp = Blueprint("auth", __name__)
@@ -51,7 +51,7 @@ def locked_message(retry_after: timedelta | None) -> str:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    if current_session().level == "full":
+    if current_session().level == FULL:
         return redirect(url_for("account.home"))
     return render_template("auth/index.html")
 
@@ -98,8 +98,7 @@ def sign_out() -> ResponseReturnValue:
     form = PostOnlyForm()
     if not form.validate_on_submit():
         abort(400)
-    current = current_session()
-    account = db().get(Account, current.account_id) if current.account_id is not None else None
+    account = session_account()
     if account is not None:
         audit.record(db(), now(), audit.LOGOUT, actor=account.username,
                      account_id=account.id, where=where())
@@ -129,12 +128,12 @@ def keep_alive() -> ResponseReturnValue:
     form = PostOnlyForm()
     if not form.validate_on_submit():
         abort(400)
-    current = current_session()
-    if current.record is None or current.account_id is None:
+    current, account = current_session(), session_account()
+    if current.record is None or account is None:
         return redirect(url_for("auth.sign_in"), code=303)
     current.record.last_seen_at = now()
-    audit.record(db(), now(), audit.SESSION_RENEWED, actor=str(current.account_id),
-                 account_id=current.account_id, where=where())
+    audit.record(db(), now(), audit.SESSION_RENEWED, actor=account.username,
+                 account_id=account.id, where=where())
     db().commit()
     return redirect(safe_next(request.form.get("next")) or url_for("auth.index"), code=303)
 
@@ -149,10 +148,8 @@ def choose_language(code: str) -> ResponseReturnValue:
     response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, path="/",
                         httponly=True, samesite="Lax",
                         secure=bool(services().settings.secure_transport))
-    account_id = current_session().account_id
-    if account_id is not None:
-        account = db().get(Account, account_id)
-        if account is not None:
-            account.locale = code
-            db().commit()
+    account = session_account()
+    if account is not None:
+        account.locale = code
+        db().commit()
     return response

@@ -8,10 +8,18 @@ from datetime import datetime
 from flask import request, session, url_for
 
 from idp.audit import Where
+from idp.models import Account
 from idp.redirects import safe_next
-from idp.runtime import services
+from idp.runtime import db, services
+from idp.web_session import current_session
 
 NEXT_KEY = "next"
+
+
+def session_account() -> Account | None:
+    """The account the current session belongs to (pending or signed in), or None."""
+    account_id = current_session().account_id
+    return None if account_id is None else db().get(Account, account_id)
 
 
 def where() -> Where:

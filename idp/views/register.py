@@ -27,8 +27,8 @@ from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.usernames import UsernameProblem
-from idp.views.common import now, where
-from idp.web_session import current_session, passed_password, password_step_required
+from idp.views.common import now, session_account, where
+from idp.web_session import passed_password, password_step_required
 
 bp = Blueprint("register", __name__)
 
@@ -122,8 +122,7 @@ def register() -> ResponseReturnValue:
 
 
 def _pending_account() -> Account:
-    account_id = current_session().account_id
-    account = db().get(Account, account_id) if account_id is not None else None
+    account = session_account()
     if account is None:
         abort(403)
     return account
