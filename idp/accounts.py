@@ -158,7 +158,7 @@ class AccountService:
             )
             db.commit()
             raise InvalidCredentials()
-        self.throttle.succeed(db, key)
+        self.throttle.clear(db, key)  # a correct password: the count starts again
         if account.status == REVOKED:
             audit.record(
                 db, now, audit.LOGIN_REVOKED, actor=account.username, account_id=account.id, where=where

@@ -19,6 +19,7 @@ from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
 from idp.ratelimit import limiter
+from idp.redirects import request_target
 from idp.runtime import EXTENSION_KEY, build_services, close_db
 from idp.security_headers import add_security_headers
 from idp.settings import PROJECT_ROOT, Settings, load_settings, resolve_secret
@@ -111,7 +112,7 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
         if current_session().expired and request.endpoint not in (
             "auth.session_expired", "auth.choose_language", "static",
         ):
-            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            target = request_target(request.method, request.full_path)
             return redirect(url_for("auth.session_expired", next=target), code=303)
         return None
 

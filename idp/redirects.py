@@ -7,6 +7,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 
+def request_target(method: str, full_path: str) -> str | None:
+    """Where to come back to after signing in: a GET's own path and query (Werkzeug's
+    ``full_path`` ends in a bare ``?`` when there is none); nothing for other methods,
+    which cannot be replayed by a redirect."""
+    return safe_next(full_path.rstrip("?")) if method == "GET" else None
+
+
 def safe_next(value: str | None) -> str | None:
     """``value`` when it is a local absolute path, else None."""
     if not value or len(value) > 2000:

@@ -10,7 +10,7 @@ from flask_babel import get_locale
 
 from idp.forms import PostOnlyForm
 from idp.i18n import languages
-from idp.redirects import safe_next
+from idp.redirects import request_target, safe_next
 from idp.runtime import services
 from idp.sessions import ANONYMOUS
 from idp.web_session import current_session
@@ -19,10 +19,8 @@ LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 
 def _here() -> str:
-    if request.method != "GET":
-        return safe_next(request.path) or "/"
-    path = request.full_path.rstrip("?")
-    return safe_next(path) or "/"
+    """This page, for the language toggle to come back to (a form's own page after a POST)."""
+    return request_target(request.method, request.full_path) or safe_next(request.path) or "/"
 
 
 def page_context() -> dict[str, Any]:

@@ -109,12 +109,9 @@ class Throttle:
                 whens.append((failures >= count, literal(now + length)))
         return case(*whens, else_=literal(None, type_=LoginThrottle.locked_until.type))
 
-    def succeed(self, db: Session, username_key: str) -> None:
-        """A correct password: the consecutive count starts again."""
-        db.execute(delete(LoginThrottle).where(LoginThrottle.key == self.key_for(username_key)))
-
     def clear(self, db: Session, username_key: str) -> bool:
-        """Lift any lock (admin unlock, password reset). True when there was a count."""
+        """Forget the count and any lock: a correct password, an admin unlock, a password
+        reset. True when there was a count."""
         result = db.execute(
             delete(LoginThrottle).where(LoginThrottle.key == self.key_for(username_key))
         )

@@ -10,6 +10,7 @@ the token as S20 and S21 ask.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -18,7 +19,9 @@ from flask.sessions import SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CallbackDict
 
-from idp.models import WebSession
+from idp import audit
+from idp.models import Account, WebSession
+from idp.redirects import request_target
 from idp.runtime import db, services
 from idp.sessions import ANONYMOUS, FULL, PASSWORD
 
@@ -65,6 +68,15 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.renewed = True
 
 
+def _record_expiry(account_id: int, now: datetime, request: Request) -> None:
+    """S28: a signed-in session that timed out is an authentication event too."""
+    account = db().get(Account, account_id)
+    audit.record(db(), now, audit.SESSION_EXPIRED, actor=account.username if account else "unknown",
+                 account_id=account_id,
+                 where=audit.Where(request.remote_addr, request.headers.get("User-Agent")))
+    db().commit()
+
+
 def cookie_name(app: Flask) -> str:
     return SECURE_COOKIE if app.config["CLEF_SECURE_COOKIE"] else PLAIN_COOKIE
 
@@ -79,7 +91,10 @@ class ServerSessionInterface(SessionInterface):
         if not token:
             return ServerSession()
         svc = services()
-        loaded = svc.sessions.load(db(), token, svc.clock.now())
+        now = svc.clock.now()
+        loaded = svc.sessions.load(db(), token, now)
+        if loaded.expired and loaded.account_id is not None:
+            _record_expiry(loaded.account_id, now, request)
         if loaded.record is None:
             return ServerSession(expired=loaded.expired)
         return ServerSession(dict(loaded.record.data), token, loaded.record)
@@ -113,27 +128,23 @@ class ServerSessionInterface(SessionInterface):
             )
 
 
-def _current() -> ServerSession:
+def current_session() -> ServerSession:
     current = session._get_current_object()  # type: ignore[attr-defined]
     if not isinstance(current, ServerSession):
         raise RuntimeError("the app must use ServerSessionInterface")
     return current
 
 
-def current_session() -> ServerSession:
-    return _current()
-
-
 def passed_password(account_id: int) -> None:
     """The password step succeeded: new token, pending level (S20)."""
-    svc, current = services(), _current()
+    svc, current = services(), current_session()
     token, record = svc.sessions.passed_password(db(), current.record, account_id, svc.clock.now())
     current.adopt(token, record)
 
 
 def passed_second_factor(methods: list[str]) -> None:
     """The second factor succeeded (called by the mfa slice): new token, signed in."""
-    svc, current = services(), _current()
+    svc, current = services(), current_session()
     if current.record is None:
         raise ValueError("no session has passed the password")
     token, record = svc.sessions.passed_second_factor(db(), current.record, methods, svc.clock.now())
@@ -142,7 +153,7 @@ def passed_second_factor(methods: list[str]) -> None:
 
 def end_session() -> None:
     """Logout: the row is deleted and the cookie cleared (S21)."""
-    current = _current()
+    current = current_session()
     if current.record is not None:
         services().sessions.end(db(), current.record)
     current.clear()
@@ -151,9 +162,7 @@ def end_session() -> None:
 
 
 def _to_sign_in() -> ResponseReturnValue:
-    target = request.full_path if request.method == "GET" else None
-    if target and target.endswith("?"):
-        target = target[:-1]
+    target = request_target(request.method, request.full_path)
     return redirect(url_for("auth.sign_in", next=target), code=303)
 
 
@@ -163,7 +172,7 @@ def login_required(view: F) -> F:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if _current().level != FULL:
+        if current_session().level != FULL:
             return _to_sign_in()
         return view(*args, **kwargs)
 
@@ -176,7 +185,7 @@ def password_step_required(view: F) -> F:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if _current().level not in (PASSWORD, FULL):
+        if current_session().level not in (PASSWORD, FULL):
             return _to_sign_in()
         return view(*args, **kwargs)
 

@@ -223,6 +223,7 @@ def test_idle_timeout_after_20_minutes_without_activity_S22_J4(app, clock):
     clock.advance(minutes=20)
     assert goes_to(client.get("/account"), "/session-expired", "/account")
     assert _row(app, token) is None  # S21: ended on the server
+    assert audit_tags(app)[-1] == audit.SESSION_EXPIRED  # S28: and recorded
 
 
 def test_absolute_timeout_after_12_hours_even_when_active_S22_D5(app, clock):
