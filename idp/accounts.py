@@ -19,7 +19,7 @@ from idp.models import ACTIVE, REVOKED, Account
 from idp.password_policy import PasswordPolicy, PasswordProblem
 from idp.passwords import PasswordHasher
 from idp.settings import UsernameSettings
-from idp.throttle import Throttle, TooManyAttempts
+from idp.throttle import PASSWORD_STEP, Throttle, TooManyAttempts
 from idp.usernames import UsernameProblem, normalise_username, username_key, username_problem
 
 REVOKE_REASONS = ("compromised", "inactive", "other")
@@ -158,7 +158,9 @@ class AccountService:
             )
             db.commit()
             raise InvalidCredentials()
-        self.throttle.clear(db, key)  # a correct password: the count starts again
+        # A correct password: the password count starts again; the second factor's does
+        # not (D4, S7), so a known password buys no fresh guesses at the code.
+        self.throttle.clear(db, key, (PASSWORD_STEP,))
         if account.status == REVOKED:
             audit.record(
                 db, now, audit.LOGIN_REVOKED, actor=account.username, account_id=account.id, where=where

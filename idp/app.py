@@ -57,6 +57,7 @@ def create_app(
             "signin_per_ip": settings.rate_limit.signin_per_ip,
             "register_per_ip": settings.rate_limit.register_per_ip,
             "email_code_per_ip": settings.rate_limit.email_code_per_ip,
+            "second_factor_per_ip": settings.rate_limit.second_factor_per_ip,
         },
         RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
         RATELIMIT_HEADERS_ENABLED=True,

@@ -12,7 +12,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ class ConfigError(RuntimeError):
 class ServiceSettings:
     name: str
     base_url: str
-    secret_key: str
+    secret_key: str = field(repr=False)
     instance_dir: str
     trusted_hosts: tuple[str, ...]
 
@@ -48,6 +48,7 @@ class RateLimitSettings:
     signin_per_ip: str
     register_per_ip: str
     email_code_per_ip: str
+    second_factor_per_ip: str
     trusted_proxies: int
 
 
@@ -65,6 +66,7 @@ class SessionSettings:
     absolute_hours: int
     warn_before_seconds: int
     touch_interval_seconds: int
+    fresh_minutes: int
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,17 @@ class EmailCodeSettings:
 
 
 @dataclass(frozen=True)
+class MfaSettings:
+    totp_digits: int
+    totp_period_seconds: int
+    totp_drift_steps: int
+    # Secrets are left out of repr(): a printed settings object may reach a log.
+    secret_keys: tuple[str, ...] = field(repr=False)
+    recovery_code_count: int
+    recovery_code_length: int
+
+
+@dataclass(frozen=True)
 class RevocationSettings:
     inactive_days: int
     reminder_days: tuple[int, ...]
@@ -113,7 +126,7 @@ class MailSettings:
     smtp_port: int
     smtp_starttls: bool
     smtp_username: str
-    smtp_password: str
+    smtp_password: str = field(repr=False)
     smtp_timeout_seconds: float
 
 
@@ -133,6 +146,7 @@ class Settings:
     argon2: Argon2Settings
     username: UsernameSettings
     email_code: EmailCodeSettings
+    mfa: MfaSettings
     revocation: RevocationSettings
     mail: MailSettings
     i18n: I18nSettings
@@ -254,6 +268,11 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"service.secret_key is shorter than {MIN_SECRET_LENGTH} characters")
     if settings.mail.backend not in ("outbox", "smtp"):
         raise ConfigError("mail.backend must be 'outbox' or 'smtp'")
+    mfa = settings.mfa
+    if mfa.totp_drift_steps > 1 or mfa.totp_digits < 6:
+        raise ConfigError("mfa: TOTP needs at least 6 digits and at most 1 step of drift (S11)")
+    if mfa.recovery_code_length * 5 < 64 or mfa.recovery_code_count < 1:
+        raise ConfigError("mfa.recovery_code_length must give at least 64 bits (13 characters, S13)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
 

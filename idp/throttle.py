@@ -10,6 +10,11 @@ statement. Concurrent attempts therefore cannot all slip past the check: once th
 threshold is reached the next claim finds the lock and is refused without touching a
 password. A correct password then clears the count; a wrong one leaves it.
 
+Two steps of sign-in are counted apart: the password (``PASSWORD_STEP``) and the second
+factor (``SECOND_FACTOR_STEP``). A correct password clears only the password count, so
+knowing the password never buys fresh guesses at the second factor; passing the second
+factor clears both. An admin unlock and a password reset clear both too.
+
 Schedule: ``threshold`` consecutive failures lock for ``first_lock_minutes``; each
 further failure doubles the lock up to ``max_lock_minutes``; ``permanent_after``
 consecutive failures lock until a password reset or ``clef users unlock``.
@@ -29,6 +34,9 @@ from idp.models import LoginThrottle
 from idp.settings import LockoutSettings
 
 THROTTLE_KEY_PURPOSE = "throttle.username"
+PASSWORD_STEP = "password"  # noqa: S105 - a step name, not a secret
+SECOND_FACTOR_STEP = "second_factor"
+STEPS = (PASSWORD_STEP, SECOND_FACTOR_STEP)
 # Far enough to be "for good" yet a real datetime every database stores.
 PERMANENT = timedelta(days=365 * 100)
 
@@ -51,8 +59,11 @@ class Throttle:
         self._settings = settings
         self._keys = keys
 
-    def key_for(self, username_key: str) -> str:
-        return self._keys.keyed_hash(THROTTLE_KEY_PURPOSE, username_key)
+    def key_for(self, username_key: str, step: str = PASSWORD_STEP) -> str:
+        if step not in STEPS:
+            raise ValueError(f"unknown sign-in step {step!r}")
+        scoped = username_key if step == PASSWORD_STEP else f"{step}:{username_key}"
+        return self._keys.keyed_hash(THROTTLE_KEY_PURPOSE, scoped)
 
     def lock_length(self, failures: int) -> timedelta | None:
         """How long ``failures`` consecutive failures lock for; None: not locked."""
@@ -64,13 +75,15 @@ class Throttle:
         minutes = s.first_lock_minutes * 2 ** min(failures - s.threshold, 20)
         return timedelta(minutes=min(minutes, s.max_lock_minutes))
 
-    def claim(self, db: Session, username_key: str, now: datetime) -> None:
-        """Count one attempt for ``username_key`` before it is checked.
+    def claim(
+        self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP
+    ) -> None:
+        """Count one attempt at ``step`` for ``username_key`` before it is checked.
 
         Raises :class:`TooManyAttempts` when the key is locked; nothing is counted then.
         Commits, so the claim is visible to every other worker at once.
         """
-        key = self.key_for(username_key)
+        key = self.key_for(username_key, step)
         new_failures = LoginThrottle.failures + 1
         lock_until = self._lock_expression(new_failures, now)
         dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
@@ -93,7 +106,7 @@ class Throttle:
         claimed = db.execute(statement).scalar_one_or_none()
         db.commit()
         if claimed is None:
-            raise TooManyAttempts(self.retry_after(db, username_key, now))
+            raise TooManyAttempts(self.retry_after(db, username_key, now, step))
 
     def _lock_expression(self, failures: ColumnElement[int], now: datetime) -> ColumnElement[datetime]:
         """SQL for the lock that ``failures`` (an expression) implies, computed in Python
@@ -109,22 +122,24 @@ class Throttle:
                 whens.append((failures >= count, literal(now + length)))
         return case(*whens, else_=literal(None, type_=LoginThrottle.locked_until.type))
 
-    def clear(self, db: Session, username_key: str) -> bool:
-        """Forget the count and any lock: a correct password, an admin unlock, a password
-        reset. True when there was a count."""
-        result = db.execute(
-            delete(LoginThrottle).where(LoginThrottle.key == self.key_for(username_key))
-        )
+    def clear(self, db: Session, username_key: str, steps: tuple[str, ...] = STEPS) -> bool:
+        """Forget the counts and locks of ``steps``: every step for a full sign-in, an
+        admin unlock or a password reset; the password step alone for a correct
+        password. True when there was a count."""
+        keys = [self.key_for(username_key, step) for step in steps]
+        result = db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def state(self, db: Session, username_key: str) -> LockState:
-        row = db.get(LoginThrottle, self.key_for(username_key))
+    def state(self, db: Session, username_key: str, step: str = PASSWORD_STEP) -> LockState:
+        row = db.get(LoginThrottle, self.key_for(username_key, step))
         if row is None:
             return LockState(0, None)
         return LockState(row.failures, row.locked_until)
 
-    def retry_after(self, db: Session, username_key: str, now: datetime) -> timedelta | None:
-        state = self.state(db, username_key)
+    def retry_after(
+        self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP
+    ) -> timedelta | None:
+        state = self.state(db, username_key, step)
         if state.locked_until is None or state.failures >= self._settings.permanent_after:
             return None
         return max(state.locked_until - now, timedelta(0))

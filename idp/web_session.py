@@ -10,7 +10,7 @@ the token as S20 and S21 ask.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -177,6 +177,30 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def fresh_sign_in_required(view: F) -> F:
+    """For changes to how the person signs in or recovers (second factor, recovery codes,
+    recovery information): both factors passed within ``session.fresh_minutes`` (S14).
+    An older sign-in goes through the sign-in steps again and comes back here."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        current = current_session()
+        if current.level != FULL or not is_fresh(current.record):
+            return _to_sign_in()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def is_fresh(record: WebSession | None) -> bool:
+    """Both factors passed within ``session.fresh_minutes`` of now (S14)."""
+    if record is None or record.auth_time is None:
+        return False
+    svc = services()
+    window = timedelta(minutes=svc.settings.session.fresh_minutes)
+    return svc.clock.now() - record.auth_time <= window
 
 
 def password_step_required(view: F) -> F:

@@ -1,5 +1,6 @@
 """Imports run one way (STYLE.md): ``mfa`` and ``recovery`` build on ``idp``; ``idp``
-never imports them except the app factory, which registers their blueprints; ``recovery``
+never imports them except the app factory, which registers their blueprints (and the
+migration environment, which sees their models); ``recovery``
 may call ``mfa``, never the reverse. Checked on the source with ``ast``, so an import
 inside a function counts too."""
 
@@ -13,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTORY = "idp/app.py"
+# The migration environment sees every table of the one database (its models only).
+MIGRATIONS_ENV = "idp/migrations/env.py"
 
 
 def module_name(path: Path) -> str:
@@ -62,7 +65,13 @@ def offending(package: str, forbidden: tuple[str, ...],
 
 
 def test_core_never_imports_the_slices_except_the_factory():
-    assert offending("idp", ("mfa", "recovery"), frozenset({FACTORY})) == []
+    assert offending("idp", ("mfa", "recovery"), frozenset({FACTORY, MIGRATIONS_ENV})) == []
+
+
+def test_the_migration_environment_takes_only_models():
+    found = offending("idp", ("mfa", "recovery"), frozenset({FACTORY}))
+    assert found and all(line.startswith(f"{MIGRATIONS_ENV}:") and line.endswith(".models")
+                         for line in found)
 
 
 def test_mfa_never_imports_recovery():

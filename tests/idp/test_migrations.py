@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import mfa.models  # noqa: F401 - every slice's tables are on the one metadata
 from idp.db import Base
 from idp.migrate import downgrade, upgrade
 
