@@ -154,6 +154,12 @@ class SessionStore:
         result = db.execute(delete(WebSession).where(WebSession.account_id == account_id))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def end_others(self, db: Session, account_id: int, keep: WebSession) -> int:
+        """End every session of the account but ``keep`` ("sign out my other sessions")."""
+        result = db.execute(delete(WebSession).where(WebSession.account_id == account_id,
+                                                     WebSession.id != keep.id))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def end_all_signed_in(self, db: Session) -> int:
         result = db.execute(delete(WebSession).where(WebSession.account_id.is_not(None)))
         return int(result.rowcount)  # type: ignore[attr-defined]

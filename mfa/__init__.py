@@ -1,14 +1,25 @@
 """Second factors (J8-J11): TOTP, email codes, recovery codes.
 
 The core hands over here by endpoint name: ``mfa.setup`` after registration and
-``mfa.challenge`` after the password step. Until the second-factor work lands, both
-say plainly that this step is not available yet; nobody is signed in without it (S10).
+``mfa.challenge`` after the password step. This slice decides when the second factor
+has been passed and tells the core through ``idp.web_session.passed_second_factor``,
+with the amr values that say how (D2).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.blueprints import BlueprintSetupState
 
-bp = Blueprint("mfa", __name__, url_prefix="/2fa")
+from mfa.runtime import EXTENSION_KEY, build_mfa_services
 
-from mfa import views  # noqa: E402,F401 - registers the routes on bp
+bp = Blueprint("mfa", __name__, url_prefix="/2fa", cli_group="mfa")
+
+
+@bp.record_once
+def _build_services(state: BlueprintSetupState) -> None:
+    state.app.extensions[EXTENSION_KEY] = build_mfa_services(state.app.extensions["clef"])
+
+
+from mfa import cli  # noqa: E402,F401 - registers `clef mfa ...` on bp
+from mfa.views import challenge, enrol, manage  # noqa: E402,F401 - registers the routes

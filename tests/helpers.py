@@ -18,7 +18,11 @@ from werkzeug.test import TestResponse
 
 from idp.audit import Where
 from idp.models import Account, AuditEvent
+from tests.totp_reference import key_of
+from tests.totp_reference import totp as reference_totp
 
+# A fixed 160-bit test secret: tests compute its codes with tests/totp_reference.py.
+TEST_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 GOOD_PASSWORD = "correct horse battery staple"
 
@@ -50,8 +54,11 @@ def create_account(
     email_address: str | None = None,
     confirmed: bool = False,
     locale: str = "en",
+    second_factor: str | None = "totp",
 ) -> Account:
-    """An account made by the real registration service."""
+    """An account made by the real registration service, with a second factor as an
+    enrolled account has: an app with :data:`TEST_TOTP_SECRET` (the default), email
+    codes (``"email"``, needs a confirmed address) or none (never finished, J8)."""
     svc = app.extensions["clef"]
     with app.app_context():
         db = svc.session_factory()
@@ -62,7 +69,9 @@ def create_account(
             )
             if confirmed:
                 account.email_confirmed_at = svc.clock.now()
-                db.commit()
+            if second_factor is not None:
+                give_second_factor(app, db, account.id, second_factor)
+            db.commit()
             db.expunge(account)
             return account
         finally:
@@ -169,26 +178,89 @@ def set_session_token(app: Flask, client: FlaskClient, token: str) -> None:
     client.set_cookie(session_cookie_name(app), token)
 
 
-def pass_second_factor(app: Flask, client: FlaskClient,
-                       methods: tuple[str, ...] = ("pwd", "otp")) -> str:
-    """Stand-in for the second-factor step (not built yet): move the client's pending
-    session to the full level through the real SessionStore, as the mfa slice will."""
-    from idp.models import WebSession
-    from idp.sessions import session_id
+def give_second_factor(app: Flask, db: Any, account_id: int, kind: str = "totp") -> None:
+    """Store a factor as enrolment does (secret sealed by the app's own box)."""
+    from mfa.models import SecondFactor
+    from mfa.runtime import EXTENSION_KEY
+
+    box = app.extensions[EXTENSION_KEY].box
+    db.add(SecondFactor(
+        account_id=account_id, kind=kind, created_at=app.extensions["clef"].clock.now(),
+        totp_secret=box.seal(TEST_TOTP_SECRET) if kind == "totp" else None,
+    ))
+
+
+def current_totp(app: Flask, secret: str = TEST_TOTP_SECRET) -> str:
+    """The code an app holding ``secret`` shows at the app's (frozen) time, computed by
+    the independent RFC 6238 implementation."""
+    now = app.extensions["clef"].clock.now()
+    return reference_totp(key_of(secret), int(now.timestamp()))
+
+
+def fresh_totp(app: Flask, username: str, secret: str = TEST_TOTP_SECRET) -> str:
+    """A code the account has not used yet: when its current time step was already
+    accepted (S11 refuses it again), the frozen clock moves on to the next step, as a
+    person would wait for the app's next code."""
+    from mfa.models import SecondFactor
 
     svc = app.extensions["clef"]
-    token = session_token(app, client)
-    assert token, "the client has no session"
+    account = get_account(app, username)
+    assert account is not None
     db = svc.session_factory()
     try:
-        record = db.get(WebSession, session_id(token))
-        assert record is not None, "the client's session is not live"
-        new_token, _ = svc.sessions.passed_second_factor(db, record, list(methods), svc.clock.now())
-        db.commit()
+        factor = db.get(SecondFactor, account.id)
+        last = factor.last_totp_step if factor is not None else None
     finally:
         db.close()
-    set_session_token(app, client, new_token)
-    return new_token
+    period = svc.settings.mfa.totp_period_seconds
+    step = int(svc.clock.now().timestamp()) // period
+    if last is not None and last >= step:
+        svc.clock.advance(seconds=period * (last - step + 1))
+    return current_totp(app, secret)
+
+
+def pass_second_factor(app: Flask, client: FlaskClient, username: str = "alice",
+                       secret: str = TEST_TOTP_SECRET) -> TestResponse:
+    """The real second step after :func:`sign_in`: a fresh TOTP code posted to the
+    challenge. Returns the response (a 303 on success)."""
+    code = fresh_totp(app, username, secret)
+    token = csrf(client, "/2fa/challenge")
+    response = client.post("/2fa/challenge", data={"code": code, "csrf_token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    return response
+
+
+SECRET_RE = re.compile(r'<code id="totp-secret">([A-Z2-7 ]+)</code>')
+RECOVERY_CODE_RE = re.compile(r"<li><code>([0-9A-Z-]+)</code></li>")
+
+
+def shown_secret(page: TestResponse) -> str:
+    found = SECRET_RE.search(page.get_data(as_text=True))
+    assert found, "no TOTP secret on the page"
+    return found.group(1).replace(" ", "")
+
+
+def shown_recovery_codes(page: TestResponse) -> list[str]:
+    return RECOVERY_CODE_RE.findall(page.get_data(as_text=True))
+
+
+def enrol_app(app: Flask, client: FlaskClient, saved: bool = True) -> tuple[str, list[str]]:
+    """J8 through the real screens: choose the app, read the secret the page shows,
+    confirm with a code computed from it, read the recovery codes, say they are saved.
+    Returns (secret, recovery codes)."""
+    setup = client.get("/2fa/setup/app")
+    assert setup.status_code == 200, setup.headers.get("Location")
+    secret = shown_secret(setup)
+    confirmed = client.post("/2fa/setup/app", data={
+        "csrf_token": csrf_from(setup), "code": current_totp(app, secret)})
+    assert confirmed.status_code == 303, confirmed.get_data(as_text=True)[:2000]
+    assert confirmed.headers["Location"] == "/2fa/recovery-codes"
+    page = client.get("/2fa/recovery-codes")
+    codes = shown_recovery_codes(page)
+    if saved:
+        done = client.post("/2fa/recovery-codes", data={"csrf_token": csrf_from(page), "saved": "y"})
+        assert done.status_code == 303
+    return secret, codes
 
 
 def audit_tags(app: Flask) -> list[str]:

@@ -79,9 +79,7 @@ def sign_in() -> ResponseReturnValue:
     except InvalidCredentials:
         error = _("The username or password is not correct.")
         return render_template("auth/signin.html", form=form, error=error), 401
-    # D7: the inactivity clock restarts. The password step is the only sign-in proof the
-    # core has until the second factor lands; move this there when it does.
-    svc.accounts.mark_used(account, now())
+    # The inactivity clock (D7) restarts when the second factor is passed, not here.
     passed_password(account.id)
     _remember_language(account)
     db().commit()

@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from idp.audit import Where
+from idp.email_codes import CodeError, CodeExpired, ResendTooSoon, TooManyWrongCodes, WrongCode
 from idp.models import Account
 from idp.redirects import safe_next
 from idp.runtime import db, services
@@ -43,3 +46,31 @@ def after_sign_in_target() -> str:
     """Where a person goes once signed in: the page that sent them to sign in, else the
     account page. Consumed once."""
     return safe_next(session.pop(NEXT_KEY, None)) or url_for("account.home")
+
+
+def email_code_error(refused: CodeError) -> str:
+    """What a person is told when an emailed code is refused (S16), whatever the code
+    was for."""
+    if isinstance(refused, WrongCode):
+        return str(ngettext("That code is not correct. %(num)d try left.",
+                            "That code is not correct. %(num)d tries left.", refused.attempts_left))
+    if isinstance(refused, TooManyWrongCodes):
+        return str(_("Too many wrong codes. Ask for a new code."))
+    if isinstance(refused, CodeExpired):
+        return str(_("That code has expired. Ask for a new code."))
+    if isinstance(refused, ResendTooSoon):
+        return resend_wait_message(refused)
+    return str(_("There is no code waiting. Ask for a new code."))
+
+
+def resend_wait_message(wait: ResendTooSoon) -> str:
+    seconds = max(1, int(wait.retry_after.total_seconds()))
+    return str(ngettext(
+        "A code was sent a moment ago. Wait %(num)d second before asking again.",
+        "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
+        seconds,
+    ))
+
+
+def mail_not_sent_message() -> str:
+    return str(_("We could not send the code just now. Wait a minute, then choose “Send a new code”."))

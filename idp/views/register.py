@@ -7,17 +7,10 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 from idp import audit
 from idp.accounts import RegistrationRefused
-from idp.email_codes import (
-    CodeExpired,
-    NoLiveCode,
-    ResendTooSoon,
-    TooManyWrongCodes,
-    WrongCode,
-)
+from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import EmailCodeForm, PostOnlyForm, RegisterForm
 from idp.i18n import select_locale
 from idp.mail import MailNotSent
@@ -27,7 +20,13 @@ from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.usernames import UsernameProblem
-from idp.views.common import now, session_account, where
+from idp.views.common import (
+    email_code_error,
+    now,
+    resend_wait_message,
+    session_account,
+    where,
+)
 from idp.web_session import passed_password, password_step_required
 
 bp = Blueprint("register", __name__)
@@ -163,15 +162,8 @@ def confirm_email() -> ResponseReturnValue:
     error: str
     try:
         bound = svc.email_codes.verify(db(), account.id, CONFIRM_EMAIL, form.code.data or "", now())
-    except WrongCode as wrong:
-        error = ngettext("That code is not correct. %(num)d try left.",
-                         "That code is not correct. %(num)d tries left.", wrong.attempts_left)
-    except TooManyWrongCodes:
-        error = _("Too many wrong codes. Ask for a new code.")
-    except CodeExpired:
-        error = _("That code has expired. Ask for a new code.")
-    except NoLiveCode:
-        error = _("There is no code waiting. Ask for a new code.")
+    except CodeError as refused:
+        error = email_code_error(refused)
     else:
         if bound == account.email:
             account.email_confirmed_at = now()
@@ -200,13 +192,8 @@ def resend_code() -> ResponseReturnValue:
     try:
         sent = _send_confirmation(account, account.email)
     except ResendTooSoon as wait:
-        seconds = max(1, int(wait.retry_after.total_seconds()))
         form = EmailCodeForm()
-        form.code.errors = [ngettext(
-            "A code was sent a moment ago. Wait %(num)d second before asking again.",
-            "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
-            seconds,
-        )]
+        form.code.errors = [resend_wait_message(wait)]
         return render_template("register/confirm_email.html", form=form, account=account,
                                resend=PostOnlyForm()), 429
     return _after_send(sent, resent=True)

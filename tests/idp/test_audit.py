@@ -16,6 +16,7 @@ from tests.helpers import (
     create_account,
     csrf,
     emailed_code,
+    enrol_app,
     outbox,
     pass_second_factor,
     register,
@@ -185,10 +186,11 @@ def test_unknown_username_is_not_recorded_in_clear_S28(app, caplog):
 
 
 def test_no_password_code_or_token_in_audit_rows_or_logs_S28(app, clock, caplog):
-    """A whole flow at DEBUG: register with an email, a wrong and a right code, sign out,
-    a wrong and a right sign-in. The password, the code and every session cookie value
-    the browser held appear in no audit column and no log line (every logger, the
-    database's included)."""
+    """A whole flow at DEBUG: register with an email, a wrong and a right code, set up an
+    app, sign out, a wrong and a right sign-in, a wrong and a right TOTP code. The
+    password, the emailed codes, the TOTP secret, the recovery codes and every session
+    cookie value the browser held appear in no audit column and no log line (every
+    logger, the database's included)."""
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")  # SQLAlchemy sets WARN itself
     password = "Tr0ub4dor&3-but-much-longer-than-that"
@@ -209,16 +211,23 @@ def test_no_password_code_or_token_in_audit_rows_or_logs_S28(app, clock, caplog)
         client.post("/register/email",
                     data={"csrf_token": csrf(client, "/register/email"), "code": attempt})
         keep_token()
-    pass_second_factor(app, client)
+    secret, recovery_codes = enrol_app(app, client)
     keep_token()
     client.post("/signout", data={"csrf_token": csrf(client, "/account")})
     sign_in(client, "alice", password[:-1])
     keep_token()
     assert sign_in(client, "alice", password).status_code == 303
     keep_token()
+    client.post("/2fa/challenge", data={"csrf_token": csrf(client, "/2fa/challenge"),
+                                        "code": "000000"})
+    clock.advance(seconds=30)
+    pass_second_factor(app, client, secret=secret)
+    keep_token()
 
     assert tokens, "the flow never held a session cookie"
-    secrets_ = {"password": password, "code": code, "wrong code": wrong,
+    secrets_ = {"password": password, "code": code, "wrong code": wrong, "TOTP secret": secret,
+                **{f"recovery code {i}": c for i, c in enumerate(recovery_codes)},
+                **{f"bare recovery code {i}": c.replace("-", "") for i, c in enumerate(recovery_codes)},
                 **{f"session token {i}": t for i, t in enumerate(sorted(tokens))}}
     rows = "\n".join(row_text(e) for e in audit_events(app))
     logged = everything_logged(caplog)

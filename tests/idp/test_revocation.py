@@ -18,6 +18,7 @@ from tests.helpers import (
     decoded_header,
     get_account,
     outbox,
+    pass_second_factor,
     run_cli,
     session_token,
     sign_in,
@@ -255,8 +256,8 @@ def test_configured_limit_is_used(make_app, clock):
 
 
 def test_sign_in_restarts_the_inactivity_clock_D7(app, client, clock):
-    """A successful sign-in (today: the password step, the only proof the core has until
-    the second factor lands) sets last_used_at and forgets the reminders sent."""
+    """A successful sign-in (both factors: the password alone is not one) sets
+    last_used_at and forgets the reminders sent."""
     create_account(app, "alice", email_address="alice@example.com", confirmed=True)
     clock.advance(days=700)
     sweep(app)
@@ -264,6 +265,8 @@ def test_sign_in_restarts_the_inactivity_clock_D7(app, client, clock):
     signed_in_at = clock.advance(days=1)
 
     assert sign_in(client, "alice").status_code == 303
+    assert get_account(app, "alice").reminder_sent_days == 30  # the password alone: not yet
+    pass_second_factor(app, client)
 
     account = get_account(app, "alice")
     assert account.last_used_at == signed_in_at

@@ -1,0 +1,11 @@
+"""Audit tags of the second-factor slice (S28), ``source:subject:action`` as the core's."""
+
+ENROLLED = "account:2fa:enrolled"
+CHANGED = "account:2fa:changed"
+FAILURE = "account:2fa:failure"
+LOCKED = "account:2fa:locked"
+CODE_SENT = "account:2fa:code_sent"
+RECOVERY_CODE_USED = "account:recovery_code:used"
+RECOVERY_CODE_FAILURE = "account:recovery_code:failure"
+RECOVERY_CODES_REPLACED = "account:recovery_codes:replaced"
+OTHER_SESSIONS_ENDED = "account:sessions:others_ended"

@@ -1,0 +1,92 @@
+"""The second factor an account signs in with (J8, S10-S12): set it up, check a code,
+re-encrypt secrets under a new key.
+
+Views look up, call and render; the security decisions (which TOTP steps count, replay,
+encryption) are made here. The sign-in throttle and the session are the caller's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from idp.settings import MfaSettings
+from mfa.models import EMAIL, TOTP, SecondFactor
+from mfa.secret_box import SecretBox
+from mfa.totp import Totp
+
+# amr values (RFC 8176 where it has one) per factor; D2: the ID token says what was used.
+AMR_PASSWORD = "pwd"  # noqa: S105 - an amr value, not a secret
+AMR = {TOTP: "otp", EMAIL: "mail"}
+AMR_RECOVERY_CODE = "kba"
+
+
+class SecondFactors:
+    def __init__(self, settings: MfaSettings, box: SecretBox) -> None:
+        self._settings = settings
+        self.box = box
+
+    def totp(self, secret: str) -> Totp:
+        s = self._settings
+        return Totp(secret, digits=s.totp_digits, period=s.totp_period_seconds,
+                    drift=s.totp_drift_steps)
+
+    def of(self, db: Session, account_id: int) -> SecondFactor | None:
+        return db.get(SecondFactor, account_id)
+
+    def confirm_totp(self, secret: str, typed: str, now: datetime) -> int | None:
+        """The step of the first code typed while setting up, or None."""
+        return self.totp(secret).matching_step(typed, now)
+
+    def use_totp(self, db: Session, account_id: int, secret: str, step: int,
+                 now: datetime) -> SecondFactor:
+        """Make TOTP the account's factor, replacing any other. The step that confirmed
+        it counts as used, so the same code cannot also pass a sign-in (S11)."""
+        return self._replace(db, account_id, TOTP, now, self.box.seal(secret), step)
+
+    def use_email(self, db: Session, account_id: int, now: datetime) -> SecondFactor:
+        return self._replace(db, account_id, EMAIL, now, None, None)
+
+    def _replace(self, db: Session, account_id: int, kind: str, now: datetime,
+                 sealed: str | None, step: int | None) -> SecondFactor:
+        factor = db.get(SecondFactor, account_id, with_for_update=True)
+        if factor is None:
+            factor = SecondFactor(account_id=account_id)
+            db.add(factor)
+        factor.kind, factor.totp_secret, factor.last_totp_step = kind, sealed, step
+        factor.created_at = now
+        return factor
+
+    def check_totp(self, db: Session, factor: SecondFactor, typed: str, now: datetime) -> bool:
+        """True when ``typed`` is the code of a step later than every step accepted
+        before (S11). The step is claimed by one conditional UPDATE, so a code raced in
+        by two requests passes once. The caller commits."""
+        if factor.kind != TOTP or factor.totp_secret is None:
+            return False
+        secret = self.box.open(factor.totp_secret)
+        step = self.totp(secret).matching_step(typed, now, after=factor.last_totp_step)
+        if step is None:
+            return False
+        result = db.execute(
+            update(SecondFactor)
+            .where(SecondFactor.account_id == factor.account_id,
+                   or_(SecondFactor.last_totp_step.is_(None), SecondFactor.last_totp_step < step))
+            .values(last_totp_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if claimed:
+            factor.last_totp_step = step
+        return claimed
+
+    def reseal_all(self, db: Session) -> int:
+        """Re-encrypt every TOTP secret under the first key (``clef mfa rotate-keys``).
+        Returns how many rows changed; the caller commits."""
+        count = 0
+        for factor in db.scalars(select(SecondFactor).where(SecondFactor.totp_secret.is_not(None))):
+            if factor.totp_secret is not None:
+                factor.totp_secret = self.box.reseal(factor.totp_secret)
+                count += 1
+        return count

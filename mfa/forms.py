@@ -1,0 +1,47 @@
+"""The second-factor forms: what fields exist and their labels."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from mfa.models import EMAIL, TOTP
+
+
+class ChooseMethodForm(FlaskForm):
+    method = RadioField(
+        _l("How do you want to get your codes?"),
+        choices=[(TOTP, _l("Authenticator app (recommended)")), (EMAIL, _l("Email"))],
+        validators=[InputRequired(message=_l("Choose one."))],
+    )
+
+
+class CodeForm(FlaskForm):
+    """A six-digit code from an app or an email. Not DataRequired: an empty code is
+    still an attempt and is counted (S7)."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
+                   "autocapitalize": "off", "spellcheck": "false"},
+    )
+
+
+class RecoveryCodeForm(FlaskForm):
+    code = StringField(
+        _l("Recovery code"),
+        validators=[Length(max=40)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters",
+                   "spellcheck": "false"},
+    )
+
+
+class SavedCodesForm(FlaskForm):
+    saved = BooleanField(
+        _l("I have saved my recovery codes in a safe place"),
+        validators=[DataRequired(message=_l("Confirm that you have saved your codes."))],
+    )
+

@@ -1,0 +1,37 @@
+"""The second-factor services of one app, built from the core's settings and keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from idp.runtime import Services
+from mfa.factors import SecondFactors
+from mfa.recovery_codes import RecoveryCodes
+from mfa.secret_box import SecretBox
+
+EXTENSION_KEY = "clef.mfa"
+
+
+@dataclass
+class MfaServices:
+    factors: SecondFactors
+    recovery_codes: RecoveryCodes
+    box: SecretBox
+
+
+def build_mfa_services(core: Services) -> MfaServices:
+    settings = core.settings.mfa
+    box = SecretBox(settings.secret_keys, core.keys)
+    return MfaServices(
+        factors=SecondFactors(settings, box),
+        recovery_codes=RecoveryCodes(core.keys, settings.recovery_code_count,
+                                     settings.recovery_code_length),
+        box=box,
+    )
+
+
+def mfa_services() -> MfaServices:
+    found: MfaServices = current_app.extensions[EXTENSION_KEY]
+    return found
