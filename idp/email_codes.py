@@ -92,15 +92,18 @@ class EmailCodes:
         return code
 
     def verify(
-        self, db: Session, account_id: int, purpose: str, code: str, now: datetime
+        self, db: Session, account_id: int, purpose: str, code: str, now: datetime,
+        binding: str | None = None,
     ) -> str:
         """Consume the live code when ``code`` matches; returns what it was bound to.
 
+        With ``binding``, only a code sent for that (a sign-in attempt, S12) is live:
+        another attempt's code is neither checked nor used up here.
         Raises :class:`NoLiveCode`, :class:`CodeExpired`, :class:`WrongCode` or
         :class:`TooManyWrongCodes`. The comparison is constant-time. The caller commits.
         """
         row = db.get(EmailCode, (account_id, purpose), with_for_update=True)
-        if row is None:
+        if row is None or (binding is not None and row.binding != binding):
             raise NoLiveCode()
         if now >= row.expires_at:
             _drop(db, row)

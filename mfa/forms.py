@@ -13,7 +13,8 @@ from mfa.models import EMAIL, TOTP
 class ChooseMethodForm(FlaskForm):
     method = RadioField(
         _l("How do you want to get your codes?"),
-        choices=[(TOTP, _l("Authenticator app (recommended)")), (EMAIL, _l("Email"))],
+        # The page writes each choice's label and explanation itself (mfa/setup.html).
+        choices=[TOTP, EMAIL],
         validators=[InputRequired(message=_l("Choose one."))],
     )
 

@@ -263,6 +263,11 @@ def enrol_app(app: Flask, client: FlaskClient, saved: bool = True) -> tuple[str,
     return secret, codes
 
 
+def sign_out_via(client: FlaskClient) -> TestResponse:
+    """Press "Sign out" on the account page."""
+    return client.post("/signout", data={"csrf_token": csrf(client, "/account")})
+
+
 def audit_tags(app: Flask) -> list[str]:
     """Every audit event's tag, oldest first."""
     return [event.tag for event in audit_events(app)]

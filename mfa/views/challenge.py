@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from idp import audit
-from idp.email_codes import CodeError, NoLiveCode, ResendTooSoon
+from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import PostOnlyForm
 from idp.models import Account
 from idp.ratelimit import configured, limiter
@@ -84,17 +84,16 @@ def challenge() -> ResponseReturnValue:
 def _check_email_code(account: Account, factor: SecondFactor, form: CodeForm,
                       typed: str) -> ResponseReturnValue:
     """S12: the code must be the live one, sent for this very sign-in attempt."""
-    binding = current_session().record
-    error: str
+    record = current_session().record
+    if record is None:
+        abort(403)
     try:
-        bound = services().email_codes.verify(db(), account.id, SIGN_IN, typed, now())
+        services().email_codes.verify(db(), account.id, SIGN_IN, typed, now(), binding=record.id)
     except CodeError as refused:
         error = email_code_error(refused)
     else:
-        if binding is not None and bound == binding.id:
-            complete_sign_in(account, AMR[EMAIL], EMAIL)
-            return redirect(signed_in_target(), code=303)
-        error = email_code_error(NoLiveCode())
+        complete_sign_in(account, AMR[EMAIL], EMAIL)
+        return redirect(signed_in_target(), code=303)
     if not typed.strip():
         error = _("Enter the code we emailed you.")
     record_failure(account, method=EMAIL)

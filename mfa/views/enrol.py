@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from idp import audit
-from idp.email_codes import CodeError, NoLiveCode, ResendTooSoon
+from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import PostOnlyForm
 from idp.models import Account
 from idp.ratelimit import configured, limiter
@@ -143,16 +143,14 @@ def setup_email() -> ResponseReturnValue:
         return _email_page(account, form, notice)
     if not form.validate_on_submit():
         return _email_page(account, form, status=400)
-    error: str
     try:
-        bound = services().email_codes.verify(db(), account.id, SET_UP, form.code.data or "", now())
+        services().email_codes.verify(db(), account.id, SET_UP, form.code.data or "", now(),
+                                      binding=record.id)
     except CodeError as refused:
         error = email_code_error(refused)
     else:
-        if bound == record.id:
-            mfa_services().factors.use_email(db(), account.id, now())
-            return _finish(account, EMAIL)
-        error = email_code_error(NoLiveCode())
+        mfa_services().factors.use_email(db(), account.id, now())
+        return _finish(account, EMAIL)
     db().commit()  # the wrong try counts (S16)
     form.code.errors = [error]
     return _email_page(account, form, status=400)
