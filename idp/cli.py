@@ -22,6 +22,7 @@ from idp.mail_render import absolute_link, send_mail
 from idp.models import ACTIVE, Account
 from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account
 from idp.runtime import db, services
+from idp.throttle import SECOND_FACTOR_STEP
 from idp.usernames import username_key
 
 
@@ -75,6 +76,7 @@ def users_show(name: str) -> None:
     svc = services()
     account = _find(name)
     lock = svc.throttle.state(db(), account.username_key)
+    code_lock = svc.throttle.state(db(), account.username_key, SECOND_FACTOR_STEP)
     rows = {
         "username": account.username,
         "status": account.status,
@@ -86,6 +88,8 @@ def users_show(name: str) -> None:
         "language": account.locale,
         "failed attempts": lock.failures,
         "locked until": _fmt(lock.locked_until),
+        "failed codes": code_lock.failures,
+        "codes locked": _fmt(code_lock.locked_until),
         "sessions": svc.sessions.count_for_account(db(), account.id),
     }
     for key, value in rows.items():

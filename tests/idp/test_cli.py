@@ -19,6 +19,8 @@ from idp.models import REVOKED, EmailCode
 from tests.helpers import (
     audit_events,
     create_account,
+    csrf,
+    current_totp,
     emailed_code,
     get_account,
     outbox,
@@ -380,3 +382,15 @@ def test_console_script_runs_as_a_real_process(tmp_path):
     secret = tmp_path / "instance" / "secret_key"
     assert secret.stat().st_mode & 0o777 == 0o600
 
+
+
+def test_users_show_counts_wrong_second_factor_codes_apart_S7(app):
+    """The help desk sees both counts: the password step's and the code step's (D4)."""
+    create_account(app, "alice")
+    client = app.test_client()
+    sign_in(client, "alice")
+    client.post("/2fa/challenge", data={"csrf_token": csrf(client, "/2fa/challenge"),
+                                        "code": "000000" if current_totp(app) != "000000" else "111111"})
+    out = run_cli(app, "users", "show", "alice").output
+    assert "failed attempts  0" in out
+    assert "failed codes     1" in out

@@ -48,7 +48,7 @@ def test_set_up_again_replaces_the_factor_and_the_codes_J9_S13_S14(app, client, 
     assert "Change your two-factor authentication" in choose.get_data(as_text=True)
     secret, codes = enrol_app(app, client, saved=False)
     assert factor_of(app, "alice").kind == "totp"
-    assert remaining_codes(app, "alice") == 10
+    assert len(codes) == 10 and remaining_codes(app, "alice") == 10
     saved = client.post("/2fa/recovery-codes", data={
         "csrf_token": csrf(client, "/2fa/recovery-codes"), "saved": "y"})
     assert saved.headers["Location"] == "/2fa/manage"
@@ -131,3 +131,16 @@ def test_sign_out_my_other_sessions(app, client):
     for other in others:
         assert session_row(app, other) is None
     assert [e.details for e in audit_events(app, events.OTHER_SESSIONS_ENDED)] == [{"count": 2}]
+
+
+def test_setting_up_again_kills_the_old_recovery_codes_J9_S13(app, client, clock):
+    create_account(app, "alice", second_factor=None)
+    sign_in(client, "alice")
+    _, old = enrol_app(app, client)
+    clock.advance(seconds=30)
+    _, new = enrol_app(app, client)  # set up again from the signed-in session
+    assert not set(old) & set(new)
+    sign_out_via(client)
+    sign_in(client, "alice")
+    assert post_recovery_code(client, old[0]).status_code == 401
+    assert post_recovery_code(client, new[0]).status_code == 303

@@ -16,8 +16,8 @@ from tests.helpers import (
     enrol_app,
     outbox,
     register,
-    sign_out_via,
     sign_in,
+    sign_out_via,
 )
 from tests.mfa.flows import remaining_codes, session_row
 
