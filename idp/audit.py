@@ -40,6 +40,7 @@ ADMIN_INACTIVE_REVOKE = "admin:account:inactivity_revoke"
 ADMIN_VIEW = "admin:account:view"
 ADMIN_LIST = "admin:account:list"
 ADMIN_SESSIONS_PURGE = "admin:sessions:purge"
+ADMIN_RESEAL = "admin:secrets:reseal"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from idp.mail_render import absolute_link, send_mail
 from idp.models import ACTIVE, Account
 from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account
 from idp.runtime import db, services
+from idp.secret_box import SecretUnreadable, new_key
 from idp.throttle import SECOND_FACTOR_STEP
 from idp.usernames import username_key
 
@@ -50,6 +51,7 @@ users = AppGroup("users", help="Look at, unlock and revoke credentials.")
 sessions_group = AppGroup("sessions", help="End sign-in sessions.")
 audit_group = AppGroup("audit", help="Read the audit log.")
 db_group = AppGroup("db", help="Database schema.")
+secrets_group = AppGroup("secrets", help="Keys that encrypt secrets at rest.")
 
 
 @users.command("list")
@@ -219,8 +221,34 @@ def db_upgrade() -> None:
     click.echo("database at the newest schema")
 
 
+@secrets_group.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key for service.encryption_keys (put it first to encrypt with it)."""
+    click.echo(new_key())
+
+
+@secrets_group.command("reseal")
+def secrets_reseal() -> None:
+    """Re-encrypt every stored secret under the first key of service.encryption_keys;
+    after it, older keys can be dropped from the configuration. All or nothing."""
+    svc = services()
+    counts = {}
+    try:
+        for name, reseal in svc.resealers.items():
+            counts[name] = reseal(db(), svc.box)
+    except SecretUnreadable as error:
+        db().rollback()
+        raise click.ClickException(
+            "a secret could not be opened with any configured key; nothing was changed"
+        ) from error
+    audit.record(db(), svc.clock.now(), audit.ADMIN_RESEAL, actor=_admin(), resealed=counts)
+    db().commit()
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} re-encrypted under the first key")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users, sessions_group, audit_group, db_group):
+    for group in (users, sessions_group, audit_group, db_group, secrets_group):
         app.cli.add_command(group)
 
 

@@ -6,7 +6,7 @@ CLI reach them through :func:`services` and :func:`db`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app, g
 from sqlalchemy import Engine
@@ -21,6 +21,7 @@ from idp.keys import KeyRing
 from idp.mail import Mailer, make_mailer
 from idp.password_policy import PasswordPolicy
 from idp.passwords import PasswordHasher
+from idp.secret_box import Resealer, SecretBox
 from idp.sessions import SessionStore
 from idp.settings import PasswordSettings, Settings
 from idp.throttle import Throttle
@@ -42,6 +43,9 @@ class Services:
     sessions: SessionStore
     email_codes: EmailCodes
     mailer: Mailer
+    box: SecretBox
+    # Slices add what re-encrypts their secrets under a new key (clef secrets reseal).
+    resealers: dict[str, Resealer] = field(default_factory=dict)
 
 
 def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None:
@@ -78,6 +82,7 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
         sessions=SessionStore(settings.session),
         email_codes=EmailCodes(settings.email_code, keys),
         mailer=make_mailer(settings.mail, settings.instance_path),
+        box=SecretBox(settings.service.encryption_keys, keys),
     )
 
 

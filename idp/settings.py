@@ -35,6 +35,8 @@ class ServiceSettings:
     secret_key: str = field(repr=False)
     instance_dir: str
     trusted_hosts: tuple[str, ...]
+    # Secrets are left out of repr(): a printed settings object may reach a log.
+    encryption_keys: tuple[str, ...] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,6 @@ class MfaSettings:
     totp_digits: int
     totp_period_seconds: int
     totp_drift_steps: int
-    # Secrets are left out of repr(): a printed settings object may reach a log.
-    secret_keys: tuple[str, ...] = field(repr=False)
     recovery_code_count: int
     recovery_code_length: int
 

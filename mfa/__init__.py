@@ -13,7 +13,7 @@ from flask.blueprints import BlueprintSetupState
 
 from mfa.runtime import EXTENSION_KEY, build_mfa_services
 
-bp = Blueprint("mfa", __name__, url_prefix="/2fa", cli_group="mfa")
+bp = Blueprint("mfa", __name__, url_prefix="/2fa")
 
 
 @bp.record_once
@@ -21,5 +21,4 @@ def _build_services(state: BlueprintSetupState) -> None:
     state.app.extensions[EXTENSION_KEY] = build_mfa_services(state.app.extensions["clef"])
 
 
-from mfa import cli  # noqa: E402,F401 - registers `clef mfa ...` on bp
 from mfa.views import challenge, enrol, manage  # noqa: E402,F401 - registers the routes

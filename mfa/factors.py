@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from idp.secret_box import SecretBox
 from idp.settings import MfaSettings
 from mfa.models import EMAIL, TOTP, SecondFactor
-from mfa.secret_box import SecretBox
 from mfa.totp import Totp
 
 # amr values (RFC 8176 where it has one) per factor; D2: the ID token says what was used.
@@ -81,12 +81,12 @@ class SecondFactors:
             factor.last_totp_step = step
         return claimed
 
-    def reseal_all(self, db: Session) -> int:
-        """Re-encrypt every TOTP secret under the first key (``clef mfa rotate-keys``).
+    def reseal_all(self, db: Session, box: SecretBox) -> int:
+        """Re-encrypt every TOTP secret under the first key (``clef secrets reseal``).
         Returns how many rows changed; the caller commits."""
         count = 0
         for factor in db.scalars(select(SecondFactor).where(SecondFactor.totp_secret.is_not(None))):
             if factor.totp_secret is not None:
-                factor.totp_secret = self.box.reseal(factor.totp_secret)
+                factor.totp_secret = box.reseal(factor.totp_secret)
                 count += 1
         return count

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from flask import current_app
 
 from idp.runtime import Services
+from idp.secret_box import SecretBox
 from mfa.factors import SecondFactors
 from mfa.recovery_codes import RecoveryCodes
-from mfa.secret_box import SecretBox
 
 EXTENSION_KEY = "clef.mfa"
 
@@ -23,12 +23,13 @@ class MfaServices:
 
 def build_mfa_services(core: Services) -> MfaServices:
     settings = core.settings.mfa
-    box = SecretBox(settings.secret_keys, core.keys)
+    factors = SecondFactors(settings, core.box)
+    core.resealers["TOTP secrets"] = factors.reseal_all
     return MfaServices(
-        factors=SecondFactors(settings, box),
+        factors=factors,
         recovery_codes=RecoveryCodes(core.keys, settings.recovery_code_count,
                                      settings.recovery_code_length),
-        box=box,
+        box=core.box,
     )
 
 

@@ -24,7 +24,7 @@ from mfa.runtime import mfa_services
 
 log = logging.getLogger("clef.mfa")
 
-# Session keys this slice owns. Secrets in them are sealed (mfa.secret_box): the session
+# Session keys this slice owns. Secrets in them are sealed (idp.secret_box): the session
 # row is in the database, which must hold no TOTP secret or recovery code in clear.
 PENDING_TOTP_KEY = "mfa.pending_totp"
 SHOWN_CODES_KEY = "mfa.codes"

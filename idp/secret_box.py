@@ -1,4 +1,5 @@
-"""Encryption at rest for second-factor secrets (S11), with key rotation.
+"""Encryption at rest for secrets the service must read back (TOTP secrets, S11; token
+signing keys, S42), with key rotation.
 
 Fernet (AES-128-CBC with HMAC-SHA256, from ``cryptography``) seals each secret; a
 :class:`~cryptography.fernet.MultiFernet` over the configured keys encrypts with the
@@ -10,13 +11,14 @@ own and moving to configured keys needs no extra step.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
 
-DERIVED_KEY_PURPOSE = "mfa.secret_box"
+DERIVED_KEY_PURPOSE = "secret_box"
 
 
 class SecretUnreadable(Exception):
@@ -24,7 +26,7 @@ class SecretUnreadable(Exception):
 
 
 def new_key() -> str:
-    """A fresh key for ``mfa.secret_keys``."""
+    """A fresh key for ``service.encryption_keys``."""
     return Fernet.generate_key().decode("ascii")
 
 
@@ -45,8 +47,13 @@ class SecretBox:
             raise SecretUnreadable() from error
 
     def reseal(self, sealed: str) -> str:
-        """The same secret under the first key (``clef mfa rotate-keys``)."""
+        """The same secret under the first key (``clef secrets reseal``)."""
         try:
             return self._box.rotate(sealed.encode("ascii")).decode("ascii")
         except InvalidToken as error:
             raise SecretUnreadable() from error
+
+
+# Something that re-encrypts the secrets it owns under the first key and says how many
+# (a slice registers one on ``Services.resealers``; ``clef secrets reseal`` runs them all).
+Resealer = Callable[[Session, SecretBox], int]

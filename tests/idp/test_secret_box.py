@@ -1,5 +1,5 @@
-"""TOTP secrets are encrypted at rest with a key from config, and the key can be
-rotated (S11): a new key first, old ones still open, ``clef mfa rotate-keys``
+"""Secrets the service reads back are encrypted at rest with a key from config, and the
+key can be rotated (S11): a new key first, old ones still open, ``clef secrets reseal``
 re-encrypts, after which the old key can go."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from idp.keys import KeyRing
+from idp.secret_box import SecretBox, SecretUnreadable, new_key
 from mfa.models import SecondFactor
-from mfa.secret_box import SecretBox, SecretUnreadable, new_key
 from tests.helpers import (
     TEST_TOTP_SECRET,
     create_account,
@@ -58,16 +58,16 @@ def _stored_secret(app) -> str:
         db.close()
 
 
-def test_clef_mfa_rotate_keys_re_encrypts_every_secret_and_sign_in_still_works(make_app):
+def test_clef_secrets_reseal_re_encrypts_every_secret_and_sign_in_still_works(make_app):
     """The whole rotation as an operator runs it, on the configured database."""
     first = make_app()
     create_account(first, "alice")  # sealed under the key derived from the service secret
     sealed_before = _stored_secret(first)
-    new = run_cli(first, "mfa", "new-key").output.strip()
-    rotated = make_app(mfa={"secret_keys": [new]})
-    result = run_cli(rotated, "mfa", "rotate-keys")
+    new = run_cli(first, "secrets", "new-key").output.strip()
+    rotated = make_app(service={"encryption_keys": [new]})
+    result = run_cli(rotated, "secrets", "reseal")
     assert result.exit_code == 0, result.output
-    assert "re-encrypted 1 TOTP secret" in result.output
+    assert "TOTP secrets: 1 re-encrypted under the first key" in result.output
     sealed_after = _stored_secret(rotated)
     assert sealed_after != sealed_before
     only_new = SecretBox([new], KeyRing(SERVICE_SECRET))  # no derived key involved
@@ -79,3 +79,14 @@ def test_clef_mfa_rotate_keys_re_encrypts_every_secret_and_sign_in_still_works(m
     response = client.post("/2fa/challenge", data={"csrf_token": csrf(client, "/2fa/challenge"),
                                                    "code": code})
     assert response.status_code == 303
+
+
+def test_reseal_changes_nothing_when_a_secret_cannot_be_opened(make_app):
+    first = make_app(service={"encryption_keys": [new_key()]})
+    create_account(first, "alice")
+    sealed_before = _stored_secret(first)
+    stranger = make_app(service={"encryption_keys": [new_key()], "secret_key": "u" * 40})
+    result = run_cli(stranger, "secrets", "reseal")
+    assert result.exit_code != 0
+    assert "nothing was changed" in result.output
+    assert _stored_secret(first) == sealed_before
