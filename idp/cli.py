@@ -51,7 +51,7 @@ users = AppGroup("users", help="Look at, unlock and revoke credentials.")
 sessions_group = AppGroup("sessions", help="End sign-in sessions.")
 audit_group = AppGroup("audit", help="Read the audit log.")
 db_group = AppGroup("db", help="Database schema.")
-secrets_group = AppGroup("secrets", help="Keys that encrypt secrets at rest.")
+encryption_group = AppGroup("encryption", help="Keys that encrypt secrets at rest.")
 
 
 @users.command("list")
@@ -221,13 +221,13 @@ def db_upgrade() -> None:
     click.echo("database at the newest schema")
 
 
-@secrets_group.command("new-key")
+@encryption_group.command("new-key")
 def secrets_new_key() -> None:
     """Print a fresh key for service.encryption_keys (put it first to encrypt with it)."""
     click.echo(new_key())
 
 
-@secrets_group.command("reseal")
+@encryption_group.command("reseal")
 def secrets_reseal() -> None:
     """Re-encrypt every stored secret under the first key of service.encryption_keys;
     after it, older keys can be dropped from the configuration. All or nothing."""
@@ -248,7 +248,7 @@ def secrets_reseal() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users, sessions_group, audit_group, db_group, secrets_group):
+    for group in (users, sessions_group, audit_group, db_group, encryption_group):
         app.cli.add_command(group)
 
 

@@ -44,7 +44,7 @@ class Services:
     email_codes: EmailCodes
     mailer: Mailer
     box: SecretBox
-    # Slices add what re-encrypts their secrets under a new key (clef secrets reseal).
+    # Slices add what re-encrypts their secrets under a new key (clef encryption reseal).
     resealers: dict[str, Resealer] = field(default_factory=dict)
 
 

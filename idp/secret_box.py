@@ -47,7 +47,7 @@ class SecretBox:
             raise SecretUnreadable() from error
 
     def reseal(self, sealed: str) -> str:
-        """The same secret under the first key (``clef secrets reseal``)."""
+        """The same secret under the first key (``clef encryption reseal``)."""
         try:
             return self._box.rotate(sealed.encode("ascii")).decode("ascii")
         except InvalidToken as error:
@@ -55,5 +55,5 @@ class SecretBox:
 
 
 # Something that re-encrypts the secrets it owns under the first key and says how many
-# (a slice registers one on ``Services.resealers``; ``clef secrets reseal`` runs them all).
+# (a slice registers one on ``Services.resealers``; ``clef encryption reseal`` runs them all).
 Resealer = Callable[[Session, SecretBox], int]

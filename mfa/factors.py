@@ -82,7 +82,7 @@ class SecondFactors:
         return claimed
 
     def reseal_all(self, db: Session, box: SecretBox) -> int:
-        """Re-encrypt every TOTP secret under the first key (``clef secrets reseal``).
+        """Re-encrypt every TOTP secret under the first key (``clef encryption reseal``).
         Returns how many rows changed; the caller commits."""
         count = 0
         for factor in db.scalars(select(SecondFactor).where(SecondFactor.totp_secret.is_not(None))):

@@ -160,8 +160,11 @@ def test_admin_cli_cannot_set_a_password_S5(app):
     names = {path for path, _ in walked}
     assert {"users unlock", "users revoke", "sessions end"} <= names  # the tree was walked
     pattern = re.compile(r"pass|pwd|secret|credential", re.IGNORECASE)
+    # Commands may *make* a portal's client secret (printed once, never taken as input);
+    # none may name a password, and no option or argument may take any secret.
+    command_pattern = re.compile(r"pass|pwd|credential", re.IGNORECASE)
     for path, command in walked:
-        assert not pattern.search(path), path
+        assert not command_pattern.search(path), path
         for param in command.params:
             spelled = [param.name or "", *getattr(param, "opts", []),
                        *getattr(param, "secondary_opts", [])]

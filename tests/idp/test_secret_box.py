@@ -1,5 +1,5 @@
 """Secrets the service reads back are encrypted at rest with a key from config, and the
-key can be rotated (S11): a new key first, old ones still open, ``clef secrets reseal``
+key can be rotated (S11): a new key first, old ones still open, ``clef encryption reseal``
 re-encrypts, after which the old key can go."""
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def test_clef_secrets_reseal_re_encrypts_every_secret_and_sign_in_still_works(ma
     first = make_app()
     create_account(first, "alice")  # sealed under the key derived from the service secret
     sealed_before = _stored_secret(first)
-    new = run_cli(first, "secrets", "new-key").output.strip()
+    new = run_cli(first, "encryption", "new-key").output.strip()
     rotated = make_app(service={"encryption_keys": [new]})
-    result = run_cli(rotated, "secrets", "reseal")
+    result = run_cli(rotated, "encryption", "reseal")
     assert result.exit_code == 0, result.output
     assert "TOTP secrets: 1 re-encrypted under the first key" in result.output
     sealed_after = _stored_secret(rotated)
@@ -86,7 +86,7 @@ def test_reseal_changes_nothing_when_a_secret_cannot_be_opened(make_app):
     create_account(first, "alice")
     sealed_before = _stored_secret(first)
     stranger = make_app(service={"encryption_keys": [new_key()], "secret_key": "u" * 40})
-    result = run_cli(stranger, "secrets", "reseal")
+    result = run_cli(stranger, "encryption", "reseal")
     assert result.exit_code != 0
     assert "nothing was changed" in result.output
     assert _stored_secret(first) == sealed_before
