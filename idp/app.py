@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp import oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
@@ -58,6 +59,7 @@ def create_app(
             "register_per_ip": settings.rate_limit.register_per_ip,
             "email_code_per_ip": settings.rate_limit.email_code_per_ip,
             "second_factor_per_ip": settings.rate_limit.second_factor_per_ip,
+            "token_per_ip": settings.rate_limit.token_per_ip,
         },
         RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -87,6 +89,7 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
     _register_blueprints(app)
+    oidc.init_app(app, services, csrf)
     register_error_handlers(app)
     register_template_context(app)
     _register_hooks(app, settings)

@@ -41,6 +41,18 @@ ADMIN_VIEW = "admin:account:view"
 ADMIN_LIST = "admin:account:list"
 ADMIN_SESSIONS_PURGE = "admin:sessions:purge"
 ADMIN_RESEAL = "admin:secrets:reseal"
+ADMIN_CLIENT_ADD = "admin:client:add"
+ADMIN_CLIENT_SECRET = "admin:client:rotate_secret"  # noqa: S105 - an event tag
+ADMIN_CLIENT_REMOVE = "admin:client:remove"
+ADMIN_KEYS_ROTATE = "admin:keys:rotate"
+OIDC_AUTHORIZED = "oidc:authorize:success"
+OIDC_CONSENT = "oidc:consent:granted"
+OIDC_CODE_REUSED = "oidc:code:reused"
+OIDC_REFRESH_REUSED = "oidc:refresh:reused"
+OIDC_LOGOUT = "oidc:logout:rp"
+BACKCHANNEL_DELIVERED = "oidc:backchannel:delivered"
+BACKCHANNEL_FAILED = "oidc:backchannel:failure"
+BACKCHANNEL_GIVEN_UP = "oidc:backchannel:given_up"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Language choice (J5): the toggle's cookie, then ``ui_locales`` from a portal's request
-(set on ``g`` by the OpenID Connect endpoints), then the browser's Accept-Language."""
+(kept in the session by the authorization endpoint for the sign-in screens that follow),
+then the browser's Accept-Language."""
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
 from flask_babel import Babel
 
 LANGUAGE_COOKIE = "clef_lang"
+UI_LOCALES_KEY = "ui_locales"  # session key: a portal's ui_locales for this sign-in
 babel = Babel()
 
 
@@ -20,9 +22,9 @@ def select_locale() -> str:
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen is not None and chosen in offered:
         return str(chosen)
-    tags: tuple[str, ...] = g.get("ui_locales", ())
+    tags = g.get("ui_locales") or session.get(UI_LOCALES_KEY) or ()
     for tag in tags:
-        base = tag.split("-")[0].lower()
+        base = str(tag).split("-")[0].lower()
         if base in offered:
             return base
     return str(request.accept_languages.best_match(offered) or offered[0])

@@ -6,6 +6,7 @@ CLI reach them through :func:`services` and :func:`db`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app, g
@@ -27,6 +28,7 @@ from idp.settings import PasswordSettings, Settings
 from idp.throttle import Throttle
 
 EXTENSION_KEY = "clef"
+FactorAmr = Callable[[Session, int], "str | None"]
 
 
 @dataclass
@@ -46,6 +48,9 @@ class Services:
     box: SecretBox
     # Slices add what re-encrypts their secrets under a new key (clef encryption reseal).
     resealers: dict[str, Resealer] = field(default_factory=dict)
+    # The amr value of an account's second factor ("otp", "mail"), told by the mfa slice:
+    # the provider asks for a stronger sign-in only when the account has the factor.
+    factor_amr: FactorAmr = field(default=lambda _db, _account_id: None)
 
 
 def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None:

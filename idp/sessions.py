@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from idp.models import WebSession
@@ -37,6 +38,28 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+# Why sessions ended, as listeners are told.
+LOGOUT = "logout"
+EXPIRED = "expired"
+ACCOUNT = "account"  # every session of one account: revocation, admin, password reset
+OTHERS = "others"  # "sign out my other sessions"
+REPLACED = "replaced"  # another account signed in in this browser
+ALL = "all"  # the admin ended every session
+
+
+@dataclass(frozen=True)
+class EndedSession:
+    """What a listener learns of a session that ended: whose it was and what it held
+    (the provider finds there which portals it was used with)."""
+
+    account_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# Told of every ending, in the transaction that ends them (back-channel logout).
+SessionsEnded = Callable[[Session, list[EndedSession], str], None]
+
+
 @dataclass(frozen=True)
 class Loaded:
     """What a cookie led to: a live row, or nothing (``expired`` says whether a signed-in
@@ -49,6 +72,7 @@ class Loaded:
 
 class SessionStore:
     def __init__(self, settings: SessionSettings) -> None:
+        self.listeners: list[SessionsEnded] = []
         self.idle = timedelta(minutes=settings.idle_minutes)
         self.absolute = timedelta(hours=settings.absolute_hours)
         self.touch_interval = timedelta(seconds=settings.touch_interval_seconds)
@@ -61,6 +85,7 @@ class SessionStore:
         if self.is_expired(record, now):
             account_id = record.account_id
             signed_in = record.level != ANONYMOUS
+            self._tell(db, [record], EXPIRED)
             db.delete(record)
             db.commit()
             return Loaded(None, expired=signed_in, account_id=account_id)
@@ -123,6 +148,7 @@ class SessionStore:
         """The first factor passed: a new token, bound to the account, at the pending
         level that grants only the second-factor step (S20). The absolute limit starts."""
         if old is not None and old.account_id not in (None, account_id):
+            self._tell(db, [old], REPLACED)
             db.delete(old)
             old = None
         token, record = self.renew(db, old, now)
@@ -146,35 +172,47 @@ class SessionStore:
         record.amr = " ".join(methods)
         return token, record
 
+    def _tell(self, db: Session, rows: list[WebSession], reason: str) -> None:
+        ended = [EndedSession(row.account_id, dict(row.data or {}))
+                 for row in rows if row.account_id is not None]
+        if ended:
+            for listener in self.listeners:
+                listener(db, ended, reason)
+
+    def _end_where(self, db: Session, reason: str, *conditions: ColumnElement[bool]) -> int:
+        """End the sessions matching ``conditions``: listeners first, then one DELETE."""
+        if self.listeners:
+            self._tell(db, list(db.scalars(select(WebSession).where(*conditions))), reason)
+        result = db.execute(delete(WebSession).where(*conditions))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def end(self, db: Session, record: WebSession) -> None:
+        """Logout (S21)."""
+        self._tell(db, [record], LOGOUT)
         db.delete(record)
 
     def end_for_account(self, db: Session, account_id: int) -> int:
         """End every session of one account (revocation, admin, password reset)."""
-        result = db.execute(delete(WebSession).where(WebSession.account_id == account_id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._end_where(db, ACCOUNT, WebSession.account_id == account_id)
 
     def end_others(self, db: Session, account_id: int, keep: WebSession) -> int:
         """End every session of the account but ``keep`` ("sign out my other sessions")."""
-        result = db.execute(delete(WebSession).where(WebSession.account_id == account_id,
-                                                     WebSession.id != keep.id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._end_where(db, OTHERS, WebSession.account_id == account_id,
+                               WebSession.id != keep.id)
 
     def end_all_signed_in(self, db: Session) -> int:
-        result = db.execute(delete(WebSession).where(WebSession.account_id.is_not(None)))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._end_where(db, ALL, WebSession.account_id.is_not(None))
 
     def count_for_account(self, db: Session, account_id: int) -> int:
         query = select(func.count()).where(WebSession.account_id == account_id)
         return int(db.scalar(query) or 0)
 
     def purge_expired(self, db: Session, now: datetime) -> int:
-        """Delete rows past their idle or absolute limit (housekeeping, not security:
-        ``load`` already refuses them)."""
-        result = db.execute(
-            delete(WebSession).where(
-                (WebSession.last_seen_at <= now - self.idle)
-                | (WebSession.expires_at.is_not(None) & (WebSession.expires_at <= now))
-            )
+        """End the sessions past their idle or absolute limit. ``load`` already refuses
+        them; this tells the listeners (back-channel logout) of sessions nobody came
+        back to, so run it often (``clef oidc worker`` does)."""
+        return self._end_where(
+            db, EXPIRED,
+            (WebSession.last_seen_at <= now - self.idle)
+            | (WebSession.expires_at.is_not(None) & (WebSession.expires_at <= now)),
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]

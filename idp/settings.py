@@ -51,6 +51,7 @@ class RateLimitSettings:
     register_per_ip: str
     email_code_per_ip: str
     second_factor_per_ip: str
+    token_per_ip: str
     trusted_proxies: int
 
 
@@ -113,6 +114,18 @@ class MfaSettings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    code_lifetime_seconds: int
+    access_token_lifetime_seconds: int
+    id_token_lifetime_seconds: int
+    refresh_idle_hours: int
+    refresh_absolute_days: int
+    key_publish_lead_minutes: int
+    backchannel_retry_seconds: tuple[int, ...]
+    backchannel_timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class RevocationSettings:
     inactive_days: int
     reminder_days: tuple[int, ...]
@@ -147,6 +160,7 @@ class Settings:
     username: UsernameSettings
     email_code: EmailCodeSettings
     mfa: MfaSettings
+    oidc: OidcSettings
     revocation: RevocationSettings
     mail: MailSettings
     i18n: I18nSettings
@@ -273,6 +287,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("mfa: TOTP needs at least 6 digits and at most 1 step of drift (S11)")
     if mfa.recovery_code_length * 5 < 64 or mfa.recovery_code_count < 1:
         raise ConfigError("mfa.recovery_code_length must give at least 64 bits (13 characters, S13)")
+    if not 0 < settings.oidc.code_lifetime_seconds <= 600:
+        raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
 

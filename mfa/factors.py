@@ -36,6 +36,11 @@ class SecondFactors:
     def of(self, db: Session, account_id: int) -> SecondFactor | None:
         return db.get(SecondFactor, account_id)
 
+    def amr_of(self, db: Session, account_id: int) -> str | None:
+        """The amr value a sign-in with the account's factor gets (D2), or None."""
+        factor = self.of(db, account_id)
+        return AMR.get(factor.kind) if factor is not None else None
+
     def confirm_totp(self, secret: str, typed: str, now: datetime) -> int | None:
         """The step of the first code typed while setting up, or None."""
         return self.totp(secret).matching_step(typed, now)

@@ -25,6 +25,7 @@ def build_mfa_services(core: Services) -> MfaServices:
     settings = core.settings.mfa
     factors = SecondFactors(settings, core.box)
     core.resealers["TOTP secrets"] = factors.reseal_all
+    core.factor_amr = factors.amr_of
     return MfaServices(
         factors=factors,
         recovery_codes=RecoveryCodes(core.keys, settings.recovery_code_count,

@@ -97,6 +97,14 @@ def sign_in(client: FlaskClient, username: str, password: str = GOOD_PASSWORD,
                                         "password": password}, headers=headers)
 
 
+def sign_in_at(client: FlaskClient, location: str, username: str,
+               password: str = GOOD_PASSWORD) -> TestResponse:
+    """Sign in on the page a redirect led to (it keeps that page's ``next``)."""
+    token = csrf(client, location)
+    return client.post("/signin", data={"csrf_token": token, "username": username,
+                                        "password": password})
+
+
 def outbox(app: Flask) -> list[Message]:
     folder = Path(app.extensions["clef"].settings.instance_path) / "outbox"
     if not folder.is_dir():

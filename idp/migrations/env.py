@@ -7,7 +7,8 @@ from sqlalchemy import engine_from_config, pool
 
 # One database holds every slice's tables, so the migration environment is the one
 # place besides the app factory that sees the slices' models (tests/test_architecture.py).
-import idp.models  # noqa: F401 - registers the core's tables on the metadata
+import idp.models
+import idp.oidc.models  # noqa: F401 - the provider's tables
 import mfa.models  # noqa: F401 - the second factors' tables
 from idp.db import Base
 

@@ -62,6 +62,9 @@ def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     if request.method == "GET":
         remember_next(request.args.get("next"))
+        hint = request.args.get("login_hint")  # a portal's login_hint (S37)
+        if hint and not form.username.data:
+            form.username.data = hint[:64]
         return render_template("auth/signin.html", form=form)
     if not form.validate_on_submit():
         return render_template("auth/signin.html", form=form), 400

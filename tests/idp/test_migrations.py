@@ -7,7 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import mfa.models  # noqa: F401 - every slice's tables are on the one metadata
+import idp.oidc.models  # noqa: F401 - every table is on the one metadata
+import mfa.models  # noqa: F401
 from idp.db import Base
 from idp.migrate import downgrade, upgrade
 

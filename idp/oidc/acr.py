@@ -1,0 +1,30 @@
+"""Authentication context classes (D2): what a portal learns about how the person
+signed in, and what it may demand with ``acr_values``.
+
+Levels, weakest first: a recovery code, an emailed code, an authenticator app. A
+phishing-resistant factor (D3) would be a fourth, above the app.
+"""
+
+from __future__ import annotations
+
+ACR_RECOVERY_CODE = "urn:clef:acr:recovery-code"
+ACR_EMAIL = "urn:clef:acr:email-code"
+ACR_APP = "urn:clef:acr:authenticator-app"
+LEVELS = (ACR_RECOVERY_CODE, ACR_EMAIL, ACR_APP)
+# amr (set by the second-factor slice, D2) -> acr
+BY_AMR = {"kba": ACR_RECOVERY_CODE, "mail": ACR_EMAIL, "otp": ACR_APP}
+
+
+def achieved(amr: str | None) -> str:
+    """The acr of a sign-in with these amr values (the strongest factor in them)."""
+    found = [BY_AMR[m] for m in (amr or "").split() if m in BY_AMR]
+    return max(found, key=LEVELS.index) if found else ACR_RECOVERY_CODE
+
+
+def satisfies(have: str, wanted: list[str]) -> bool:
+    """True when ``have`` is at least one of the known levels asked for (unknown values
+    are ignored, as OIDC Core §3.1.2.1 makes acr_values voluntary)."""
+    known = [w for w in wanted if w in LEVELS]
+    if not known:
+        return True
+    return LEVELS.index(have) >= min(LEVELS.index(w) for w in known)

@@ -1,0 +1,146 @@
+"""Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a sign-in session
+ends, by logout, idle or absolute timeout, revocation, an administrator or a password
+reset, every portal it was used with is told, server to server.
+
+The session store tells :func:`on_sessions_ended` in the transaction that ends the
+sessions: the portals' tokens of those sessions are revoked and one delivery per portal
+is queued in the database. :func:`deliver_due` sends what is due (``clef oidc worker``
+runs it every few seconds); a portal that is down gets it later, after the waits of
+``oidc.backchannel_retry_seconds``; each outcome is in the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from joserfc import jwt
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp.oidc.models import LogoutDelivery, OAuthClient, PortalSession
+from idp.oidc.runtime import OidcServices
+from idp.oidc.subjects import session_id_for, subject_for
+from idp.runtime import Services
+from idp.sessions import ACCOUNT, EndedSession
+
+log = logging.getLogger("clef.oidc.backchannel")
+SID_KEY = "oidc.sid"  # where a web session keeps its provider session id
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_LIFETIME = timedelta(minutes=2)
+
+# (uri, form body, timeout) -> None, raising OSError on any failure
+Post = Callable[[str, bytes, float], None]
+
+
+def http_post(uri: str, body: bytes, timeout: float) -> None:
+    """POST the form; a 2xx answer is success (§2.8), anything else raises."""
+    request = urllib.request.Request(  # noqa: S310 - registered https (or loopback) URIs only
+        uri, data=body, method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Cache-Control": "no-store"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        if not 200 <= response.status < 300:
+            raise OSError(f"HTTP {response.status}")
+
+
+class Backchannel:
+    def __init__(self, core: Services, provider: OidcServices, post: Post = http_post) -> None:
+        self._core = core
+        self._provider = provider
+        self.post = post
+        self._retries = [timedelta(seconds=s) for s in core.settings.oidc.backchannel_retry_seconds]
+
+    def on_sessions_ended(self, db: Session, ended: list[EndedSession], reason: str) -> None:
+        """Listener of the session store (idp.sessions)."""
+        now = self._core.clock.now()
+        sids = [str(e.data[SID_KEY]) for e in ended if e.data.get(SID_KEY)]
+        tokens = self._provider.tokens
+        tokens.revoke_for_sessions(db, sids, now)
+        if reason == ACCOUNT:
+            for account_id in {e.account_id for e in ended if e.account_id is not None}:
+                tokens.revoke_for_account(db, account_id, now)
+        if not sids:
+            return
+        used = list(db.scalars(select(PortalSession).where(PortalSession.sid.in_(sids))))
+        for portal in used:
+            client = self._provider.clients.find(db, portal.client_id)
+            if client is None or not client.backchannel_logout_uri:
+                continue
+            db.add(LogoutDelivery(
+                client_id=client.client_id, uri=client.backchannel_logout_uri,
+                sub=subject_for(self._core.keys, client, portal.account_id),
+                sid=session_id_for(self._core.keys, client, portal.sid),
+                account_id=portal.account_id, reason=reason, created_at=now, attempts=0,
+                next_attempt_at=now,
+            ))
+        db.execute(delete(PortalSession).where(PortalSession.sid.in_(sids)))
+
+    def logout_token(self, db: Session, delivery: LogoutDelivery, client: OAuthClient,
+                     now: datetime) -> str:
+        """§2.4: iss, aud, iat, exp, jti, events, sub and sid; never a nonce."""
+        key = self._provider.signing_keys.current(db, client.id_token_alg, now)
+        claims = {
+            "iss": self._provider.issuer, "aud": client.client_id,
+            "iat": int(now.timestamp()),
+            "exp": int((now + LOGOUT_TOKEN_LIFETIME).timestamp()),
+            "jti": secrets.token_urlsafe(16), "events": {EVENT: {}},
+            "sub": delivery.sub, "sid": delivery.sid,
+        }
+        header = {"alg": key.alg, "kid": key.kid, "typ": "logout+jwt"}
+        return jwt.encode(header, claims, key.key, [key.alg])
+
+    def deliver_due(self, db: Session, limit: int = 50) -> int:
+        """Send every delivery that is due; returns how many reached their portal."""
+        now = self._core.clock.now()
+        due = list(db.scalars(
+            select(LogoutDelivery)
+            .where(LogoutDelivery.delivered_at.is_(None), LogoutDelivery.given_up_at.is_(None),
+                   LogoutDelivery.next_attempt_at <= now)
+            .order_by(LogoutDelivery.id).limit(limit)
+        ))
+        delivered = 0
+        timeout = self._core.settings.oidc.backchannel_timeout_seconds
+        for delivery in due:
+            client = self._provider.clients.find(db, delivery.client_id)
+            if client is None:  # the portal was removed meanwhile
+                delivery.given_up_at = now
+                continue
+            body = urllib.parse.urlencode(
+                {"logout_token": self.logout_token(db, delivery, client, now)}).encode("ascii")
+            delivery.attempts += 1
+            try:
+                self.post(delivery.uri, body, timeout)
+            except (OSError, urllib.error.URLError) as error:
+                self._failed(db, delivery, now, error)
+            else:
+                delivery.delivered_at = now
+                delivered += 1
+                audit.record(db, now, audit.BACKCHANNEL_DELIVERED, actor=delivery.client_id,
+                             account_id=delivery.account_id, reason=delivery.reason,
+                             attempts=delivery.attempts)
+            db.commit()
+        return delivered
+
+    def _failed(self, db: Session, delivery: LogoutDelivery, now: datetime,
+                error: BaseException) -> None:
+        delivery.last_error = str(error)[:255]
+        details: dict[str, str | int | None] = {
+            "reason": delivery.reason, "attempts": delivery.attempts, "error": delivery.last_error}
+        if delivery.attempts > len(self._retries):
+            delivery.given_up_at = now
+            audit.record(db, now, audit.BACKCHANNEL_GIVEN_UP, actor=delivery.client_id,
+                         account_id=delivery.account_id, outcome=details)
+            log.warning("back-channel logout to %s given up after %d attempts",
+                        delivery.client_id, delivery.attempts)
+            return
+        delivery.next_attempt_at = now + self._retries[delivery.attempts - 1]
+        audit.record(db, now, audit.BACKCHANNEL_FAILED, actor=delivery.client_id,
+                     account_id=delivery.account_id, outcome=details)

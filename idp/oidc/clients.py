@@ -1,0 +1,123 @@
+"""Portals registered by an administrator (``clef clients ...``): their redirect URIs,
+secret, subject type and logout addresses.
+
+A secret is 256 random bits, printed once and kept as a keyed hash (like the codes of
+``idp.email_codes``): it is high-entropy, so a keyed hash is as safe as argon2 here and
+costs nothing on the token endpoint's hot path. Checks are constant-time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.keys import KeyRing
+from idp.oidc.keys import ALGORITHMS
+from idp.oidc.models import PAIRWISE, PUBLIC, OAuthClient
+
+SECRET_PURPOSE = "oidc.client_secret"  # noqa: S105 - a key purpose, not a secret
+
+
+class ClientRefused(ValueError):
+    """A registration that cannot be accepted; the message says why."""
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return bool(host) and ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def check_uri(uri: str, what: str) -> str:
+    """RFC 9700 §2.1, S31: absolute https URIs (http only on a loopback host), no
+    fragment, compared later as exact strings."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ClientRefused(f"{what} must be an absolute https URL: {uri}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ClientRefused(f"{what} may use http only on a loopback host: {uri}")
+    if parts.fragment or uri.endswith("#"):
+        raise ClientRefused(f"{what} must not have a fragment: {uri}")
+    return uri
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: OAuthClient
+    secret: str | None  # shown once
+
+
+class Clients:
+    def __init__(self, keys: KeyRing) -> None:
+        self._keys = keys
+
+    def _hash(self, client_id: str, secret: str) -> str:
+        return self._keys.keyed_hash(SECRET_PURPOSE, f"{client_id}:{secret}")
+
+    def add(
+        self, db: Session, now: datetime, *, name: str, redirect_uris: list[str],
+        post_logout_redirect_uris: list[str] | None = None, public: bool = False,
+        trusted: bool = False, subject_type: str = PAIRWISE, sector: str | None = None,
+        backchannel_logout_uri: str | None = None, id_token_alg: str = ALGORITHMS[0],
+    ) -> NewClient:
+        if not name.strip():
+            raise ClientRefused("a client needs a name")
+        if not redirect_uris:
+            raise ClientRefused("a client needs at least one redirect URI")
+        redirects = [check_uri(u, "redirect URI") for u in redirect_uris]
+        logouts = [check_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris or []]
+        backchannel = check_uri(backchannel_logout_uri, "back-channel logout URI") \
+            if backchannel_logout_uri else None
+        if subject_type not in (PAIRWISE, PUBLIC):
+            raise ClientRefused("subject type must be pairwise or public")
+        if id_token_alg not in ALGORITHMS:
+            raise ClientRefused(f"ID token algorithm must be one of {', '.join(ALGORITHMS)}")
+        hosts = {urlsplit(u).hostname for u in redirects}
+        if sector is None:
+            if len(hosts) > 1:
+                raise ClientRefused("redirect URIs on several hosts need --sector (S45)")
+            sector = hosts.pop() or ""
+        client_id = secrets.token_urlsafe(18)
+        secret = None if public else secrets.token_urlsafe(32)
+        client = OAuthClient(
+            client_id=client_id, name=name.strip(), redirect_uris=redirects,
+            post_logout_redirect_uris=logouts, backchannel_logout_uri=backchannel,
+            public=public, trusted=trusted, subject_type=subject_type, sector=sector,
+            id_token_alg=id_token_alg, created_at=now,
+            secret_hash=self._hash(client_id, secret) if secret else None,
+        )
+        db.add(client)
+        return NewClient(client, secret)
+
+    def find(self, db: Session, client_id: str | None) -> OAuthClient | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        return db.scalars(select(OAuthClient).where(OAuthClient.client_id == client_id)).first()
+
+    def all(self, db: Session) -> list[OAuthClient]:
+        return list(db.scalars(select(OAuthClient).order_by(OAuthClient.id)))
+
+    def secret_matches(self, client: OAuthClient, secret: str | None) -> bool:
+        if client.secret_hash is None or not secret:
+            return False
+        return self._keys.matches(SECRET_PURPOSE, f"{client.client_id}:{secret}", client.secret_hash)
+
+    def rotate_secret(self, client: OAuthClient) -> str:
+        """A new secret; the old one stops working at once. The caller commits."""
+        if client.public:
+            raise ClientRefused("a public client has no secret")
+        secret = secrets.token_urlsafe(32)
+        client.secret_hash = self._hash(client.client_id, secret)
+        return secret
+
+    def remove(self, db: Session, client: OAuthClient) -> None:
+        db.delete(client)

@@ -1,0 +1,127 @@
+"""Token signing keys (S36, S42): RS256 by default and ES256 per client, a ``kid`` on
+every token, private halves sealed at rest, rotation with overlap.
+
+``clef keys rotate`` publishes the next key of each algorithm at once and lets it sign
+only ``key_publish_lead_minutes`` later, so portals that cache the JWKS already hold it;
+the key it replaces stays published until every token it signed has expired. joserfc
+makes and serialises the keys.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from idp.oidc.models import SigningKey
+from idp.secret_box import SecretBox
+
+ALGORITHMS = ("RS256", "ES256")
+RSA_BITS = 2048
+
+
+def _generate(alg: str, kid: str) -> RSAKey | ECKey:
+    parameters: KeyParameters = {"kid": kid, "alg": alg, "use": "sig"}
+    if alg == "RS256":
+        return RSAKey.generate_key(RSA_BITS, parameters=parameters, private=True)
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", parameters=parameters, private=True)
+    raise ValueError(f"unsupported signing algorithm {alg}")
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    kid: str
+    alg: str
+    key: RSAKey | ECKey
+
+
+class SigningKeys:
+    def __init__(self, box: SecretBox, publish_lead: timedelta, token_lifetime: timedelta) -> None:
+        self._box = box
+        self._lead = publish_lead
+        self._lifetime = token_lifetime
+
+    def _add(self, db: Session, alg: str, now: datetime, active_from: datetime) -> SigningKey:
+        kid = f"{alg.lower()}-{now:%Y%m%d}-{secrets.token_hex(4)}"
+        key = _generate(alg, kid)
+        row = SigningKey(
+            kid=kid, alg=alg, created_at=now, active_from=active_from, remove_after=None,
+            private_jwk=self._box.seal(json.dumps(key.as_dict(private=True))),
+            public_jwk=key.as_dict(private=False),
+        )
+        db.add(row)
+        return row
+
+    def ensure(self, db: Session, now: datetime) -> list[SigningKey]:
+        """A signing key for every algorithm, made now where one is missing (first
+        start). The caller commits."""
+        made = []
+        for alg in ALGORITHMS:
+            if self._current_row(db, alg, now) is None:
+                made.append(self._add(db, alg, now, now))
+        return made
+
+    def rotate(self, db: Session, now: datetime) -> list[SigningKey]:
+        """Publish the next key of each algorithm now; it signs from now + lead. The
+        keys it replaces stay published until their last token has expired."""
+        starts = now + self._lead
+        made = []
+        for alg in ALGORITHMS:
+            for old in self._live_rows(db, alg, now):
+                if old.remove_after is None:
+                    old.remove_after = starts + self._lifetime
+            made.append(self._add(db, alg, now, starts))
+        return made
+
+    def _live_rows(self, db: Session, alg: str, now: datetime) -> list[SigningKey]:
+        return list(db.scalars(select(SigningKey).where(
+            SigningKey.alg == alg,
+            or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now),
+        )))
+
+    def _current_row(self, db: Session, alg: str, now: datetime) -> SigningKey | None:
+        """The newest key of ``alg`` that may sign now."""
+        return db.scalars(
+            select(SigningKey)
+            .where(SigningKey.alg == alg, SigningKey.active_from <= now,
+                   or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now))
+            .order_by(SigningKey.active_from.desc(), SigningKey.created_at.desc())
+            .limit(1)
+        ).first()
+
+    def current(self, db: Session, alg: str, now: datetime) -> ActiveKey:
+        row = self._current_row(db, alg, now)
+        if row is None:  # the first token ever: make the keys (and keep them)
+            self.ensure(db, now)
+            db.commit()
+            row = self._current_row(db, alg, now)
+        if row is None:
+            raise RuntimeError(f"no signing key for {alg}")
+        data = json.loads(self._box.open(row.private_jwk))
+        key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
+        return ActiveKey(row.kid, row.alg, key)
+
+    def jwks(self, db: Session, now: datetime) -> dict[str, Any]:
+        """Every published public key (S42: the next one early, old ones until their
+        tokens have expired)."""
+        rows = db.scalars(select(SigningKey).where(
+            or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now)
+        ).order_by(SigningKey.created_at))
+        return {"keys": [dict(row.public_jwk) for row in rows]}
+
+    def public_key_set(self, db: Session, now: datetime) -> KeySet:
+        return KeySet.import_key_set(self.jwks(db, now))  # type: ignore[arg-type]
+
+    def reseal_all(self, db: Session, box: SecretBox) -> int:
+        count = 0
+        for row in db.scalars(select(SigningKey)):
+            row.private_jwk = box.reseal(row.private_jwk)
+            count += 1
+        return count

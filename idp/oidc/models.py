@@ -1,0 +1,245 @@
+"""The provider's tables: portals (clients), authorization codes, tokens, signing keys,
+which portals each sign-in session was used with, and queued back-channel logouts.
+
+Codes and tokens are kept as SHA-256 hashes of random 256-bit values: a copy of the
+database hands out nothing usable. Clients implement Authlib's ``ClientMixin`` and
+codes and tokens its model mixins, so the protocol code stays Authlib's (STYLE.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
+from authlib.oidc.core import AuthorizationCodeMixin as OIDCCodeMixin
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db import Base
+
+PAIRWISE = "pairwise"
+PUBLIC = "public"
+
+
+class OAuthClient(Base, ClientMixin):
+    """A portal registered with ``clef clients add``."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Keyed hash of the secret (it is printed once, never stored); None for public clients.
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Trusted portals get no consent screen.
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject_type: Mapped[str] = mapped_column(String(16), default=PAIRWISE)
+    # Pairwise subjects are the same for every client of one sector (S45, J13).
+    sector: Mapped[str] = mapped_column(String(255))
+    id_token_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    created_at: Mapped[datetime]
+
+    # --- Authlib's ClientMixin -------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # S31: a client with several redirect URIs must name one in each request.
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        allowed = {"openid"}
+        return " ".join(s for s in (scope or "").split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """S31: exact string match against a registered value."""
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        from idp.oidc.runtime import oidc  # the app's services: keyed hash, constant time
+
+        return oidc().clients.secret_matches(self, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.public:
+            return method == "none" and endpoint == "token"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"  # S30
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        """What Authlib's RP-initiated logout endpoint reads."""
+        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris)}
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return self.id_token_alg
+
+
+class AuthorizationCode(Base, OIDCCodeMixin):
+    """A code, kept after use so a second use is recognised (S32)."""
+
+    __tablename__ = "oauth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    # How and when the person signed in (D2): for auth_time, amr and acr.
+    auth_time: Mapped[datetime]
+    amr: Mapped[str] = mapped_column(String(64))
+    acr: Mapped[str] = mapped_column(String(64))
+    sid: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> str:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return self.amr.split()
+
+
+class OAuthToken(Base, TokenMixin):
+    """An access token and, with it, the refresh token that can replace it.
+
+    Refresh tokens rotate (S40): using one marks it ``rotated_at`` and issues a new row
+    in the same ``family``; presenting a rotated one again revokes the whole family.
+    """
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    family: Mapped[str] = mapped_column(String(64), index=True)
+    # The code it came from (S32: a reused code revokes what it issued).
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The sign-in session it belongs to: ending that session revokes it.
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    auth_time: Mapped[datetime]
+    amr: Mapped[str] = mapped_column(String(64))
+    acr: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    access_expires_at: Mapped[datetime]
+    refresh_expires_at: Mapped[datetime | None]  # idle limit of this refresh token
+    family_expires_at: Mapped[datetime | None]  # absolute limit of the whole family
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    # --- Authlib's TokenMixin (times come from our clock, see idp.oidc.tokens) --------
+    def check_client(self, client: ClientMixin) -> bool:
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.access_expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        from idp.oidc.tokens import token_now  # the app's clock, not time.time()
+
+        return token_now() >= self.access_expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def get_user(self) -> int:
+        return self.account_id
+
+    def get_client(self) -> ClientMixin:
+        raise NotImplementedError("look the client up with idp.oidc.clients")
+
+
+class SigningKey(Base):
+    """A key that signs ID tokens (and logout tokens). Published in the JWKS from
+    ``created_at``, used from ``active_from``, dropped after ``remove_after`` (S42)."""
+
+    __tablename__ = "oauth_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    private_jwk: Mapped[str] = mapped_column(Text)  # sealed (idp.secret_box)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    active_from: Mapped[datetime]
+    remove_after: Mapped[datetime | None]
+
+
+class Consent(Base):
+    """A person's "yes" to a portal that is not trusted, so it is asked once."""
+
+    __tablename__ = "oauth_consents"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime]
+
+
+class PortalSession(Base):
+    """A portal a sign-in session was used with: who gets a back-channel logout when
+    that session ends."""
+
+    __tablename__ = "oauth_portal_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+
+
+class LogoutDelivery(Base):
+    """A back-channel logout waiting to reach a portal, retried with backoff. The
+    logout token is signed at each attempt (fresh ``iat``/``exp``), from these claims."""
+
+    __tablename__ = "oauth_logout_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    uri: Mapped[str] = mapped_column(Text)
+    sub: Mapped[str] = mapped_column(String(64))
+    sid: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    given_up_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_oauth_logout_deliveries_due", "delivered_at", "given_up_at",
+                            "next_attempt_at"),)

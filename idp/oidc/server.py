@@ -1,0 +1,328 @@
+"""Authlib's authorization server, configured for Clef: the hooks, not the protocol.
+
+- Authorization code grant only (S30), codes hashed, single use with reuse revoking
+  what they issued (S32), PKCE with S256 only and required for public clients (S34).
+- OpenID Connect ID tokens signed with the client's algorithm and the current ``kid``
+  (S36), ``iat``/``exp`` from the app's clock, pairwise ``sub`` (S45), ``acr``/``amr``/
+  ``auth_time`` from the sign-in (D2).
+- Refresh tokens rotated with reuse detection (S40); RFC 7009 revocation and RFC 7662
+  introspection for confidential clients; ``iss`` on every authorization response
+  (RFC 9207, S38); RP-initiated logout (S44).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
+from flask import Flask, g
+from sqlalchemy import select, update
+
+from idp import audit
+from idp.models import Account
+from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
+from idp.oidc.runtime import oidc
+from idp.oidc.subjects import session_id_for, subject_for
+from idp.oidc.tokens import SignInFacts, token_hash
+from idp.runtime import db, services
+
+SERVER_KEY = "clef.oidc.server"
+PROTECTOR_KEY = "clef.oidc.protector"
+CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
+# The facts of the sign-in behind an authorization (set by the authorize view).
+FACTS = "oidc_sign_in_facts"
+LOGOUT_ENDER = "oidc_end_session"
+
+
+def _now() -> datetime:
+    return services().clock.now()
+
+
+class CodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
+
+    def generate_authorization_code(self) -> str:
+        return secrets.token_urlsafe(32)  # S32: 256 bits
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        facts: SignInFacts = g.get(FACTS)
+        if facts is None:
+            raise RuntimeError("the authorize view sets the sign-in facts first")
+        payload = request.payload
+        now = _now()
+        lifetime = services().settings.oidc.code_lifetime_seconds
+        db().add(AuthorizationCode(
+            code_hash=token_hash(code), client_id=request.client.client_id,
+            account_id=request.user.id, redirect_uri=payload.redirect_uri or "",
+            scope=request.client.get_allowed_scope(payload.scope or ""),
+            nonce=payload.data.get("nonce"),
+            code_challenge=payload.data.get("code_challenge"),
+            code_challenge_method=payload.data.get("code_challenge_method"),
+            auth_time=facts.auth_time, amr=facts.amr, acr=facts.acr, sid=facts.sid,
+            created_at=now, expires_at=now + timedelta(seconds=lifetime), used_at=None,
+        ))
+        db().commit()
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        """S32: a code is used up by one conditional UPDATE; a second use finds it used
+        and takes back the tokens the first use issued."""
+        now = _now()
+        row = db().get(AuthorizationCode, token_hash(code))
+        if row is None or row.client_id != client.client_id:
+            return None
+        claimed = db().execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_hash == row.code_hash,
+                   AuthorizationCode.used_at.is_(None))
+            .values(used_at=now).execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if not claimed:
+            revoked = oidc().tokens.revoke_from_code(db(), row.code_hash, now)
+            audit.record(db(), now, audit.OIDC_CODE_REUSED, actor=client.client_id,
+                         account_id=row.account_id, revoked=revoked)
+            db().commit()
+            return None
+        db().commit()
+        if now >= row.expires_at:
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Kept (used) so that a second use is recognised; purged later."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Account | None:
+        account = db().get(Account, authorization_code.account_id)
+        return account if account is not None and not account.is_revoked else None
+
+
+class S256CodeChallenge(CodeChallenge):
+    """S34: PKCE with S256 only; required of public clients at the authorization
+    endpoint already, not only at the token endpoint."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if grant.request.client.public and not challenge:
+            raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).",
+                                      redirect_uri=redirect_uri)
+        if challenge and method != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.",
+                                      redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class ClefOpenIDCode(OpenIDCode):
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        """A nonce is never accepted twice from one client (replayed requests)."""
+        found = db().scalars(select(AuthorizationCode.code_hash).where(
+            AuthorizationCode.client_id == request.payload.client_id,
+            AuthorizationCode.nonce == nonce).limit(1)).first()
+        return found is not None
+
+    def resolve_client_private_key(self, client: OAuthClient) -> Any:
+        return oidc().signing_keys.current(db(), client.id_token_alg, _now()).key
+
+    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
+        key = oidc().signing_keys.current(db(), client.id_token_alg, _now())
+        return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
+        """iss, aud, iat and exp from the app's clock (not time.time()), S36, S42."""
+        now = int(_now().timestamp())
+        lifetime = services().settings.oidc.id_token_lifetime_seconds
+        return {"iss": oidc().issuer, "aud": [client.client_id], "iat": now,
+                "exp": now + lifetime}
+
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        g.oidc_client = request.client  # generate_user_info is told only the user
+        encoded: str = super().encode_id_token(token, request)
+        return encoded
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict[str, Any]:
+        """nonce, auth_time, acr, amr (Authlib) and the portal's own ``sid``."""
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        claims["sid"] = session_id_for(services().keys, g.oidc_client, authorization_code.sid)
+        return claims
+
+    def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
+        return {"sub": subject_for(services().keys, g.oidc_client, user.id)}
+
+
+class RotatingRefreshGrant(RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        """S40: live, not yet used; a used one presented again revokes its family."""
+        now = _now()
+        tokens = oidc().tokens
+        row = tokens.by_refresh(db(), refresh_token)
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.rotated_at is not None or not tokens.claim_refresh(db(), row, now):
+            revoked = tokens.revoke_family(db(), row.family, now)
+            audit.record(db(), now, audit.OIDC_REFRESH_REUSED, actor=row.client_id,
+                         account_id=row.account_id, revoked=revoked)
+            db().commit()
+            return None
+        if not (row.refresh_expires_at and now < row.refresh_expires_at):
+            db().rollback()  # expired: leave it unused, it is dead anyway
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token: OAuthToken) -> Account | None:
+        account = db().get(Account, refresh_token.account_id)
+        return account if account is not None and not account.is_revoked else None
+
+    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+        """Already used up by authenticate_refresh_token (one conditional UPDATE)."""
+        db().commit()
+
+
+def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
+    tokens = oidc().tokens
+    order = [tokens.by_refresh, tokens.by_access] if hint == "refresh_token" \
+        else [tokens.by_access, tokens.by_refresh]
+    for find in order:
+        row = find(db(), token_string)
+        if row is not None:
+            return row
+    return None
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
+        return _find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: OAuthToken, request: Any) -> None:
+        """RFC 7009 §2.1: the whole grant goes, access and refresh tokens alike."""
+        oidc().tokens.revoke_family(db(), token.family, _now())
+        db().commit()
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        row = _find_token(token_string, token_type_hint)
+        if row is None:
+            return None
+        is_refresh = row.refresh_token_hash == token_hash(token_string)
+        return IntrospectedToken(row, is_refresh)
+
+    def check_permission(self, token: Any, client: OAuthClient, request: Any) -> bool:
+        return bool(token.row.client_id == client.client_id)
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        row: OAuthToken = token.row
+        client = oidc().clients.find(db(), row.client_id)
+        expires = row.refresh_expires_at if token.is_refresh else row.access_expires_at
+        payload: dict[str, Any] = {
+            "active": True, "client_id": row.client_id, "scope": row.scope,
+            "token_type": "refresh_token" if token.is_refresh else "Bearer",
+            "iat": int(row.issued_at.timestamp()), "iss": oidc().issuer,
+            "exp": int(expires.timestamp()) if expires else None,
+            "auth_time": int(row.auth_time.timestamp()), "acr": row.acr,
+        }
+        if client is not None:
+            payload["sub"] = subject_for(services().keys, client, row.account_id)
+        return payload
+
+
+class IntrospectedToken:
+    """A token row seen as what was presented: its access or its refresh half."""
+
+    def __init__(self, row: OAuthToken, is_refresh: bool) -> None:
+        self.row, self.is_refresh = row, is_refresh
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return bool(self.row.client_id == client.client_id)
+
+    def is_expired(self) -> bool:
+        tokens = oidc().tokens
+        live = tokens.refresh_is_live if self.is_refresh else tokens.access_is_live
+        return not live(self.row, _now())
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+
+class BearerValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> OAuthToken | None:
+        return oidc().tokens.by_access(db(), token_string)
+
+    def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
+        if token is None or not oidc().tokens.access_is_live(token, _now()):
+            raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
+        account = db().get(Account, token.account_id)
+        if account is None or account.is_revoked:
+            raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
+
+
+class EndSession(EndSessionEndpoint):
+    """S44: redirect only to a registered post-logout URI with a valid id_token_hint."""
+
+    def get_server_jwks(self) -> dict[str, Any]:
+        return oidc().signing_keys.jwks(db(), _now())
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        ender = g.get(LOGOUT_ENDER)
+        if ender is not None:
+            ender()
+
+
+class Issuer(IssuerParameter):
+    def get_issuer(self) -> str:
+        return oidc().issuer
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    def query_client(client_id: str) -> OAuthClient | None:
+        return oidc().clients.find(db(), client_id)
+
+    def save_token(token: dict[str, Any], request: Any) -> None:
+        code = getattr(request, "authorization_code", None)
+        parent = getattr(request, "refresh_token", None)
+        oidc().tokens.save(
+            db(), _now(), token, client_id=request.client.client_id, account_id=request.user.id,
+            scope=token.get("scope") or (code.scope if code else parent.scope if parent else ""),
+            code=code, parent=parent,
+        )
+        db().commit()
+
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+
+    def generate(grant_type: str, client: OAuthClient, user: Any = None, scope: Any = None,
+                 expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        token = oidc().tokens.generate(include_refresh_token)
+        if scope:
+            token["scope"] = scope
+        return token
+
+    server.register_token_generator("default", generate)
+    server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ClefOpenIDCode()])
+    server.register_grant(RotatingRefreshGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(EndSession)
+    server.register_extension(Issuer())
+    app.extensions[SERVER_KEY] = server
+    protector = ResourceProtector()
+    protector.register_token_validator(BearerValidator())
+    app.extensions[PROTECTOR_KEY] = protector
+    return server

@@ -1,0 +1,375 @@
+"""The provider's endpoints. Authlib answers the protocol; these views only decide what
+a person must do first (sign in again, consent) and draw the pages around it.
+
+Sign-in hand-off (S37): without a full session, or when ``prompt=login``, ``max_age`` or
+``acr_values`` ask for a newer or stronger sign-in, the person goes through the sign-in
+screens and comes back to the same authorization request. ``prompt=none`` never shows a
+page. Requests that cannot be redirected safely get a page, never a redirect (S31).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from idp import audit
+from idp.forms import PostOnlyForm
+from idp.i18n import UI_LOCALES_KEY
+from idp.models import Account
+from idp.oidc import acr as levels
+from idp.oidc.backchannel import SID_KEY
+from idp.oidc.keys import ALGORITHMS
+from idp.oidc.models import Consent, OAuthClient, PortalSession
+from idp.oidc.runtime import oidc
+from idp.oidc.server import FACTS, LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
+from idp.oidc.subjects import subject_for
+from idp.oidc.tokens import SignInFacts
+from idp.ratelimit import configured, limiter
+from idp.runtime import db, services
+from idp.sessions import FULL
+from idp.views.common import now, remember_next, session_account, where
+from idp.web_session import current_session, end_session
+
+bp = Blueprint("oidc", __name__)
+LOGIN_ASKED_KEY = "oidc.login_asked_at"  # when this session was sent to sign in again
+
+
+def _server() -> AuthorizationServer:
+    server: AuthorizationServer = current_app.extensions[SERVER_KEY]
+    return server
+
+
+def _url(endpoint: str) -> str:
+    """Endpoint URLs on the configured issuer, never the Host header (S17, S42)."""
+    return oidc().issuer + url_for(endpoint)
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> ResponseReturnValue:
+    """OpenID Connect Discovery 1.0 §3; the issuer is the configured base URL (S42)."""
+    confidential = ["client_secret_basic", "client_secret_post"]
+    document = {
+        "issuer": oidc().issuer,
+        "authorization_endpoint": _url("oidc.authorize"),
+        "token_endpoint": _url("oidc.token"),
+        "userinfo_endpoint": _url("oidc.userinfo"),
+        "jwks_uri": _url("oidc.jwks"),
+        "end_session_endpoint": _url("oidc.end_session"),
+        "revocation_endpoint": _url("oidc.revoke"),
+        "introspection_endpoint": _url("oidc.introspect"),
+        "scopes_supported": ["openid"],
+        "response_types_supported": ["code"],  # S30
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": list(ALGORITHMS),
+        "token_endpoint_auth_methods_supported": [*confidential, "none"],
+        "revocation_endpoint_auth_methods_supported": confidential,
+        "introspection_endpoint_auth_methods_supported": confidential,
+        "code_challenge_methods_supported": ["S256"],  # S34
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
+                             "acr", "amr", "sid", "at_hash"],
+        "acr_values_supported": list(levels.LEVELS),
+        "prompt_values_supported": ["none", "login", "consent"],
+        "ui_locales_supported": list(services().settings.i18n.languages),
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,  # S38, RFC 9207
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+    }
+    return jsonify(document)
+
+
+@bp.get("/jwks")
+def jwks() -> ResponseReturnValue:
+    """S42: every published key, the next one early and old ones until their tokens end."""
+    keys = oidc().signing_keys
+    keys.ensure(db(), now())
+    db().commit()
+    response = jsonify(keys.jwks(db(), now()))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _error_page(error: OAuth2Error, status: int = 400) -> ResponseReturnValue:
+    return render_template("oidc/error.html", error=error.error), status
+
+
+def _error_redirect(error: OAuth2Error, state: str | None) -> ResponseReturnValue:
+    """An error sent back to the portal, with ``state`` and ``iss`` (RFC 9207, S38)."""
+    if state and not getattr(error, "state", None):
+        error.state = state
+    _, _, headers = error()
+    location = dict(headers).get("Location")
+    if not location:
+        return _error_page(error)
+    return redirect(add_params_to_uri(location, {"iss": oidc().issuer}), code=302)
+
+
+def _signed_in_for(account_ok: bool) -> tuple[Account | None, Any]:
+    current = current_session()
+    if current.level != FULL or not account_ok:
+        return None, current.record
+    return session_account(), current.record
+
+
+def _max_age(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise InvalidRequestError("max_age must be a number of seconds")
+    return int(raw)
+
+
+def _asked_to_sign_in_since(record: Any) -> bool:
+    """True once the sign-in this request sent the person to has happened: the same
+    request (prompt=login, max_age) must not send them round again."""
+    asked = session.get(LOGIN_ASKED_KEY)
+    if not asked or record is None or record.auth_time is None:
+        return False
+    return bool(record.auth_time >= datetime.fromisoformat(asked))
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    server = _server()
+    raw_state = request.values.get("state")
+    account, record = _signed_in_for(True)
+    locales = (request.values.get("ui_locales") or "").split()[:5]
+    if locales:
+        g.ui_locales = tuple(locales)
+        session[UI_LOCALES_KEY] = locales
+    try:
+        grant = server.get_consent_grant(end_user=account)
+    except OAuth2Error as error:
+        if isinstance(error, LoginRequiredError) or getattr(error, "redirect_uri", None):
+            return _error_redirect(error, raw_state)
+        return _error_page(error)  # S31: unknown client or redirect URI: no redirect
+    payload = grant.request.payload
+    client: OAuthClient = grant.request.client
+    prompts = set((payload.data.get("prompt") or "").split())
+    redirect_uri = payload.redirect_uri or client.get_default_redirect_uri()
+    try:
+        max_age = _max_age(payload.data.get("max_age"))
+    except InvalidRequestError as error:
+        error.redirect_uri = redirect_uri
+        return _error_redirect(error, payload.state)
+
+    if _needs_sign_in(account, record, prompts, max_age, payload.data.get("acr_values")):
+        if "none" in prompts:
+            return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
+        return _to_sign_in(payload.data.get("login_hint"))
+    if account is None or record is None:  # _needs_sign_in said otherwise
+        abort(500)
+    session.pop(LOGIN_ASKED_KEY, None)
+
+    scope = client.get_allowed_scope(payload.scope or "")
+    if _needs_consent(client, account, scope, prompts):
+        if "none" in prompts:
+            return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
+        decision = _consent_decision()
+        if decision is None:
+            return render_template("oidc/consent.html", client=client, form=PostOnlyForm(),
+                                   action=request.full_path.rstrip("?"))
+        if decision is False:
+            return server.create_authorization_response(grant_user=None, grant=grant)
+        _remember_consent(account, client, scope)
+
+    setattr(g, FACTS, _sign_in_facts(record))
+    _remember_portal(account, client)
+    audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
+                 account_id=account.id, where=where(), client=client.client_id)
+    db().commit()
+    return server.create_authorization_response(grant_user=account, grant=grant)
+
+
+def _needs_sign_in(account: Account | None, record: Any, prompts: set[str],
+                   max_age: int | None, acr_values: str | None) -> bool:
+    if account is None or record is None or record.auth_time is None:
+        return True
+    fresh = _asked_to_sign_in_since(record)
+    if "login" in prompts and not fresh:
+        return True
+    if max_age is not None and now() - record.auth_time > timedelta(seconds=max_age):
+        return True
+    wanted = (acr_values or "").split()
+    have = levels.achieved(record.amr)
+    if wanted and not levels.satisfies(have, wanted) and not fresh:
+        # A stronger factor than the one just used: only worth asking for when the
+        # account has one; otherwise the portal gets the acr achieved (D2).
+        factor = services().factor_amr(db(), account.id)
+        if factor is not None and levels.satisfies(levels.achieved(factor), wanted):
+            return True
+    return False
+
+
+def _to_sign_in(login_hint: str | None) -> ResponseReturnValue:
+    """Through the sign-in screens and back to this same request (S37)."""
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    if target is None:
+        abort(400)
+    session[LOGIN_ASKED_KEY] = now().isoformat()
+    remember_next(target)
+    hint = login_hint if login_hint and len(login_hint) <= 64 else None
+    return redirect(url_for("auth.sign_in", next=target, login_hint=hint), code=303)
+
+
+def _needs_consent(client: OAuthClient, account: Account, scope: str, prompts: set[str]) -> bool:
+    if client.trusted:
+        return False
+    if "consent" in prompts and request.method == "GET":
+        return True
+    given = db().get(Consent, (account.id, client.client_id))
+    return given is None or not set(scope.split()) <= set(given.scope.split())
+
+
+def _consent_decision() -> bool | None:
+    """None: not answered yet (GET). The answer of our own consent form, CSRF-checked."""
+    if request.method != "POST":
+        return None
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        abort(400)
+    return request.form.get("decision") == "allow"
+
+
+def _remember_consent(account: Account, client: OAuthClient, scope: str) -> None:
+    row = db().get(Consent, (account.id, client.client_id))
+    if row is None:
+        db().add(Consent(account_id=account.id, client_id=client.client_id, scope=scope,
+                         granted_at=now()))
+    else:
+        row.scope, row.granted_at = scope, now()
+    audit.record(db(), now(), audit.OIDC_CONSENT, actor=account.username,
+                 account_id=account.id, where=where(), client=client.client_id)
+
+
+def _provider_sid() -> str:
+    sid = session.get(SID_KEY)
+    if not isinstance(sid, str):
+        sid = secrets.token_urlsafe(24)
+        session[SID_KEY] = sid
+    return sid
+
+
+def _sign_in_facts(record: Any) -> SignInFacts:
+    return SignInFacts(sid=_provider_sid(), auth_time=record.auth_time, amr=record.amr or "",
+                       acr=levels.achieved(record.amr))
+
+
+def _remember_portal(account: Account, client: OAuthClient) -> None:
+    """Which portals this sign-in session was used with: each gets a back-channel
+    logout when the session ends."""
+    sid = _provider_sid()
+    if db().get(PortalSession, (sid, client.client_id)) is None:
+        db().add(PortalSession(sid=sid, client_id=client.client_id, account_id=account.id,
+                               created_at=now()))
+
+
+@bp.post("/token")
+@limiter.limit(configured("token_per_ip"), scope="ip.token")
+def token() -> ResponseReturnValue:
+    """S33, S39 (Authlib sends Cache-Control: no-store), S41."""
+    response: Response = _server().create_token_response()
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> ResponseReturnValue:
+    """S43: a Bearer token, by GET or POST; the same ``sub`` as the ID token."""
+    protector: ResourceProtector = current_app.extensions[PROTECTOR_KEY]
+    try:
+        token = protector.validate_request(["openid"], request)
+    except OAuth2Error as error:
+        status, body, headers = error()
+        return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
+                        status=status, headers=headers, mimetype="application/json")
+    client = oidc().clients.find(db(), token.client_id)
+    if client is None:
+        abort(401)
+    return jsonify({"sub": subject_for(services().keys, client, token.account_id)})
+
+
+@bp.post("/revoke")
+def revoke() -> ResponseReturnValue:
+    """RFC 7009, confidential clients."""
+    response: Response = _server().create_endpoint_response("revocation")
+    return response
+
+
+@bp.post("/introspect")
+def introspect() -> ResponseReturnValue:
+    """RFC 7662, confidential clients, their own tokens only."""
+    response: Response = _server().create_endpoint_response("introspection")
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"], endpoint="end_session")
+def end_session_view() -> ResponseReturnValue:
+    """RP-initiated logout (S44). Redirects only to a registered post-logout URI named
+    with a valid id_token_hint; otherwise (and never a dead end) a page saying the
+    person is signed out, with a way on. Without a valid hint, the person is asked
+    first, so a link on another site cannot sign them out."""
+    server = _server()
+    confirmed = request.method == "POST" and request.form.get("confirm") == "1"
+    if confirmed:
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except (ValidationError, CSRFError):
+            abort(400)
+    try:
+        logout = server.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        logout = None  # a bad hint: no redirect, and the person decides
+    signed_in = current_session().account_id is not None
+    if signed_in and not confirmed and (logout is None or logout.needs_confirmation):
+        client = logout.client if logout is not None else None
+        return render_template("oidc/confirm_logout.html", client=client, form=PostOnlyForm(),
+                               action=request.full_path.rstrip("?"))
+    setattr(g, LOGOUT_ENDER, _end_browser_session)
+    if logout is None:
+        _end_browser_session()
+        return render_template("oidc/signed_out.html", client=None)
+    response = server.create_endpoint_response("end_session", logout)
+    if response is not None:
+        return response
+    return render_template("oidc/signed_out.html", client=logout.client)
+
+
+def _end_browser_session() -> None:
+    account = session_account()
+    if account is not None:
+        audit.record(db(), now(), audit.OIDC_LOGOUT, actor=account.username,
+                     account_id=account.id, where=where())
+    end_session()
+    db().commit()
+
+
+# Called by portals' servers or cross-site forms, with their own authentication.
+CSRF_EXEMPT = (token, userinfo, revoke, introspect, end_session_view)
