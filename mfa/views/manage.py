@@ -24,7 +24,10 @@ def _manage_page(just_signed_in: bool) -> ResponseReturnValue:
     account = current_account()
     record = current_session().record
     factor: SecondFactor | None = mfa_services().factors.of(db(), account.id)
-    recovered = record is not None and AMR_RECOVERY_CODE in (record.amr or "").split()
+    # J10: signed in with a recovery code and not set up again since.
+    recovered = (record is not None and record.auth_time is not None
+                 and AMR_RECOVERY_CODE in (record.amr or "").split()
+                 and (factor is None or factor.created_at <= record.auth_time))
     return render_template(
         "mfa/manage.html",
         account=account, factor=factor, just_signed_in=just_signed_in, recovered=recovered,
@@ -83,8 +86,9 @@ def recovery_codes_file() -> ResponseReturnValue:
     account = current_account()
     name = services().settings.service.name
     text = "\n".join([f"{name}: {account.username}", "", *codes, ""])
+    # A fixed ASCII name: the service's name may hold characters a header cannot.
     return Response(text, mimetype="text/plain", headers={
-        "Content-Disposition": f'attachment; filename="{name.lower()}-recovery-codes.txt"',
+        "Content-Disposition": 'attachment; filename="recovery-codes.txt"',
     })
 
 

@@ -21,8 +21,8 @@ def test_register_confirm_email_then_second_factor_setup_J2_S9(
 ) -> None:
     """J2: from the home page, Register; username, password, confirmation and recovery
     email found by their labels; the emailed code confirms the address; the person
-    lands on the second-factor set-up hand-off. S9: both password fields are
-    type=password with autocomplete=new-password."""
+    lands on the second-factor set-up (J8 goes on in test_second_factor.py). S9: both
+    password fields are type=password with autocomplete=new-password."""
     app = live_server.app
     v: Visitor = open_browser(locale, "/")
     w, page = v.words, v.page
@@ -51,7 +51,7 @@ def test_register_confirm_email_then_second_factor_setup_J2_S9(
     v.field(w.confirmation_code).fill(codes[0])
     v.submit(w.continue_)
     expect(page).to_have_url(v.url("/2fa/setup"))
-    expect(page.get_by_role("heading", level=1)).to_have_text(w.two_factor_title)
+    expect(page.get_by_role("heading", level=1)).to_have_text(w.setup_title)
     expect(page.get_by_role("main")).to_contain_text(w.setup_handoff)
 
     account = get_account(app, "marguerite")

@@ -145,3 +145,13 @@ def test_a_new_registration_from_the_lost_page_starts_clean_J11(app, client):
     setup = client.get("/2fa/setup")
     assert setup.status_code == 200 and csrf_from(setup)
     assert audit.REGISTERED in [e.tag for e in audit_events(app)]
+
+
+def test_the_urge_to_set_up_again_ends_once_it_is_done_J10_J9(app, client, clock):
+    codes = recovered_account(app, client)
+    sign_in(client, "alice")
+    post_recovery_code(client, codes[0])
+    assert "You signed in with a recovery code" in client.get("/2fa/manage").get_data(as_text=True)
+    clock.advance(seconds=30)
+    enrol_app(app, client)  # set up again from the success page
+    assert "You signed in with a recovery code" not in client.get("/2fa/manage").get_data(as_text=True)
