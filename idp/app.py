@@ -28,6 +28,9 @@ from idp.template_context import register_template_context
 from idp.web_session import ServerSessionInterface, current_session
 
 log = logging.getLogger("clef")
+# Endpoints called by portals' servers, not by a person's browser: no session pages.
+NOT_FOR_PEOPLE = frozenset({"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.introspect",
+                            "oidc.jwks", "oidc.discovery"})
 csrf = CSRFProtect()
 
 
@@ -113,7 +116,7 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
     @app.before_request
     def expired_session_notice() -> ResponseReturnValue | None:
         """J4: the first request after a signed-in session timed out says so."""
-        if current_session().expired and request.endpoint not in (
+        if current_session().expired and request.endpoint not in NOT_FOR_PEOPLE and request.endpoint not in (
             "auth.session_expired", "auth.choose_language", "static",
         ):
             target = request_target(request.method, request.full_path)

@@ -118,8 +118,8 @@ class OidcSettings:
     code_lifetime_seconds: int
     access_token_lifetime_seconds: int
     id_token_lifetime_seconds: int
-    refresh_idle_hours: int
-    refresh_absolute_days: int
+    refresh_idle_minutes: int
+    refresh_absolute_hours: int
     key_publish_lead_minutes: int
     backchannel_retry_seconds: tuple[int, ...]
     backchannel_timeout_seconds: float

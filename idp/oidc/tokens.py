@@ -48,8 +48,8 @@ class SignInFacts:
 class Tokens:
     def __init__(self, settings: OidcSettings) -> None:
         self.access_lifetime = timedelta(seconds=settings.access_token_lifetime_seconds)
-        self.refresh_idle = timedelta(hours=settings.refresh_idle_hours)
-        self.refresh_absolute = timedelta(days=settings.refresh_absolute_days)
+        self.refresh_idle = timedelta(minutes=settings.refresh_idle_minutes)
+        self.refresh_absolute = timedelta(hours=settings.refresh_absolute_hours)
 
     def generate(self, include_refresh_token: bool) -> dict[str, Any]:
         """Authlib's token generator: the bearer token response body."""
