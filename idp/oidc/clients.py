@@ -86,7 +86,9 @@ class Clients:
             if len(hosts) > 1:
                 raise ClientRefused("redirect URIs on several hosts need --sector (S45)")
             sector = hosts.pop() or ""
-        client_id = secrets.token_urlsafe(18)
+        # Hex: a client id may be typed as a CLI argument, where a leading "-" would read
+        # as an option. Not a secret; unique and unguessable enough at 96 bits.
+        client_id = secrets.token_hex(12)
         secret = None if public else secrets.token_urlsafe(32)
         client = OAuthClient(
             client_id=client_id, name=name.strip(), redirect_uris=redirects,

@@ -280,6 +280,13 @@ class EndSession(EndSessionEndpoint):
     def get_server_jwks(self) -> dict[str, Any]:
         return oidc().signing_keys.jwks(db(), _now())
 
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
+        """Our ID tokens name their one audience in a list (``aud: [client_id]``)."""
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return self.server.query_client(aud) if isinstance(aud, str) else None
+
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         ender = g.get(LOGOUT_ENDER)
         if ender is not None:

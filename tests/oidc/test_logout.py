@@ -1,0 +1,99 @@
+"""RP-initiated logout (S44; oidcc-rp-initiated-logout-*): a redirect only to a
+registered post-logout URI with a valid id_token_hint; otherwise a bilingual page that
+never dead-ends, and, without a hint, the person is asked first."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from idp import audit
+from tests.helpers import audit_events, csrf_from, french
+from tests.oidc.conftest import LOGGED_OUT, full_flow
+from tests.oidc.rp import RelyingParty, register_client
+from tests.oidc.test_sign_in_handoff import untrusted
+
+
+def logout(browser, **params: str):
+    return browser.get("/logout?" + urlencode(params))
+
+
+def signed_in(browser) -> bool:
+    return browser.get("/account").status_code == 200
+
+
+def test_valid_hint_and_registered_uri_redirect_with_state_S44(app, portal, alice):
+    flow = full_flow(portal)
+    response = logout(flow.browser, id_token_hint=flow.tokens["id_token"],
+                      post_logout_redirect_uri=LOGGED_OUT, state="xyz")
+    assert response.status_code == 302
+    assert response.headers["Location"] == LOGGED_OUT + "?state=xyz"
+    assert not signed_in(flow.browser)
+    assert audit.OIDC_LOGOUT in [e.tag for e in audit_events(app)]
+
+
+def test_an_unregistered_uri_gets_the_signed_out_page_not_a_redirect_S44(portal, alice):
+    flow = full_flow(portal)
+    response = logout(flow.browser, id_token_hint=flow.tokens["id_token"],
+                      post_logout_redirect_uri="https://evil.example/")
+    assert response.status_code == 200 and "Location" not in response.headers
+    page = response.get_data(as_text=True)
+    assert "You are signed out" in page and "Employer portal" in page
+    assert 'href="/signin"' in page  # a way on: never a dead end
+    assert not signed_in(flow.browser)
+
+
+def test_a_hint_for_another_client_does_not_redirect_S44(app, portal, alice):
+    flow = full_flow(portal)
+    other = untrusted(app)
+    response = logout(flow.browser, id_token_hint=flow.tokens["id_token"],
+                      client_id=other.client_id, post_logout_redirect_uri=LOGGED_OUT)
+    assert "Location" not in response.headers
+
+
+def test_without_a_hint_the_person_is_asked_first_S44(portal, alice):
+    flow = full_flow(portal)
+    asked = logout(flow.browser, post_logout_redirect_uri=LOGGED_OUT, client_id=portal.client_id)
+    assert asked.status_code == 200 and "Sign out?" in asked.get_data(as_text=True)
+    assert signed_in(flow.browser)  # a link on another site signs nobody out
+    forged = flow.browser.post("/logout", data={"confirm": "1"})
+    assert forged.status_code == 400 and signed_in(flow.browser)
+    confirmed = flow.browser.post("/logout", data={"confirm": "1", "csrf_token": csrf_from(asked)})
+    assert confirmed.status_code == 200  # no hint, so no redirect even when registered
+    assert "You are signed out" in confirmed.get_data(as_text=True)
+    assert not signed_in(flow.browser)
+
+
+def test_a_forged_hint_is_not_trusted_S44(portal, alice):
+    flow = full_flow(portal)
+    head, body, _ = flow.tokens["id_token"].split(".")
+    response = logout(flow.browser, id_token_hint=f"{head}.{body}.c2lnbmF0dXJl",
+                      post_logout_redirect_uri=LOGGED_OUT)
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert signed_in(flow.browser)  # asked first, as without a hint
+
+
+def test_an_expired_hint_still_names_the_session_S44(portal, alice, clock):
+    flow = full_flow(portal)
+    clock.advance(minutes=15)  # past the ID token's exp; the session lives on (keepalive)
+    flow.browser.post("/session/keepalive", data={"csrf_token": csrf_from(flow.browser.get("/account"))})
+    response = logout(flow.browser, id_token_hint=flow.tokens["id_token"],
+                      post_logout_redirect_uri=LOGGED_OUT)
+    assert response.status_code == 302
+
+
+def test_logout_when_already_signed_out_is_a_page_in_french_too(app, portal):
+    browser = app.test_client()
+    browser.set_cookie("clef_lang", "fr")
+    response = logout(browser)
+    assert response.status_code == 200
+    assert french("You are signed out") in response.get_data(as_text=True)
+
+
+def test_a_public_client_registered_without_logout_uris_gets_the_page(app, alice):
+    client_id, _ = register_client(app, "--name", "Kiosk", "--redirect-uri",
+                                   "http://127.0.0.1:9/cb", "--public", "--trusted")
+    kiosk = RelyingParty(app, client_id, None, "http://127.0.0.1:9/cb")
+    flow = full_flow(kiosk)
+    response = logout(flow.browser, id_token_hint=flow.tokens["id_token"],
+                      post_logout_redirect_uri="http://127.0.0.1:9/bye")
+    assert response.status_code == 200 and not signed_in(flow.browser)
