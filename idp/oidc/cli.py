@@ -144,9 +144,11 @@ def _backchannel() -> Backchannel:
 
 
 def run_once() -> tuple[int, int]:
-    """End expired sessions (telling their portals) and send what is due."""
+    """End expired sessions (telling their portals), send what is due, and drop codes
+    and tokens that can no longer be used."""
     svc = services()
     expired = svc.sessions.purge_expired(db(), svc.clock.now())
+    oidc().tokens.purge(db(), svc.clock.now())
     db().commit()
     return expired, _backchannel().deliver_due(db())
 

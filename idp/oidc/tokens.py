@@ -150,9 +150,11 @@ class Tokens:
         return self._revoke(db, now, OAuthToken.account_id == account_id)
 
     def purge(self, db: Session, now: datetime) -> int:
-        """Delete rows no token in them can be used any more (housekeeping)."""
-        result = db.execute(delete(OAuthToken).where(
+        """Delete rows no token in them can be used any more, and codes past their
+        lifetime (a used code is kept that long to recognise its reuse, S32)."""
+        tokens = db.execute(delete(OAuthToken).where(
             OAuthToken.access_expires_at <= now,
             or_(OAuthToken.refresh_expires_at.is_(None), OAuthToken.refresh_expires_at <= now),
         ))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        codes = db.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= now))
+        return int(tokens.rowcount) + int(codes.rowcount)  # type: ignore[attr-defined]

@@ -3,6 +3,9 @@ subjects (S45, J13), signing keys and their rotation (S36, S42)."""
 
 from __future__ import annotations
 
+import base64
+import json
+from base64 import urlsafe_b64decode
 from datetime import timedelta
 
 import pytest
@@ -12,7 +15,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp import audit
-from idp.oidc.models import OAuthClient, OAuthToken
+from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken, SigningKey
 from tests.helpers import audit_events, create_account, run_cli
 from tests.oidc.conftest import CALLBACK, full_flow
 from tests.oidc.rp import RelyingParty, register_client
@@ -87,8 +90,6 @@ def test_revocation_ends_the_whole_grant_RFC7009(app, portal, alice):
 
 
 def _basic(rp: RelyingParty) -> dict[str, str]:
-    import base64
-
     raw = f"{rp.client_id}:{rp.secret}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
 
@@ -193,9 +194,6 @@ def test_key_rotation_publishes_first_and_keeps_old_keys_until_their_tokens_expi
 
 
 def _kid(flow) -> str:
-    import json
-    from base64 import urlsafe_b64decode
-
     head = flow.tokens["id_token"].split(".")[0]
     return str(json.loads(urlsafe_b64decode(head + "==="))["kid"])
 
@@ -204,8 +202,6 @@ def test_signing_keys_and_client_secrets_are_not_stored_in_clear(app, portal, al
     full_flow(portal)
     db = app.extensions["clef"].session_factory()
     try:
-        from idp.oidc.models import SigningKey
-
         for key in db.scalars(select(SigningKey)):
             assert '"d"' not in key.private_jwk and "-----BEGIN" not in key.private_jwk
         client = db.scalars(select(OAuthClient)).first()
@@ -215,3 +211,26 @@ def test_signing_keys_and_client_secrets_are_not_stored_in_clear(app, portal, al
     finally:
         db.close()
     assert CALLBACK
+
+
+def test_the_worker_drops_dead_codes_and_tokens_but_keeps_live_ones(app, portal, alice, clock):
+    flow = full_flow(portal)
+    server = app.test_client()
+    settings = app.extensions["clef"].settings.oidc
+
+    def count(model) -> int:
+        db = app.extensions["clef"].session_factory()
+        try:
+            return len(db.scalars(select(model)).all())
+        finally:
+            db.close()
+
+    assert run_cli(app, "oidc", "deliver").exit_code == 0
+    assert count(OAuthToken) == 1 and count(AuthorizationCode) == 1  # both still live
+    clock.advance(seconds=settings.code_lifetime_seconds)
+    run_cli(app, "oidc", "deliver")
+    assert count(AuthorizationCode) == 0 and count(OAuthToken) == 1
+    assert refresh(portal, server, flow.tokens["refresh_token"]).status_code == 200
+    clock.advance(minutes=settings.refresh_idle_minutes)
+    run_cli(app, "oidc", "deliver")
+    assert count(OAuthToken) == 0
