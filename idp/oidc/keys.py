@@ -47,6 +47,9 @@ class SigningKeys:
         self._box = box
         self._lead = publish_lead
         self._lifetime = token_lifetime
+        # kid -> opened private key. A kid's key never changes, so each worker opens
+        # (decrypts and parses) it once, not on every token it signs.
+        self._opened: dict[str, RSAKey | ECKey] = {}
 
     def _add(self, db: Session, alg: str, now: datetime, active_from: datetime) -> SigningKey:
         kid = f"{alg.lower()}-{now:%Y%m%d}-{secrets.token_hex(4)}"
@@ -104,8 +107,11 @@ class SigningKeys:
             row = self._current_row(db, alg, now)
         if row is None:
             raise RuntimeError(f"no signing key for {alg}")
-        data = json.loads(self._box.open(row.private_jwk))
-        key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
+        key = self._opened.get(row.kid)
+        if key is None:
+            data = json.loads(self._box.open(row.private_jwk))
+            key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
+            self._opened[row.kid] = key
         return ActiveKey(row.kid, row.alg, key)
 
     def jwks(self, db: Session, now: datetime) -> dict[str, Any]:

@@ -132,11 +132,17 @@ class ClefOpenIDCode(OpenIDCode):
             AuthorizationCode.nonce == nonce).limit(1)).first()
         return found is not None
 
+    def _key(self, client: OAuthClient) -> Any:
+        """The signing key of this token, looked up once (header and signature agree)."""
+        if g.get("oidc_signing_key") is None:
+            g.oidc_signing_key = oidc().signing_keys.current(db(), client.id_token_alg, _now())
+        return g.oidc_signing_key
+
     def resolve_client_private_key(self, client: OAuthClient) -> Any:
-        return oidc().signing_keys.current(db(), client.id_token_alg, _now()).key
+        return self._key(client).key
 
     def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        key = oidc().signing_keys.current(db(), client.id_token_alg, _now())
+        key = self._key(client)
         return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
