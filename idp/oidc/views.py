@@ -131,9 +131,10 @@ def _error_redirect(error: OAuth2Error, state: str | None) -> ResponseReturnValu
     return redirect(add_params_to_uri(location, {"iss": oidc().issuer}), code=302)
 
 
-def _signed_in_for(account_ok: bool) -> tuple[Account | None, Any]:
+def _signed_in() -> tuple[Account | None, Any]:
+    """The account and session row of a session past both factors; (None, row) else."""
     current = current_session()
-    if current.level != FULL or not account_ok:
+    if current.level != FULL:
         return None, current.record
     return session_account(), current.record
 
@@ -159,7 +160,7 @@ def _asked_to_sign_in_since(record: Any) -> bool:
 def authorize() -> ResponseReturnValue:
     server = _server()
     raw_state = request.values.get("state")
-    account, record = _signed_in_for(True)
+    account, record = _signed_in()
     locales = (request.values.get("ui_locales") or "").split()[:5]
     if locales:
         g.ui_locales = tuple(locales)
