@@ -49,6 +49,9 @@ class RateLimitSettings:
     register_per_ip: str
     email_code_per_ip: str
     second_factor_per_ip: str
+    forgot_username_per_ip: str
+    forgot_username_per_address: str
+    forgot_password_per_ip: str
     trusted_proxies: int
 
 
@@ -113,6 +116,16 @@ class MfaSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    # Item 4 of the recovery issue: tokens between the forgot-password steps expire.
+    token_minutes: int
+    # D1: wrong answers to the security questions allowed per username before they are
+    # refused for ``answer_block_hours`` (the emailed-code route keeps working).
+    answer_max_failures: int
+    answer_block_hours: int
+
+
+@dataclass(frozen=True)
 class RevocationSettings:
     inactive_days: int
     reminder_days: tuple[int, ...]
@@ -147,6 +160,7 @@ class Settings:
     username: UsernameSettings
     email_code: EmailCodeSettings
     mfa: MfaSettings
+    recovery: RecoverySettings
     revocation: RevocationSettings
     mail: MailSettings
     i18n: I18nSettings
@@ -273,6 +287,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("mfa: TOTP needs at least 6 digits and at most 1 step of drift (S11)")
     if mfa.recovery_code_length * 5 < 64 or mfa.recovery_code_count < 1:
         raise ConfigError("mfa.recovery_code_length must give at least 64 bits (13 characters, S13)")
+    if settings.recovery.answer_max_failures < 1 or settings.recovery.token_minutes < 1:
+        raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
 

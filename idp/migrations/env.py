@@ -9,6 +9,7 @@ from sqlalchemy import engine_from_config, pool
 # place besides the app factory that sees the slices' models (tests/test_architecture.py).
 import idp.models  # noqa: F401 - registers the core's tables on the metadata
 import mfa.models  # noqa: F401 - the second factors' tables
+import recovery.models  # noqa: F401 - the recovery slice's tables
 from idp.db import Base
 
 config = context.config

@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 import mfa.models  # noqa: F401 - every slice's tables are on the one metadata
+import recovery.models  # noqa: F401
 from idp.db import Base
 from idp.migrate import downgrade, upgrade
 
