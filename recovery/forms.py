@@ -30,9 +30,14 @@ def _date(label: object) -> DateField:
                      validators=[DataRequired(message=DATE_FORMAT)])
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
 class RecoveryEmailForm(FlaskForm):  # type: ignore[misc]  # FlaskForm is untyped
     email = EmailField(
         _l("Recovery email"),
+        filters=[_strip],
         validators=[
             DataRequired(message=REQUIRED),
             Length(max=254, message=_l("The email address is too long.")),

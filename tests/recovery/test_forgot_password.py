@@ -159,9 +159,8 @@ def test_a_code_works_once_S16(app):
     code = last_code(app)
     assert post_code(first, code).status_code == 303
     svc = app.extensions["clef"]
-    with svc.session_factory() as db:
-        with pytest.raises(NoLiveCode):
-            svc.email_codes.verify(db, account.id, CODE_PURPOSE, code, svc.clock.now())
+    with svc.session_factory() as db, pytest.raises(NoLiveCode):
+        svc.email_codes.verify(db, account.id, CODE_PURPOSE, code, svc.clock.now())
     second = app.test_client()
     start(second, "alice")  # a new flow sends a new code; the used one stays dead
     if last_code(app) != code:
