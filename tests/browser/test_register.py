@@ -54,7 +54,8 @@ def test_register_confirm_email_then_second_factor_setup_J2_S9(
     v.submit(w.continue_)
     # J2: the security questions come before the second factor.
     expect(page).to_have_url(v.url("/register/questions"))
-    expect(page.get_by_role("heading", level=1)).to_have_text(RECOVERY_WORDING[locale].questions_title)
+    questions_title = RECOVERY_WORDING[locale].questions_title
+    expect(page.get_by_role("heading", level=1)).to_have_text(questions_title)
     fill_questions(v)
     v.submit(w.continue_)
     expect(page).to_have_url(v.url("/2fa/setup"))
