@@ -23,8 +23,8 @@ def test_register_confirm_email_then_second_factor_setup_J2_S9(
 ) -> None:
     """J2: from the home page, Register; username, password, confirmation and recovery
     email found by their labels; the emailed code confirms the address; the person
-    writes the security questions, then lands on the second-factor set-up hand-off. S9: both password fields are
-    type=password with autocomplete=new-password."""
+    writes the security questions, then lands on the second-factor set-up hand-off.
+    S9: both password fields are type=password with autocomplete=new-password."""
     app = live_server.app
     v: Visitor = open_browser(locale, "/")
     w, page = v.words, v.page
