@@ -37,6 +37,7 @@ RECOVERY_USERNAME_ASKED = "account:recovery:username_asked"
 RECOVERY_RESET_STARTED = "account:recovery:reset_started"
 RECOVERY_RESET_REVOKED = "account:recovery:revoked_refused"
 RECOVERY_ANSWER_FAILED = "account:recovery:answer_failure"
+RECOVERY_VERIFIED = "account:recovery:verified"
 RECOVERY_PASSWORD_RESET = "account:password:reset"  # noqa: S105 - an event tag
 RECOVERY_QUESTIONS_SET = "account:recovery:questions_set"
 RECOVERY_EMAIL_CHANGED = "account:recovery:email_changed"

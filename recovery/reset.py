@@ -224,6 +224,8 @@ class ResetService:
             raise NoLiveCode()
         db.commit()
         purpose = CODE_PASSED if db.get(RecoveryQuestions, account.id) is not None else VERIFIED
+        if purpose == VERIFIED:
+            self._verified(db, now, account, where, "code")
         return purpose, self._next(flow, purpose)
 
     def _decoy_code_error(self, flow: Flow, now: datetime) -> CodeError:
@@ -286,8 +288,9 @@ class ResetService:
         :class:`WrongAnswer` or :class:`TooManyWrongAnswers`."""
         claimed = self.limits.claim(db, flow.key, now)
         row = self._questions(db, flow)
-        if row is None or not check_answer(self.core.hasher, row, answer):
+        if row is None or flow.account is None or not check_answer(self.core.hasher, row, answer):
             raise self._wrong(db, now, flow, claimed, where)
+        self._verified(db, now, flow.account, where, "code+question")
         return self._next(flow, VERIFIED)
 
     def check_questions(self, db: Session, now: datetime, flow: Flow, answers: Answers,
@@ -304,7 +307,15 @@ class ResetService:
                          account_id=flow.account.id, where=where, step="questions")
             db.commit()
             raise CredentialRevoked()
+        self._verified(db, now, flow.account, where, "questions")
         return self._next(flow, VERIFIED)
+
+    def _verified(self, db: Session, now: datetime, account: Account, where: audit.Where,
+                  route: str) -> None:
+        """S28: the person proved who they are; only the new password is left."""
+        audit.record(db, now, audit.RECOVERY_VERIFIED, actor=account.username,
+                     account_id=account.id, where=where, route=route)
+        db.commit()
 
     def _wrong(self, db: Session, now: datetime, flow: Flow, claimed: Claimed,
                where: audit.Where) -> Exception:

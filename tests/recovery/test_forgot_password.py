@@ -16,6 +16,7 @@ from recovery.models import RecoveryQuestions
 from recovery.reset import CODE_PURPOSE
 from tests.helpers import (
     GOOD_PASSWORD,
+    audit_events,
     audit_tags,
     body_of,
     create_account,
@@ -325,3 +326,21 @@ def test_mail_links_use_the_configured_base_url_S17(make_app):
     body = body_of(outbox(app)[-1])
     assert "https://signin.example.ca/forgot-password" in body
     assert "localhost" not in body
+
+
+def test_no_code_answer_or_password_reaches_the_log_or_the_audit_S28(app, caplog):
+    alice(app)
+    caplog.set_level("DEBUG")
+    client = app.test_client()
+    start(client, "alice")
+    code = last_code(app)
+    post_code(client, code)
+    post_question(client)
+    post_new_password(client)
+    tags = audit_tags(app)
+    for tag in (audit.RECOVERY_RESET_STARTED, audit.RECOVERY_VERIFIED,
+                audit.RECOVERY_PASSWORD_RESET):
+        assert tag in tags
+    recorded = " ".join(str(e.details) for e in audit_events(app)) + caplog.text
+    for secret in (code, ANSWER, NEW_PASSWORD, GOOD_PASSWORD):
+        assert secret not in recorded
