@@ -22,7 +22,14 @@ from idp.views.register import PASSWORD_MESSAGES
 from recovery import bp, reset_service
 from recovery.answers import Answers
 from recovery.forms import AllAnswersForm, NewPasswordForm, RecoveryAnswerForm, ResetCodeForm, UsernameForm
-from recovery.mail import PASSWORD_RESET, RESET_CODE, REVOKED_NOTICE, code_minutes, deliver, render_only
+from recovery.mail import (
+    PASSWORD_RESET,
+    RESET_CODE,
+    REVOKED_NOTICE,
+    code_minutes,
+    deliver,
+    deliver_after_response,
+)
 from recovery.reset import (
     CodeError,
     CodeExpired,
@@ -66,12 +73,13 @@ def _restart(reason: str = "expired") -> ResponseReturnValue:
 
 
 def _send_code(mail: CodeMail | None) -> None:
-    """Send the code, or render the same mail for nobody (S6)."""
+    """Send the code after the response, or render the same mail for nobody (S6)."""
     if mail is not None:
-        deliver(RESET_CODE, mail.locale, mail.to, code=mail.code, username=mail.username,
-                minutes=code_minutes())
+        deliver_after_response(RESET_CODE, mail.locale, mail.to, code=mail.code,
+                               username=mail.username, minutes=code_minutes())
     else:
-        render_only(RESET_CODE, "en", code="000000", username="username", minutes=code_minutes())
+        deliver_after_response(RESET_CODE, "en", None, code="000000", username="username",
+                               minutes=code_minutes())
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -87,7 +95,8 @@ def forgot_password() -> ResponseReturnValue:
     _send_code(started.code_mail)
     revoked = started.revoked_notice_to
     if revoked is not None and revoked.email:
-        deliver(REVOKED_NOTICE, revoked.locale, revoked.email, username=revoked.username)
+        deliver_after_response(REVOKED_NOTICE, revoked.locale, revoked.email,
+                               username=revoked.username)
     session[TOKEN_KEY] = started.token
     session.pop(DONE_KEY, None)
     return redirect(url_for("recovery.reset_code"), code=303)
