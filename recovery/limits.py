@@ -76,6 +76,13 @@ class AnswerLimits:
             raise TooManyWrongAnswers(max(until - now, timedelta(0)))
         return Claimed(max(self.max_failures - failures, 0))
 
+    def purge(self, db: Session, now: datetime) -> None:
+        """Forget counts untouched for a whole block: every username (existing or not)
+        leaves a row, so they must not pile up. The caller commits."""
+        db.execute(delete(AnswerLimit).where(AnswerLimit.updated_at < now - self.block,
+                                             or_(AnswerLimit.blocked_until.is_(None),
+                                                 AnswerLimit.blocked_until <= now)))
+
     def clear(self, db: Session, username_key: str) -> None:
         """A completed reset: the count starts again. The caller commits."""
         db.execute(delete(AnswerLimit).where(AnswerLimit.key == self.key_for(username_key)))

@@ -47,7 +47,8 @@ class AnswerLimit(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[datetime | None]
-    updated_at: Mapped[datetime]
+    # Rows untouched for a whole block are forgotten (``AnswerLimits.purge``).
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ResetFlow(Base):
@@ -59,4 +60,5 @@ class ResetFlow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime]
+    # Rows older than a token's lifetime are dead and deleted as new flows start.
+    started_at: Mapped[datetime] = mapped_column(index=True)

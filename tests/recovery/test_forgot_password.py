@@ -12,7 +12,7 @@ from idp import audit
 from idp.email_codes import NoLiveCode
 from idp.models import EmailCode
 from mfa.models import SecondFactor
-from recovery.models import RecoveryQuestions
+from recovery.models import AnswerLimit, RecoveryQuestions, ResetFlow
 from recovery.reset import CODE_PURPOSE
 from tests.helpers import (
     GOOD_PASSWORD,
@@ -347,3 +347,19 @@ def test_no_code_answer_or_password_reaches_the_log_or_the_audit_S28(app, caplog
     recorded = " ".join(str(e.details) for e in audit_events(app)) + caplog.text
     for secret in (code, ANSWER, NEW_PASSWORD, GOOD_PASSWORD):
         assert secret not in recorded
+
+
+def test_dead_flows_and_old_answer_counts_do_not_pile_up(app, clock):
+    client = app.test_client()
+    for n in range(3):
+        start(client, f"nobody-{n}")
+        post_questions(client, "wrong")
+    svc = app.extensions["clef"]
+    with svc.session_factory() as db:
+        assert len(db.scalars(select(ResetFlow)).all()) == 3
+        assert len(db.scalars(select(AnswerLimit)).all()) == 3
+    clock.advance(hours=25)
+    start(client, "someone-else")
+    with svc.session_factory() as db:
+        assert len(db.scalars(select(ResetFlow)).all()) == 1
+        assert db.scalars(select(AnswerLimit)).all() == []

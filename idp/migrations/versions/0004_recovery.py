@@ -39,15 +39,24 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_recovery_answer_limits'))
     )
+    with op.batch_alter_table('recovery_answer_limits', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_answer_limits_updated_at'), ['updated_at'], unique=False)
+
     op.create_table('recovery_reset_flows',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('nonce', sa.String(length=64), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_recovery_reset_flows'))
     )
+    with op.batch_alter_table('recovery_reset_flows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_reset_flows_started_at'), ['started_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('recovery_reset_flows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_reset_flows_started_at'))
     op.drop_table('recovery_reset_flows')
+    with op.batch_alter_table('recovery_answer_limits', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_answer_limits_updated_at'))
     op.drop_table('recovery_answer_limits')
     op.drop_table('recovery_questions')
