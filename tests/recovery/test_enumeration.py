@@ -10,7 +10,7 @@ import time
 import pytest
 
 from idp.models import ACTIVE
-from tests.helpers import create_account, csrf, outbox
+from tests.helpers import create_account, csrf, outbox, run_cli
 from tests.idp.test_enumeration_timing import REAL_ARGON2, count_argon2
 from tests.recovery.flows import (
     masked,
@@ -205,3 +205,14 @@ def test_questions_time_does_not_reveal_the_account_S6(make_app, backend):
     known_median, unknown_median = _interleaved(timed, "alice", lambda i: f"nobody-{i}", 12)
     assert known_median > 0.01, f"argon2 too cheap to measure: {known_median:.4f}s"
     _assert_close(known_median, unknown_median, f"{backend} security questions")
+
+
+def test_a_revoked_credential_looks_like_an_unknown_one_to_whoever_types_it_S6_S19(app):
+    create_account(app, "revoked-one", email_address=ADDRESS, confirmed=True)
+    assert run_cli(app, "users", "revoke", "revoked-one", "--reason", "other").exit_code == 0
+    a, b = app.test_client(), app.test_client()
+    assert start(a, "revoked-one").headers["Location"] == start(b, "nobody-here").headers["Location"]
+    pages = (a.get("/forgot-password/code"), b.get("/forgot-password/code"))
+    assert masked(pages[0], "revoked-one") == masked(pages[1], "nobody-here")
+    wrong = (post_code(a, "000000"), post_code(b, "000000"))
+    assert masked(wrong[0], "revoked-one") == masked(wrong[1], "nobody-here")
