@@ -17,6 +17,7 @@ from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.views.common import now, session_account, where
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
+from mfa.models import SecondFactor
 from recovery import bp
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
 from recovery.forms import QuestionsForm, RecoveryEmailForm
@@ -72,9 +73,12 @@ def _questions_page(form: QuestionsForm, changing: bool, status: int = 200) -> R
 @password_step_required
 def setup_questions() -> ResponseReturnValue:
     """J2: the security questions, right after the username, password and email and
-    before the second factor. Only once: changing them later needs a fresh sign-in."""
+    before the second factor. Only during registration (no second factor yet) and only
+    once: someone who holds just the password of a registered account must not set
+    questions and reset it with them; later changes need a fresh sign-in (S14)."""
     account = _account()
-    if db().get(RecoveryQuestions, account.id) is not None:
+    if (db().get(RecoveryQuestions, account.id) is not None
+            or db().get(SecondFactor, account.id) is not None):
         return redirect(url_for("mfa.setup"), code=303)
     form = QuestionsForm()
     if request.method == "GET":

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp import audit
+from mfa.models import SecondFactor
 from recovery.answers import normalise_answer, normalise_date
 from recovery.models import RecoveryQuestions
 from tests.helpers import (
@@ -132,3 +133,21 @@ def test_changing_the_recovery_email_confirms_the_new_one_and_tells_both_S14(app
 def test_changing_the_recovery_email_needs_a_sign_in_S14(app):
     response = app.test_client().get("/account/recovery/email")
     assert response.status_code == 303 and response.headers["Location"].startswith("/signin")
+
+
+def test_the_password_alone_cannot_set_questions_on_a_registered_account_S14(app):
+    """Someone holding only the password of an account that finished registration (it
+    has a second factor) cannot write questions to reset it with."""
+    account = create_account(app, "alice")
+    svc = app.extensions["clef"]
+    with svc.session_factory() as db:
+        db.add(SecondFactor(account_id=account.id, kind="totp", totp_secret="x",
+                            created_at=svc.clock.now()))
+        db.commit()
+    client = app.test_client()
+    sign_in(client, "alice")
+    assert client.get("/register/questions").headers["Location"] == "/2fa/setup"
+    token = csrf(client, "/2fa/setup")
+    refused = client.post("/register/questions", data={**FORM, "csrf_token": token})
+    assert refused.headers["Location"] == "/2fa/setup"
+    assert rows(app) == []
