@@ -40,6 +40,11 @@ class RecoveryWording:
     new_password: str
     confirm_new_password: str
     password_changed: str
+    recovery_information: str
+    change_questions: str
+    change_email: str
+    questions_changed: str
+    email_changed: str
 
 
 RECOVERY_WORDING = {
@@ -64,6 +69,11 @@ RECOVERY_WORDING = {
         new_password="New password",
         confirm_new_password="Confirm the new password",
         password_changed="Your password has been changed.",
+        recovery_information="Recovery information",
+        change_questions="Change my recovery questions",
+        change_email="Change my recovery email",
+        questions_changed="Your recovery questions have been changed.",
+        email_changed="Your recovery email has been changed.",
     ),
     "fr": RecoveryWording(
         questions_title="Questions de récupération",
@@ -86,6 +96,11 @@ RECOVERY_WORDING = {
         new_password="Nouveau mot de passe",
         confirm_new_password="Confirmer le nouveau mot de passe",
         password_changed="Votre mot de passe a été modifié.",
+        recovery_information="Renseignements de récupération",
+        change_questions="Modifier mes questions de récupération",
+        change_email="Modifier mon courriel de récupération",
+        questions_changed="Vos questions de récupération ont été modifiées.",
+        email_changed="Votre courriel de récupération a été modifié.",
     ),
 }
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.journey import LiveServer, Visitor
-from tests.browser.recovery_wording import RECOVERY_WORDING
+from tests.browser.recovery_wording import RECOVERY_WORDING, fill_questions
 from tests.helpers import GOOD_PASSWORD, body_of, create_account, emailed_code, outbox
 from tests.recovery.flows import (
     ANSWER,
@@ -142,3 +142,53 @@ def test_forgot_password_by_the_three_recovery_questions_J7_D1(
     v.submit(w.continue_)
     _new_password_then_complete(v)
     assert GOOD_PASSWORD != NEW_PASSWORD
+
+
+def _pass_second_factor(v: Visitor) -> None:
+    """Stand-in for the second-factor step (not built yet): move the browser's pending
+    session to the full level through the real SessionStore, as the mfa slice will."""
+    from idp.models import WebSession
+    from idp.sessions import session_id
+
+    cookie = v.session_cookie()
+    assert cookie is not None
+    svc = v.server.app.extensions["clef"]
+    with svc.session_factory() as db:
+        record = db.get(WebSession, session_id(cookie["value"]))
+        assert record is not None
+        token, _ = svc.sessions.passed_second_factor(db, record, ["pwd", "otp"], svc.clock.now())
+        db.commit()
+    v.context.add_cookies([{"name": cookie["name"], "value": token, "url": v.server.url}])
+
+
+def test_change_recovery_questions_and_email_after_a_fresh_sign_in_S14(
+    open_browser, live_server: LiveServer, locale: str
+) -> None:
+    """S14: from the account page, "Recovery information"; new questions, then a new
+    recovery email confirmed by the code sent to it; each change tells the recovery
+    email."""
+    marguerite(live_server, locale)
+    v: Visitor = open_browser(locale, "/signin")
+    r, w, page = RECOVERY_WORDING[locale], v.words, v.page
+    v.sign_in("marguerite", GOOD_PASSWORD)
+    _pass_second_factor(v)
+    v.goto("/account")
+    v.follow(r.recovery_information)
+    expect(page.get_by_role("heading", level=1)).to_have_text(r.recovery_information)
+    v.follow(r.change_questions)
+    fill_questions(v)
+    v.field(r.recovery_answer).fill("Une autre école")
+    v.submit(w.continue_)
+    expect(page.get_by_role("status")).to_contain_text(r.questions_changed)
+    assert outbox(live_server.app)[-1]["To"] == ADDRESS
+
+    v.follow(r.change_email)
+    v.field(r.recovery_email).fill("nouvelle@example.org")
+    v.submit(w.continue_)
+    expect(page).to_have_url(v.url("/account/recovery/email/confirm"))
+    code_mail = outbox(live_server.app)[-1]
+    assert code_mail["To"] == "nouvelle@example.org"
+    v.field(w.confirmation_code).fill(emailed_code(code_mail))
+    v.submit(w.continue_)
+    expect(page.get_by_role("status")).to_contain_text(r.email_changed)
+    expect(page.get_by_role("main")).to_contain_text("nouvelle@example.org")
