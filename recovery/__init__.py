@@ -15,6 +15,7 @@ from flask.blueprints import BlueprintSetupState
 
 from idp.runtime import EXTENSION_KEY, Services
 from recovery.limits import AnswerLimits
+from recovery.mail import MAIL_QUEUE_KEY, MailQueue
 from recovery.reset import ResetService
 from recovery.tokens import FlowTokens
 
@@ -33,10 +34,11 @@ def build_reset_service(core: Services) -> ResetService:
 
 @bp.record_once
 def _build(state: BlueprintSetupState) -> None:
-    """One reset service per app, on the core's services (built before the blueprints)."""
-    state.app.extensions[RECOVERY_EXTENSION_KEY] = build_reset_service(
-        state.app.extensions[EXTENSION_KEY]
-    )
+    """One reset service and one mail queue per app, on the core's services (built
+    before the blueprints)."""
+    core: Services = state.app.extensions[EXTENSION_KEY]
+    state.app.extensions[RECOVERY_EXTENSION_KEY] = build_reset_service(core)
+    state.app.extensions[MAIL_QUEUE_KEY] = MailQueue(core.mailer)
 
 
 def reset_service() -> ResetService:

@@ -28,7 +28,7 @@ from recovery.mail import (
     REVOKED_NOTICE,
     code_minutes,
     deliver,
-    deliver_after_response,
+    deliver_in_background,
 )
 from recovery.reset import (
     CodeError,
@@ -73,12 +73,12 @@ def _restart(reason: str = "expired") -> ResponseReturnValue:
 
 
 def _send_code(mail: CodeMail | None) -> None:
-    """Send the code after the response, or render the same mail for nobody (S6)."""
+    """Send the code in the background, or render the same mail for nobody (S6)."""
     if mail is not None:
-        deliver_after_response(RESET_CODE, mail.locale, mail.to, code=mail.code,
+        deliver_in_background(RESET_CODE, mail.locale, mail.to, code=mail.code,
                                username=mail.username, minutes=code_minutes())
     else:
-        deliver_after_response(RESET_CODE, "en", None, code="000000", username="username",
+        deliver_in_background(RESET_CODE, "en", None, code="000000", username="username",
                                minutes=code_minutes())
 
 
@@ -95,7 +95,7 @@ def forgot_password() -> ResponseReturnValue:
     _send_code(started.code_mail)
     revoked = started.revoked_notice_to
     if revoked is not None and revoked.email:
-        deliver_after_response(REVOKED_NOTICE, revoked.locale, revoked.email,
+        deliver_in_background(REVOKED_NOTICE, revoked.locale, revoked.email,
                                username=revoked.username)
     session[TOKEN_KEY] = started.token
     session.pop(DONE_KEY, None)

@@ -2,7 +2,7 @@
 the usernames were sent and what to do if nothing arrives.
 
 S6: the same page, status and work whether or not the address is known: the mail is
-rendered either way, and sent (after the response) only when it has usernames to carry. Limited per client
+rendered either way, and sent (in the background) only when it has usernames to carry. Limited per client
 address and per address asked about (D4), so nobody can flood a mailbox or probe a
 list of addresses."""
 
@@ -19,7 +19,7 @@ from idp.views.common import now, where
 from recovery import bp
 from recovery.forms import RecoveryEmailForm
 from recovery.lookup import find_by_recovery_email, normalise_address
-from recovery.mail import USERNAMES, deliver_after_response
+from recovery.mail import USERNAMES, deliver_in_background
 
 ADDRESS_KEY_PURPOSE = "recovery.forgot-username.address"
 SENT_TO_KEY = "recovery.username_sent_to"
@@ -47,7 +47,7 @@ def forgot_username() -> ResponseReturnValue:
     locale = str(get_locale() or "en")
     usernames = [(a.username, a.is_revoked) for a in accounts] or [("username", False)]
     to = (accounts[0].email or address) if accounts else None
-    deliver_after_response(USERNAMES, locale, to, usernames=usernames)
+    deliver_in_background(USERNAMES, locale, to, usernames=usernames)
     audit.record(db(), now(), audit.RECOVERY_USERNAME_ASKED,
                  actor=accounts[0].username if len(accounts) == 1 else "unknown",
                  account_id=accounts[0].id if len(accounts) == 1 else None,
