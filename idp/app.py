@@ -63,6 +63,9 @@ def create_app(
             "email_code_per_ip": settings.rate_limit.email_code_per_ip,
             "second_factor_per_ip": settings.rate_limit.second_factor_per_ip,
             "token_per_ip": settings.rate_limit.token_per_ip,
+            "forgot_username_per_ip": settings.rate_limit.forgot_username_per_ip,
+            "forgot_username_per_address": settings.rate_limit.forgot_username_per_address,
+            "forgot_password_per_ip": settings.rate_limit.forgot_password_per_ip,
         },
         RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -105,11 +108,13 @@ def create_app(
 def _register_blueprints(app: Flask) -> None:
     from idp.views import account, auth, register
     from mfa import bp as mfa_bp
+    from recovery import bp as recovery_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(register.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa_bp)
+    app.register_blueprint(recovery_bp)
 
 
 def _register_hooks(app: Flask, settings: Settings) -> None:

@@ -32,6 +32,15 @@ EMAIL_CODE_SENT = "account:email:code_sent"
 EMAIL_CONFIRMED = "account:email:confirmed"
 EMAIL_CODE_FAILED = "account:email:code_failure"
 PASSWORD_REHASHED = "account:password:rehash"  # noqa: S105 - an event tag
+# The recovery slice (J6, J7, S14, S18, S19).
+RECOVERY_USERNAME_ASKED = "account:recovery:username_asked"
+RECOVERY_RESET_STARTED = "account:recovery:reset_started"
+RECOVERY_RESET_REVOKED = "account:recovery:revoked_refused"
+RECOVERY_ANSWER_FAILED = "account:recovery:answer_failure"
+RECOVERY_VERIFIED = "account:recovery:verified"
+RECOVERY_PASSWORD_RESET = "account:password:reset"  # noqa: S105 - an event tag
+RECOVERY_QUESTIONS_SET = "account:recovery:questions_set"
+RECOVERY_EMAIL_CHANGED = "account:recovery:email_changed"
 ADMIN_REVOKE = "admin:account:revoke"
 ADMIN_UNLOCK = "admin:account:unlock"
 ADMIN_SESSIONS_END = "admin:sessions:end"

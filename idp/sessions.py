@@ -192,8 +192,15 @@ class SessionStore:
         db.delete(record)
 
     def end_for_account(self, db: Session, account_id: int) -> int:
-        """End every session of one account (revocation, admin, password reset)."""
-        return self._end_where(db, ACCOUNT, WebSession.account_id == account_id)
+        """End every session of one account (revocation, admin, password reset).
+        Listeners are told even when none is live: what the account holds beyond its
+        sessions (a portal's tokens, S18, S40) ends too."""
+        rows = list(db.scalars(select(WebSession).where(WebSession.account_id == account_id)))
+        ended = [EndedSession(row.account_id, dict(row.data or {})) for row in rows]
+        for listener in self.listeners:
+            listener(db, ended or [EndedSession(account_id)], ACCOUNT)
+        result = db.execute(delete(WebSession).where(WebSession.account_id == account_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def end_others(self, db: Session, account_id: int, keep: WebSession) -> int:
         """End every session of the account but ``keep`` ("sign out my other sessions")."""

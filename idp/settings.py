@@ -52,6 +52,9 @@ class RateLimitSettings:
     email_code_per_ip: str
     second_factor_per_ip: str
     token_per_ip: str
+    forgot_username_per_ip: str
+    forgot_username_per_address: str
+    forgot_password_per_ip: str
     trusted_proxies: int
 
 
@@ -126,6 +129,16 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    # Tokens between the forgot-password steps expire (and are bound to the account).
+    token_minutes: int
+    # D1: wrong answers to the security questions allowed per username before they are
+    # refused for ``answer_block_hours`` (the emailed-code route keeps working).
+    answer_max_failures: int
+    answer_block_hours: int
+
+
+@dataclass(frozen=True)
 class RevocationSettings:
     inactive_days: int
     reminder_days: tuple[int, ...]
@@ -161,6 +174,7 @@ class Settings:
     email_code: EmailCodeSettings
     mfa: MfaSettings
     oidc: OidcSettings
+    recovery: RecoverySettings
     revocation: RevocationSettings
     mail: MailSettings
     i18n: I18nSettings
@@ -289,6 +303,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("mfa.recovery_code_length must give at least 64 bits (13 characters, S13)")
     if not 0 < settings.oidc.code_lifetime_seconds <= 600:
         raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
+    if settings.recovery.answer_max_failures < 1 or settings.recovery.token_minutes < 1:
+        raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
 

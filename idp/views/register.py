@@ -1,5 +1,6 @@
 """Registration (J2, first half): username and password, an optional recovery email
-confirmed by an emailed code, then the hand-off to second-factor set-up (J8)."""
+confirmed by an emailed code, then the hand-off to the security questions and the
+second-factor set-up (J8)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ from idp.web_session import passed_password, password_step_required
 bp = Blueprint("register", __name__)
 
 CONFIRM_EMAIL = "confirm_email"
+# J2: after the username, password and email come the security questions (recovery
+# slice), which hand over to the second-factor set-up (mfa.setup).
+AFTER_DETAILS = "recovery.setup_questions"
 
 PASSWORD_MESSAGES = {
     PasswordProblem.TOO_SHORT: _l("Use at least %(min)d characters."),
@@ -117,7 +121,7 @@ def register() -> ResponseReturnValue:
     if account.email:
         sent = _send_confirmation(account, account.email)
         return _after_send(sent, resent=False)
-    return redirect(url_for("mfa.setup"), code=303)
+    return redirect(url_for(AFTER_DETAILS), code=303)
 
 
 def _pending_account() -> Account:
@@ -151,7 +155,7 @@ def confirm_email() -> ResponseReturnValue:
     account = _pending_account()
     form = EmailCodeForm()
     if account.email is None or account.has_confirmed_email:
-        return redirect(url_for("mfa.setup"), code=303)
+        return redirect(url_for(AFTER_DETAILS), code=303)
     if request.method == "GET":
         return render_template("register/confirm_email.html", form=form, account=account,
                                resend=PostOnlyForm())
@@ -170,7 +174,7 @@ def confirm_email() -> ResponseReturnValue:
             audit.record(db(), now(), audit.EMAIL_CONFIRMED, actor=account.username,
                          account_id=account.id, where=where())
             db().commit()
-            return redirect(url_for("mfa.setup"), code=303)
+            return redirect(url_for(AFTER_DETAILS), code=303)
         error = _("There is no code waiting. Ask for a new code.")
     audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
                  account_id=account.id, where=where(), purpose=CONFIRM_EMAIL)
@@ -188,7 +192,7 @@ def resend_code() -> ResponseReturnValue:
         abort(400)
     account = _pending_account()
     if account.email is None or account.has_confirmed_email:
-        return redirect(url_for("mfa.setup"), code=303)
+        return redirect(url_for(AFTER_DETAILS), code=303)
     try:
         sent = _send_confirmation(account, account.email)
     except ResendTooSoon as wait:

@@ -1,5 +1,6 @@
-"""Registration through the real screens in Chromium, in English and in French (J2, up
-to the hand-off to second-factor set-up, J8). Every page visited is checked with axe."""
+"""Registration through the real screens in Chromium, in English and in French (J2: the
+username, password, recovery email and security questions, up to the hand-off to
+second-factor set-up, J8). Every page visited is checked with axe."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.journey import LiveServer, Visitor
+from tests.browser.recovery_wording import RECOVERY_WORDING, fill_questions
 from tests.helpers import GOOD_PASSWORD, body_of, get_account, outbox
 
 pytestmark = pytest.mark.browser
@@ -21,8 +23,9 @@ def test_register_confirm_email_then_second_factor_setup_J2_S9(
 ) -> None:
     """J2: from the home page, Register; username, password, confirmation and recovery
     email found by their labels; the emailed code confirms the address; the person
-    lands on the second-factor set-up (J8 goes on in test_second_factor.py). S9: both
-    password fields are type=password with autocomplete=new-password."""
+    writes the security questions, then lands on the second-factor set-up (J8 goes on in
+    test_second_factor.py).
+    S9: both password fields are type=password with autocomplete=new-password."""
     app = live_server.app
     v: Visitor = open_browser(locale, "/")
     w, page = v.words, v.page
@@ -49,6 +52,12 @@ def test_register_confirm_email_then_second_factor_setup_J2_S9(
     assert len(codes) == 1, codes
 
     v.field(w.confirmation_code).fill(codes[0])
+    v.submit(w.continue_)
+    # J2: the security questions come before the second factor.
+    expect(page).to_have_url(v.url("/register/questions"))
+    questions_title = RECOVERY_WORDING[locale].questions_title
+    expect(page.get_by_role("heading", level=1)).to_have_text(questions_title)
+    fill_questions(v)
     v.submit(w.continue_)
     expect(page).to_have_url(v.url("/2fa/setup"))
     expect(page.get_by_role("heading", level=1)).to_have_text(w.setup_title)

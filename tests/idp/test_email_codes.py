@@ -62,7 +62,7 @@ def other_than(code: str) -> str:
 
 
 def accepted(response: TestResponse) -> bool:
-    return response.status_code == 303 and response.headers["Location"].endswith("/2fa/setup")
+    return response.status_code == 303 and response.headers["Location"].endswith("/register/questions")
 
 
 def page(response: TestResponse) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect
 
 import idp.oidc.models  # noqa: F401 - every table is on the one metadata
 import mfa.models  # noqa: F401
+import recovery.models  # noqa: F401
 from idp.db import Base
 from idp.migrate import downgrade, upgrade
 

@@ -25,7 +25,7 @@ def test_register_without_email_goes_to_second_factor_setup_J2_S8(app):
     before = session_token(app, client)
     response = register(client, "Alice", "quiet meadow lantern")
     assert response.status_code == 303
-    assert response.headers["Location"] == "/2fa/setup"
+    assert response.headers["Location"] == "/register/questions"
     account = get_account(app, "alice")
     assert account is not None and account.username == "Alice"
     assert account.email is None
@@ -54,7 +54,7 @@ def test_register_with_email_confirms_it_by_code_J2(app):
     assert not get_account(app, "alice").has_confirmed_email
     accepted = client.post("/register/email", data={"csrf_token": token, "code": code})
     assert accepted.status_code == 303
-    assert accepted.headers["Location"] == "/2fa/setup"
+    assert accepted.headers["Location"] == "/register/questions"
     assert get_account(app, "alice").has_confirmed_email
 
 

@@ -72,7 +72,7 @@ def test_sign_in_page_then_password_step_leads_to_second_factor_J1_S8(app):
 def test_register_post_redirects_with_303_S8(app):
     response = register(app.test_client(), "alice")
     assert response.status_code == 303
-    assert response.headers["Location"] == "/2fa/setup"
+    assert response.headers["Location"] == "/register/questions"
 
 
 def test_wrong_password_and_unknown_username_get_one_generic_message_J1_S6(app):

@@ -25,7 +25,7 @@ from tests.totp_reference import key_of
 
 
 def test_registration_leads_to_set_up_and_the_app_signs_in_J8_S11(app, client):
-    assert register(client, "alice").headers["Location"] == "/2fa/setup"
+    assert register(client, "alice").headers["Location"] == "/register/questions"  # J2, then J8
     choose = client.get("/2fa/setup")
     assert choose.status_code == 200
     page = choose.get_data(as_text=True)

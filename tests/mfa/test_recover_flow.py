@@ -139,7 +139,7 @@ def test_a_new_registration_from_the_lost_page_starts_clean_J11(app, client):
     create_account(app, "alice")
     sign_in(client, "alice")
     client.get("/2fa/lost")
-    assert register(client, "alice2").headers["Location"] == "/2fa/setup"
+    assert register(client, "alice2").headers["Location"] == "/register/questions"  # J2, then J8
     row = session_row(app, client)
     assert row.level == PASSWORD
     setup = client.get("/2fa/setup")

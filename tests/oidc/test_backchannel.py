@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import delete
 
 from idp import audit
+from idp.models import WebSession
 from tests.helpers import (
     GOOD_PASSWORD,
     audit_events,
     create_account,
     csrf,
+    get_account,
     pass_second_factor,
     run_cli,
     sign_in,
@@ -24,6 +27,8 @@ from tests.helpers import (
 from tests.oidc.conftest import Flow, full_flow
 from tests.oidc.portal_server import PortalServer, free_port
 from tests.oidc.rp import RelyingParty, register_client
+from tests.recovery.conftest import MailWaitingClient
+from tests.recovery.flows import last_code, post_code, post_new_password, post_question, set_questions, start
 
 CALLBACK = "https://portal.example/callback"
 LOGGED_OUT = "https://portal.example/signed-out"
@@ -220,3 +225,43 @@ def test_a_portal_down_for_good_is_given_up_and_audited(app, clock):
     assert "0 waiting" in deliver(app)
     given_up = audit_events(app, audit.BACKCHANNEL_GIVEN_UP)
     assert len(given_up) == 1 and given_up[0].details["outcome"]["attempts"] == len(waits) + 1
+
+
+def test_a_password_reset_tells_the_portal_and_ends_every_token_S18_S40(app, listening):
+    app.test_client_class = MailWaitingClient  # the reset code leaves after the answer
+    create_account(app, "alice", email_address="alice@example.org", confirmed=True)
+    account = get_account(app, "alice")
+    set_questions(app, account.id)
+    rp = portal_for(app, listening)
+    flow = full_flow(rp)
+    other_device = app.test_client()
+    server_tokens = full_flow(rp, other_device).tokens  # a second session, a second token set
+    resetting = app.test_client()
+    start(resetting, "alice")
+    post_code(resetting, last_code(app))
+    post_question(resetting)
+    assert post_new_password(resetting).status_code == 303
+    deliver(app)
+    assert len(listening.received) == 2  # one per session that used the portal
+    for tokens in (flow.tokens, server_tokens):
+        bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+        assert app.test_client().get("/userinfo", headers=bearer).status_code == 401
+    reasons = {e.details["reason"] for e in audit_events(app, audit.BACKCHANNEL_DELIVERED)}
+    assert reasons == {"account"}
+
+
+def test_revocation_ends_tokens_even_when_no_session_row_is_left_S40(app, portal):
+    """Revocation does not rely on finding a live session: with the sessions table
+    emptied behind Clef's back (an operator's clean-up), the portal's refresh token
+    still dies with the credential."""
+    create_account(app, "alice")
+    flow = full_flow(portal)
+    engine = app.extensions["clef"].engine
+    with engine.begin() as connection:
+        connection.execute(delete(WebSession))
+    assert run_cli(app, "users", "revoke", "alice", "--reason", "compromised").exit_code == 0
+    basic = base64.b64encode(f"{portal.client_id}:{portal.secret}".encode()).decode()
+    for token in (flow.tokens["access_token"], flow.tokens["refresh_token"]):
+        answer = app.test_client().post("/introspect", data={"token": token},
+                                        headers={"Authorization": f"Basic {basic}"})
+        assert answer.get_json() == {"active": False}

@@ -1,0 +1,192 @@
+"""The recovery information (J2, S14): the security questions set at registration, and
+later changes to them or to the recovery email, which need a fresh sign-in with both
+factors and notify the recovery email."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from idp import audit
+from idp.email_codes import CodeError, CodeExpired, ResendTooSoon, TooManyWrongCodes, WrongCode
+from idp.forms import EmailCodeForm
+from idp.models import Account
+from idp.ratelimit import configured, limiter
+from idp.runtime import db, services
+from idp.views.common import now, session_account, where
+from idp.web_session import fresh_sign_in_required, login_required, password_step_required
+from mfa.models import SecondFactor
+from recovery import bp
+from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
+from recovery.forms import QuestionsForm, RecoveryEmailForm
+from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, code_minutes, deliver
+from recovery.models import RecoveryQuestions
+
+EMAIL_CODE_PURPOSE = "recovery_email"
+
+
+def _account() -> Account:
+    account = session_account()
+    if account is None:
+        abort(403)
+    return account
+
+
+def _hint_problems(form: QuestionsForm) -> bool:
+    """A hint shown to anyone who types the username must not contain its answer."""
+    found = False
+    for hint, answer in ((form.question, form.answer), (form.person_hint, form.person)):
+        if hint.data and answer.data and hint_gives_away_answer(hint.data, answer.data):
+            hint.errors = [*hint.errors, _("The hint must not contain the answer.")]
+            found = True
+    return found
+
+
+def _valid(form: QuestionsForm) -> bool:
+    """Every field's shape, then the hints: every reason is shown at once."""
+    shaped = form.validate_on_submit()
+    given_away = _hint_problems(form)
+    return shaped and not given_away
+
+
+def _save(form: QuestionsForm, account: Account) -> None:
+    memorable = form.memorable_date.data
+    save_questions(
+        db(), services().hasher, account.id,
+        Hints(form.question.data or "", form.person_hint.data or "", form.date_hint.data or ""),
+        Answers(form.answer.data or "", form.person.data or "",
+                memorable.isoformat() if memorable else ""),
+        now(),
+    )
+    audit.record(db(), now(), audit.RECOVERY_QUESTIONS_SET, actor=account.username,
+                 account_id=account.id, where=where())
+    db().commit()
+
+
+def _questions_page(form: QuestionsForm, changing: bool, status: int = 200) -> ResponseReturnValue:
+    return render_template("recovery/questions.html", form=form, changing=changing), status
+
+
+@bp.route("/register/questions", methods=["GET", "POST"])
+@password_step_required
+def setup_questions() -> ResponseReturnValue:
+    """J2: the security questions, right after the username, password and email and
+    before the second factor. Only during registration (no second factor yet) and only
+    once: someone who holds just the password of a registered account must not set
+    questions and reset it with them; later changes need a fresh sign-in (S14)."""
+    account = _account()
+    if (db().get(RecoveryQuestions, account.id) is not None
+            or db().get(SecondFactor, account.id) is not None):
+        return redirect(url_for("mfa.setup"), code=303)
+    form = QuestionsForm()
+    if request.method == "GET":
+        return _questions_page(form, changing=False)
+    if not _valid(form):
+        return _questions_page(form, changing=False, status=400)
+    _save(form, account)
+    return redirect(url_for("mfa.setup"), code=303)
+
+
+@bp.get("/account/recovery")
+@login_required
+def settings() -> ResponseReturnValue:
+    account = _account()
+    has_questions = db().get(RecoveryQuestions, account.id) is not None
+    return render_template("recovery/settings.html", account=account,
+                           has_questions=has_questions, changed=request.args.get("changed"))
+
+
+@bp.route("/account/recovery/questions", methods=["GET", "POST"])
+@fresh_sign_in_required
+def change_questions() -> ResponseReturnValue:
+    """S14: new questions after a fresh sign-in; the recovery email is told."""
+    account = _account()
+    form = QuestionsForm()
+    if request.method == "GET":
+        return _questions_page(form, changing=True)
+    if not _valid(form):
+        return _questions_page(form, changing=True, status=400)
+    _save(form, account)
+    if account.has_confirmed_email and account.email:
+        deliver(QUESTIONS_CHANGED, account.locale, account.email, username=account.username)
+    return redirect(url_for("recovery.settings", changed="questions"), code=303)
+
+
+@bp.route("/account/recovery/email", methods=["GET", "POST"])
+@fresh_sign_in_required
+@limiter.limit(configured("email_code_per_ip"), methods=["POST"], scope="ip.email_code")
+def change_email() -> ResponseReturnValue:
+    """S14: a new recovery email, confirmed by a code sent to it before it replaces the
+    old one."""
+    account = _account()
+    form = RecoveryEmailForm()
+    if request.method == "GET":
+        return render_template("recovery/change_email.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("recovery/change_email.html", form=form), 400
+    address = (form.email.data or "").strip()
+    try:
+        code = services().email_codes.issue(db(), account.id, EMAIL_CODE_PURPOSE, address, now())
+    except ResendTooSoon as wait:
+        form.email.errors = [_wait_message(int(wait.retry_after.total_seconds()))]
+        return render_template("recovery/change_email.html", form=form), 429
+    audit.record(db(), now(), audit.EMAIL_CODE_SENT, actor=account.username,
+                 account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
+    db().commit()
+    sent = deliver(CONFIRM_ADDRESS, account.locale, address, code=code, username=account.username,
+                   minutes=code_minutes())
+    return redirect(url_for("recovery.confirm_new_email", failed=None if sent else 1), code=303)
+
+
+def _wait_message(seconds: int) -> str:
+    seconds = max(1, seconds)
+    return str(ngettext("A code was sent a moment ago. Wait %(num)d second before asking again.",
+                    "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
+                    seconds))
+
+
+def _code_message(error: CodeError) -> str:
+    if isinstance(error, WrongCode):
+        return str(ngettext("That code is not correct. %(num)d try left.",
+                        "That code is not correct. %(num)d tries left.", error.attempts_left))
+    if isinstance(error, TooManyWrongCodes):
+        return str(_("Too many wrong codes. Ask for a new code."))
+    if isinstance(error, CodeExpired):
+        return str(_("That code has expired. Ask for a new code."))
+    return str(_("There is no code waiting. Ask for a new code."))
+
+
+@bp.route("/account/recovery/email/confirm", methods=["GET", "POST"])
+@fresh_sign_in_required
+@limiter.limit(configured("email_code_per_ip"), methods=["POST"], scope="ip.email_code")
+def confirm_new_email() -> ResponseReturnValue:
+    account = _account()
+    pending = services().email_codes.pending_binding(db(), account.id, EMAIL_CODE_PURPOSE)
+    if pending is None and request.method == "GET":
+        return redirect(url_for("recovery.change_email"), code=303)
+    form = EmailCodeForm()
+    page = "recovery/confirm_new_email.html"
+    if request.method == "GET":
+        return render_template(page, form=form, address=pending)
+    if not form.validate_on_submit():
+        return render_template(page, form=form, address=pending), 400
+    try:
+        address = services().email_codes.verify(db(), account.id, EMAIL_CODE_PURPOSE,
+                                                 form.code.data or "", now())
+    except CodeError as error:
+        audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
+                     account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
+        db().commit()
+        form.code.errors = [_code_message(error)]
+        return render_template(page, form=form, address=pending), 400
+    old = account.email if account.has_confirmed_email else None
+    account.email, account.email_confirmed_at = address, now()
+    audit.record(db(), now(), audit.RECOVERY_EMAIL_CHANGED, actor=account.username,
+                 account_id=account.id, where=where())
+    db().commit()
+    for to in {old, address} - {None}:
+        deliver(EMAIL_CHANGED, account.locale, str(to), username=account.username,
+                new_address=address)
+    return redirect(url_for("recovery.settings", changed="email"), code=303)
