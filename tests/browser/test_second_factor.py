@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from mfa.models import EMAIL, TOTP
 from mfa.runtime import EXTENSION_KEY
 from tests.browser.journey import LiveServer, Visitor
+from tests.browser.recovery_wording import fill_questions
 from tests.helpers import (
     GOOD_PASSWORD,
     TEST_TOTP_SECRET,
@@ -62,11 +63,14 @@ def not_a_current_code(live_server: LiveServer, secret: str) -> str:
 
 
 def register_without_email(v: Visitor, username: str) -> None:
-    """J2 with no recovery email: straight on to the second-factor set-up."""
+    """J2 with no recovery email: the security questions, then the second-factor set-up."""
     w = v.words
     v.field(w.username).fill(username)
     v.field(w.password).fill(GOOD_PASSWORD)
     v.field(w.confirm_password).fill(GOOD_PASSWORD)
+    v.submit(w.continue_)
+    expect(v.page).to_have_url(v.url("/register/questions"))
+    fill_questions(v)
     v.submit(w.continue_)
     expect(v.page).to_have_url(v.url("/2fa/setup"))
 
@@ -236,6 +240,9 @@ def test_set_up_email_codes_after_confirming_the_email_J8_D2(
     v.field(w.recovery_email).fill("marguerite@example.org")
     v.submit(w.continue_)
     v.field(w.confirmation_code).fill(emailed_code(outbox(app)[-1]))
+    v.submit(w.continue_)
+    expect(page).to_have_url(v.url("/register/questions"))
+    fill_questions(v)
     v.submit(w.continue_)
     expect(page).to_have_url(v.url("/2fa/setup"))
 
