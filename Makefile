@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST := 127.0.0.1
 PORT := 5000
+PORTAL_PORT := 5001
 
 .PHONY: run test lint bench install translations migrate browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,examples]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -24,9 +25,14 @@ translations: install
 migrate: install
 	$(VENV)/bin/clef db upgrade
 
+# Clef, the sample employer portal (registered with Clef on first run) and the
+# back-channel logout worker, side by side under honcho (config/Procfile).
 run: translations migrate
-	@echo "Clef on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	exec $(VENV)/bin/gunicorn --config config/gunicorn.conf.py --bind $(HOST):$(PORT) idp.wsgi:app
+	$(PY) examples/employer_portal/register.py --url http://$(HOST):$(PORTAL_PORT)
+	@echo "Clef on http://$(HOST):$(PORT)/, the sample employer portal on http://$(HOST):$(PORTAL_PORT)/  (Ctrl-C stops them)"
+	CLEF_BIND=$(HOST):$(PORT) PORTAL_BIND=$(HOST):$(PORTAL_PORT) \
+	PORTAL_ISSUER=http://$(HOST):$(PORT) PORTAL_URL=http://$(HOST):$(PORTAL_PORT) \
+	exec $(VENV)/bin/honcho --procfile config/Procfile --app-root . start
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).
 browser:
@@ -45,8 +51,8 @@ test: translations browser lint
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check idp mfa recovery tests bench
-	$(VENV)/bin/mypy idp mfa recovery
+	$(VENV)/bin/ruff check idp mfa recovery examples tests bench
+	$(VENV)/bin/mypy idp mfa recovery examples
 
 bench: translations migrate
 	$(PY) bench/signin_throughput.py

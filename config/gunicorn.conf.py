@@ -16,6 +16,10 @@ workers = 2
 threads = 4
 graceful_timeout = 5
 accesslog = "-"
+# gunicorn's control socket sits at one path per user by default, so two servers (Clef
+# and the sample portal under `make run`, or a second checkout) would take each other's.
+# Nothing here uses it.
+control_socket_disable = True
 
 
 def when_ready(server: Any) -> None:

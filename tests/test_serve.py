@@ -1,13 +1,16 @@
 """`make run` serves with gunicorn: a fresh instance folder is migrated by `clef db
-upgrade`, the sign-in page answers, and Ctrl-C (SIGINT) stops the server cleanly."""
+upgrade`, the sign-in page answers, and Ctrl-C (SIGINT) stops the server cleanly; beside
+it, under honcho, the sample portal and the back-channel logout worker."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -59,3 +62,74 @@ def test_gunicorn_serves_sign_in_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert server.returncode == 0, output.decode(errors="replace")
     assert b"Traceback" not in output, output.decode(errors="replace")
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_make_run_serves_clef_the_portal_and_the_worker_and_stops_all_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """`make run`'s honcho (config/Procfile): Clef answers discovery, the sample portal
+    (registered by its register.py, idempotently) answers and sends "Sign in" to Clef's
+    authorization endpoint, the worker makes its passes; Ctrl-C stops all three, the
+    servers gracefully, and nothing is left listening."""
+    clef_port, portal_port = _free_port(), _free_port()
+    clef_url, portal_url = f"http://127.0.0.1:{clef_port}", f"http://127.0.0.1:{portal_port}"
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PORTAL_"))}
+    env.update(IDP_SERVICE__INSTANCE_DIR=str(instance), IDP_SERVICE__BASE_URL=clef_url,
+               CLEF_BIND=f"127.0.0.1:{clef_port}", PORTAL_BIND=f"127.0.0.1:{portal_port}",
+               PORTAL_ISSUER=clef_url, PORTAL_URL=portal_url,
+               PORTAL_CLIENT_FILE=str(instance / "employer_portal.json"),
+               PORTAL_STORE=str(instance / "employer_portal.sqlite3"))
+    subprocess.run([str(BIN / "clef"), "db", "upgrade"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    register = [sys.executable, str(ROOT / "examples" / "employer_portal" / "register.py"),
+                "--file", str(instance / "employer_portal.json"), "--url", portal_url]
+    first = subprocess.run(register, env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(register, env=env, capture_output=True, text=True, timeout=60)
+    assert "registered;" in first.stdout, first.stdout + first.stderr
+    assert "already registered" in again.stdout, again.stdout + again.stderr
+    assert (instance / "employer_portal.json").stat().st_mode & 0o777 == 0o600
+
+    honcho = subprocess.Popen(
+        [str(BIN / "honcho"), "--procfile", "config/Procfile", "--app-root", ".", "start"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(
+        raw.decode(errors="replace") for raw in iter(honcho.stdout.readline, b"")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        discovery = _wait_for(f"{clef_url}/.well-known/openid-configuration", deadline)
+        assert f'"issuer":"{clef_url}"'.encode() in discovery
+        home = _wait_for(f"{portal_url}/", deadline)
+        assert b"Sign in with Clef" in home
+        connection = http.client.HTTPConnection("127.0.0.1", portal_port, timeout=10)
+        connection.request("GET", "/signin")  # not followed: the redirect itself
+        answer = connection.getresponse()
+        connection.close()
+        assert answer.status == 302
+        assert answer.getheader("Location", "").startswith(f"{clef_url}/authorize?")
+        while not any("back-channel logout worker: a pass every" in line for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)  # the worker is up (its signal handlers too)
+        os.killpg(honcho.pid, signal.SIGINT)  # Ctrl-C reaches honcho's group
+        honcho.wait(timeout=30)
+        reader.join(timeout=10)
+    finally:
+        if honcho.poll() is None:
+            honcho.kill()
+    text = "".join(lines)
+    assert honcho.returncode == 130, text  # honcho's exit status for SIGINT
+    for name in ("clef.1", "portal.1", "worker.1"):
+        assert f"{name} stopped (rc=0)" in text, text
+    assert "worker stopped" in text, text  # between two passes, not killed mid-way
+    assert "Traceback" not in text, text
+    assert _refused(clef_port) and _refused(portal_port)
+

@@ -3,7 +3,8 @@ worker that ends expired sessions and delivers back-channel logouts."""
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 
 import click
 from flask import Flask, current_app
@@ -166,15 +167,17 @@ def oidc_deliver() -> None:
 @oidc_group.command("worker")
 @click.option("--every", default=5.0, show_default=True, help="Seconds between passes.")
 def oidc_worker(every: float) -> None:
-    """Run `deliver` forever (beside the web service; Ctrl-C stops it)."""
+    """Run `deliver` forever beside the web service. Ctrl-C or SIGTERM (honcho, systemd,
+    a container stop) ends it between two passes; each delivery is committed as it goes."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     click.echo(f"back-channel logout worker: a pass every {every} s")
-    try:
-        while True:
-            run_once()
-            db().close()
-            time.sleep(every)
-    except KeyboardInterrupt:
-        click.echo("worker stopped")
+    while not stop.is_set():
+        run_once()
+        db().close()
+        stop.wait(every)
+    click.echo("worker stopped")
 
 
 def register(app: Flask) -> None:

@@ -132,20 +132,23 @@ def locale(request: pytest.FixtureRequest) -> str:
 def open_browser(
     chromium: Any, axe: AxeChecker, live_server: LiveServer, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Visitor]]:
-    """``open_browser(locale, path, via="toggle" | "accept-language")``: a new context
-    (no cookies) with one tab on ``path``, checked with axe, in ``locale``.
+    """``open_browser(locale, path, via="toggle" | "accept-language", server=None)``: a
+    new context (no cookies) with one tab on ``path``, checked with axe, in ``locale``.
 
     French is chosen with the page's language toggle (the link "Français", J5), or by
-    the browser's Accept-Language (``fr-CA``) before the first page."""
+    the browser's Accept-Language (``fr-CA``) before the first page. ``server`` is the
+    site the tab starts on and its paths are relative to (a portal, say); by default
+    Clef itself."""
     opened: list[Visitor] = []
 
-    def start(locale: str, path: str, via: str = "toggle") -> Visitor:
+    def start(locale: str, path: str, via: str = "toggle",
+              server: LiveServer | None = None) -> Visitor:
         assert via in ("toggle", "accept-language")
         first = locale if via == "accept-language" else "en"
         context = chromium.new_context(locale=BROWSER_LOCALE[first])
         context.set_default_timeout(5_000)
         page = context.new_page()
-        visitor = Visitor(page, context, live_server, axe, locale=first)
+        visitor = Visitor(page, context, server or live_server, axe, locale=first)
 
         def on_navigated(frame: Any) -> None:
             if frame == page.main_frame:

@@ -1,0 +1,1 @@
+"""Examples that use Clef from outside, as a portal would."""
