@@ -93,13 +93,18 @@ def test_a_key_rotated_in_since_the_last_fetch_is_fetched_again_S42() -> None:
     {"events": {EVENT: "not an object"}},
     {"sub": None, "sid": None},
     {"nonce": "n-0S6_WzA2Mj"},  # §2.4: a logout token never has a nonce (not an ID token)
-    {"exp": int(time.time()) - LEEWAY - 5},
-    {"iat": int(time.time()) + LEEWAY + 60},
-    {"iat": int(time.time()) - 3600, "exp": int(time.time()) + 60},  # old, whatever exp says
+    # Times are seconds from now, resolved when the test runs (not when it is collected,
+    # which may be minutes earlier in a long suite).
+    {"exp": ("now", -LEEWAY - 5)},
+    {"iat": ("now", LEEWAY + 60)},
+    {"iat": ("now", -3600), "exp": ("now", 60)},  # old, whatever exp says
 ], ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
 def test_a_logout_token_with_wrong_claims_is_refused(changes: dict[str, Any]) -> None:
+    now = int(time.time())
+    resolved = {k: now + v[1] if isinstance(v, tuple) and v[0] == "now" else v
+                for k, v in changes.items()}
     with pytest.raises(InvalidLogoutToken):
-        _validate(_token(_claims(**changes)))
+        _validate(_token(_claims(**resolved)))
 
 
 def test_a_token_signed_by_another_key_or_unsigned_or_of_another_type_is_refused() -> None:
