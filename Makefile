@@ -56,6 +56,7 @@ lint: install
 
 bench: translations migrate
 	$(PY) bench/signin_throughput.py
+	$(PY) bench/provider_round_trip.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
