@@ -17,7 +17,7 @@ from idp.forms import PostOnlyForm
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import now, where
+from idp.views.common import email_code_error, now, resend_wait_message, where
 from idp.views.register import PASSWORD_MESSAGES
 from recovery import bp, reset_service
 from recovery.answers import Answers
@@ -32,7 +32,6 @@ from recovery.mail import (
 )
 from recovery.reset import (
     CodeError,
-    CodeExpired,
     CodeMail,
     CredentialRevoked,
     Flow,
@@ -42,7 +41,6 @@ from recovery.reset import (
     TooManyWrongAnswers,
     TooManyWrongCodes,
     WrongAnswer,
-    WrongCode,
 )
 from recovery.tokens import CODE_PASSED, STARTED, VERIFIED
 
@@ -107,15 +105,6 @@ def _code_page(flow: Flow, form: ResetCodeForm, status: int = 200, **extra: Any)
                            username=flow.username, **extra), status
 
 
-def _code_error(error: CodeError) -> str:
-    if isinstance(error, WrongCode):
-        return str(ngettext("That code is not correct. %(num)d try left.",
-                        "That code is not correct. %(num)d tries left.", error.attempts_left))
-    if isinstance(error, CodeExpired):
-        return str(_("That code has expired. Ask for a new code."))
-    return str(_("There is no code waiting. Ask for a new code."))
-
-
 @bp.route("/forgot-password/code", methods=["GET", "POST"])
 @limiter.limit(LIMIT, methods=["POST"], scope=SCOPE)
 def reset_code() -> ResponseReturnValue:
@@ -134,7 +123,7 @@ def reset_code() -> ResponseReturnValue:
         return _restart("codes")
     except CodeError as error:
         session[TOKEN_KEY] = service.after_code_error(flow, error)
-        form.code.errors = [_code_error(error)]
+        form.code.errors = [email_code_error(error)]
         return _code_page(flow, form, 400)
     session[TOKEN_KEY] = token
     if purpose == VERIFIED:
@@ -151,13 +140,8 @@ def resend_reset_code() -> ResponseReturnValue:
     try:
         token, mail = reset_service().resend(db(), now(), flow, where())
     except ResendTooSoon as wait:
-        seconds = max(1, int(wait.retry_after.total_seconds()))
         form = ResetCodeForm()
-        form.code.errors = [ngettext(
-            "A code was sent a moment ago. Wait %(num)d second before asking again.",
-            "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
-            seconds,
-        )]
+        form.code.errors = [resend_wait_message(wait)]
         return _code_page(flow, form, 429)
     _send_code(mail)
     session[TOKEN_KEY] = token

@@ -7,15 +7,14 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from idp import audit
-from idp.email_codes import CodeError, CodeExpired, ResendTooSoon, TooManyWrongCodes, WrongCode
+from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import EmailCodeForm
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import now, session_account, where
+from idp.views.common import email_code_error, now, resend_wait_message, session_account, where
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
 from mfa.models import SecondFactor
 from recovery import bp
@@ -130,7 +129,7 @@ def change_email() -> ResponseReturnValue:
     try:
         code = services().email_codes.issue(db(), account.id, EMAIL_CODE_PURPOSE, address, now())
     except ResendTooSoon as wait:
-        form.email.errors = [_wait_message(int(wait.retry_after.total_seconds()))]
+        form.email.errors = [resend_wait_message(wait)]
         return render_template("recovery/change_email.html", form=form), 429
     audit.record(db(), now(), audit.EMAIL_CODE_SENT, actor=account.username,
                  account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
@@ -138,24 +137,6 @@ def change_email() -> ResponseReturnValue:
     sent = deliver(CONFIRM_ADDRESS, account.locale, address, code=code, username=account.username,
                    minutes=code_minutes())
     return redirect(url_for("recovery.confirm_new_email", failed=None if sent else 1), code=303)
-
-
-def _wait_message(seconds: int) -> str:
-    seconds = max(1, seconds)
-    return str(ngettext("A code was sent a moment ago. Wait %(num)d second before asking again.",
-                    "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
-                    seconds))
-
-
-def _code_message(error: CodeError) -> str:
-    if isinstance(error, WrongCode):
-        return str(ngettext("That code is not correct. %(num)d try left.",
-                        "That code is not correct. %(num)d tries left.", error.attempts_left))
-    if isinstance(error, TooManyWrongCodes):
-        return str(_("Too many wrong codes. Ask for a new code."))
-    if isinstance(error, CodeExpired):
-        return str(_("That code has expired. Ask for a new code."))
-    return str(_("There is no code waiting. Ask for a new code."))
 
 
 @bp.route("/account/recovery/email/confirm", methods=["GET", "POST"])
@@ -179,7 +160,7 @@ def confirm_new_email() -> ResponseReturnValue:
         audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
                      account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
         db().commit()
-        form.code.errors = [_code_message(error)]
+        form.code.errors = [email_code_error(error)]
         return render_template(page, form=form, address=pending), 400
     old = account.email if account.has_confirmed_email else None
     account.email, account.email_confirmed_at = address, now()
