@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey
+from joserfc.jwk import ECKey, KeyParameters, RSAKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -121,9 +121,6 @@ class SigningKeys:
             or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now)
         ).order_by(SigningKey.created_at))
         return {"keys": [dict(row.public_jwk) for row in rows]}
-
-    def public_key_set(self, db: Session, now: datetime) -> KeySet:
-        return KeySet.import_key_set(self.jwks(db, now))  # type: ignore[arg-type]
 
     def reseal_all(self, db: Session, box: SecretBox) -> int:
         count = 0
