@@ -14,13 +14,20 @@ from idp.forms import EmailCodeForm
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import email_code_error, now, resend_wait_message, session_account, where
+from idp.views.common import (
+    email_code_error,
+    now,
+    resend_wait_message,
+    send_code,
+    session_account,
+    where,
+)
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
 from mfa.models import SecondFactor
 from recovery import bp
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
 from recovery.forms import QuestionsForm, RecoveryEmailForm
-from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, code_minutes, deliver
+from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, deliver
 from recovery.models import RecoveryQuestions
 
 EMAIL_CODE_PURPOSE = "recovery_email"
@@ -127,15 +134,10 @@ def change_email() -> ResponseReturnValue:
         return render_template("recovery/change_email.html", form=form), 400
     address = (form.email.data or "").strip()
     try:
-        code = services().email_codes.issue(db(), account.id, EMAIL_CODE_PURPOSE, address, now())
+        sent = send_code(account, EMAIL_CODE_PURPOSE, address, address, message=CONFIRM_ADDRESS)
     except ResendTooSoon as wait:
         form.email.errors = [resend_wait_message(wait)]
         return render_template("recovery/change_email.html", form=form), 429
-    audit.record(db(), now(), audit.EMAIL_CODE_SENT, actor=account.username,
-                 account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
-    db().commit()
-    sent = deliver(CONFIRM_ADDRESS, account.locale, address, code=code, username=account.username,
-                   minutes=code_minutes())
     return redirect(url_for("recovery.confirm_new_email", failed=None if sent else 1), code=303)
 
 

@@ -181,6 +181,21 @@ def session_token(app: Flask, client: FlaskClient) -> str | None:
     return cookie.value if cookie is not None else None
 
 
+def session_row(app: Flask, token: str) -> Any:
+    """The server-side session row of ``token`` (detached), or None."""
+    from idp.models import WebSession
+    from idp.sessions import session_id
+
+    db = app.extensions["clef"].session_factory()
+    try:
+        row = db.get(WebSession, session_id(token))
+        if row is not None:
+            db.expunge(row)
+        return row
+    finally:
+        db.close()
+
+
 def set_session_token(app: Flask, client: FlaskClient, token: str) -> None:
     """Make the client present ``token`` (to replay an old cookie, say)."""
     client.set_cookie(session_cookie_name(app), token)

@@ -9,8 +9,11 @@ from flask import request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from idp import audit
 from idp.audit import Where
 from idp.email_codes import CodeError, CodeExpired, ResendTooSoon, TooManyWrongCodes, WrongCode
+from idp.mail import MailNotSent
+from idp.mail_render import send_mail
 from idp.models import Account
 from idp.redirects import safe_next
 from idp.runtime import db, services
@@ -74,3 +77,25 @@ def resend_wait_message(wait: ResendTooSoon) -> str:
 
 def mail_not_sent_message() -> str:
     return str(_("We could not send the code just now. Wait a minute, then choose “Send a new code”."))
+
+
+def send_code(account: Account, purpose: str, binding: str, to: str, *,
+              message: str = "confirm_email", tag: str = audit.EMAIL_CODE_SENT,
+              **context: object) -> bool:
+    """Issue a fresh emailed code for ``purpose``, bound to ``binding`` (an address being
+    confirmed, a sign-in attempt), and mail it to ``to`` in the person's language (S16).
+
+    The code and the audit row are committed before the mail leaves, so a mail that
+    cannot leave (False) loses nothing: the page offers a new code. Raises
+    ``ResendTooSoon`` when asked again too soon."""
+    svc = services()
+    code = svc.email_codes.issue(db(), account.id, purpose, binding, now())
+    audit.record(db(), now(), tag, actor=account.username, account_id=account.id,
+                 where=where(), purpose=purpose)
+    db().commit()
+    try:
+        send_mail(message, account.locale, to, code=code, username=account.username,
+                  minutes=svc.settings.email_code.lifetime_minutes, **context)
+    except MailNotSent:
+        return False
+    return True

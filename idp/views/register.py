@@ -14,8 +14,6 @@ from idp.accounts import RegistrationRefused
 from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import EmailCodeForm, PostOnlyForm, RegisterForm
 from idp.i18n import select_locale
-from idp.mail import MailNotSent
-from idp.mail_render import send_mail
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
@@ -25,6 +23,7 @@ from idp.views.common import (
     email_code_error,
     now,
     resend_wait_message,
+    send_code,
     session_account,
     where,
 )
@@ -132,20 +131,8 @@ def _pending_account() -> Account:
 
 
 def _send_confirmation(account: Account, address: str) -> bool:
-    """Send a fresh code to the account's unconfirmed address (S16). False when the
-    mail could not leave: the account stays saved and the page offers a new code."""
-    svc = services()
-    code = svc.email_codes.issue(db(), account.id, CONFIRM_EMAIL, address, now())
-    audit.record(db(), now(), audit.EMAIL_CODE_SENT, actor=account.username,
-                 account_id=account.id, where=where(), purpose=CONFIRM_EMAIL)
-    db().commit()
-    try:
-        send_mail("confirm_email", account.locale, address, code=code,
-                  username=account.username,
-                  minutes=svc.settings.email_code.lifetime_minutes)
-    except MailNotSent:
-        return False
-    return True
+    """A fresh code to the account's unconfirmed address (S16)."""
+    return send_code(account, CONFIRM_EMAIL, address, address)
 
 
 @bp.route("/register/email", methods=["GET", "POST"])

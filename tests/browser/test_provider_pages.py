@@ -15,7 +15,7 @@ from tests.oidc.rp import RelyingParty, Request, register_client
 pytestmark = pytest.mark.browser
 
 
-def say(locale: str, msgid: str, **values: str) -> str:
+def say(locale: str, msgid: str, **values: object) -> str:
     """What the page says for ``msgid`` in ``locale`` (the catalogue's French)."""
     text = msgid if locale == "en" else french(msgid)
     assert text, f"no French for {msgid!r}"
@@ -89,3 +89,22 @@ def test_a_request_that_cannot_go_back_gets_a_page_S31(
     assert response is not None and response.status == 400
     expect(v.page.get_by_role("heading", level=1)).to_have_text(
         say(locale, "This sign-in request cannot be used"))
+
+
+def test_sign_out_my_other_sessions_J9(open_browser, live_server: LiveServer, locale: str) -> None:
+    """From the second-factor page, one browser signs the person's other browser out."""
+    app = live_server.app
+    create_account(app, "alice")
+    here: Visitor = open_browser(locale, "/signin")
+    elsewhere: Visitor = open_browser(locale, "/signin")
+    for visitor in (elsewhere, here):
+        visitor.sign_in("alice", GOOD_PASSWORD)
+        visitor.field(visitor.words.code).fill(current_totp(app))
+        visitor.submit(visitor.words.continue_)
+        live_server.clock.advance(seconds=30)  # the next sign-in needs the app's next code
+    here.goto("/2fa/manage")
+    here.submit(say(locale, "Sign out my other sessions"))
+    expect(here.page.get_by_role("status")).to_contain_text(
+        say(locale, "%(num)d other session was signed out.", num=1))
+    elsewhere.goto("/account")
+    expect(elsewhere.page).to_have_url(elsewhere.path_re("/signin"))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from idp import audit
 from idp.models import WebSession
-from idp.sessions import FULL, PASSWORD, SessionStore, session_id
+from idp.sessions import FULL, PASSWORD, SessionStore
 from idp.settings import SessionSettings, load_settings
 from idp.views.common import after_sign_in_target
 from tests.helpers import (
@@ -27,6 +27,7 @@ from tests.helpers import (
     pass_second_factor,
     run_cli,
     session_cookie_name,
+    session_row,
     session_token,
     set_session_token,
     sign_in,
@@ -39,17 +40,6 @@ def _rows(app) -> list[WebSession]:
         rows = list(db.scalars(select(WebSession)))
         db.expunge_all()
         return rows
-    finally:
-        db.close()
-
-
-def _row(app, token: str) -> WebSession | None:
-    db = app.extensions["clef"].session_factory()
-    try:
-        row = db.get(WebSession, session_id(token))
-        if row is not None:
-            db.expunge(row)
-        return row
     finally:
         db.close()
 
@@ -97,7 +87,7 @@ def test_token_is_long_random_and_stored_only_hashed_S20_D6(app):
     rows = _rows(app)
     assert len(rows) == 2
     assert all(token not in (row.id, str(row.data)) for row in rows)
-    assert _row(app, token) is not None  # found by its hash
+    assert session_row(app, token) is not None  # found by its hash
 
 
 def test_password_step_renews_the_token_and_old_cookie_is_dead_S20(app):
@@ -108,8 +98,8 @@ def test_password_step_renews_the_token_and_old_cookie_is_dead_S20(app):
     assert sign_in(client, "alice").status_code == 303
     pending_token = session_token(app, client)
     assert pending_token != anonymous_token
-    assert _row(app, anonymous_token) is None
-    assert _row(app, pending_token).level == PASSWORD
+    assert session_row(app, anonymous_token) is None
+    assert session_row(app, pending_token).level == PASSWORD
     # Replaying the pre-sign-in cookie gets nothing.
     replay = app.test_client()
     set_session_token(app, replay, anonymous_token)
@@ -126,8 +116,8 @@ def test_second_factor_renews_the_token_again_S20(app):
     pass_second_factor(app, client)
     full_token = session_token(app, client)
     assert full_token != pending_token
-    assert _row(app, pending_token) is None
-    row = _row(app, full_token)
+    assert session_row(app, pending_token) is None
+    row = session_row(app, full_token)
     assert row.level == FULL and row.amr == "pwd otp" and row.auth_time is not None
     replay = app.test_client()
     set_session_token(app, replay, pending_token)
@@ -182,7 +172,7 @@ def test_sign_out_ends_the_server_row_and_refuses_the_old_cookie_S21(app):
     cleared = response.headers["Set-Cookie"]
     assert cleared.startswith(f"{session_cookie_name(app)}=;")
     assert "Max-Age=0" in cleared or "Expires=Thu, 01 Jan 1970" in cleared
-    assert _row(app, token) is None
+    assert session_row(app, token) is None
     assert audit.LOGOUT in audit_tags(app)
     replay = app.test_client()
     set_session_token(app, replay, token)
@@ -223,7 +213,7 @@ def test_idle_timeout_after_20_minutes_without_activity_S22_J4(app, clock):
         assert client.get("/account").status_code == 200
     clock.advance(minutes=20)
     assert goes_to(client.get("/account"), "/session-expired", "/account")
-    assert _row(app, token) is None  # S21: ended on the server
+    assert session_row(app, token) is None  # S21: ended on the server
     assert audit_tags(app)[-1] == audit.SESSION_EXPIRED  # S28: and recorded
 
 

@@ -6,24 +6,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp.models import WebSession
-from idp.sessions import session_id
 from mfa.models import SecondFactor
 from mfa.runtime import EXTENSION_KEY
 from tests.helpers import get_account, session_token
+from tests.helpers import session_row as row_of
 
 
 def session_row(app: Flask, client: FlaskClient) -> WebSession | None:
+    """The session row of the cookie ``client`` holds, or None."""
     token = session_token(app, client)
-    if token is None:
-        return None
-    db = app.extensions["clef"].session_factory()
-    try:
-        row = db.get(WebSession, session_id(token))
-        if row is not None:
-            db.expunge(row)
-        return row
-    finally:
-        db.close()
+    row: WebSession | None = None if token is None else row_of(app, token)
+    return row
 
 
 def factor_of(app: Flask, username: str) -> SecondFactor | None:
