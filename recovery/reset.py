@@ -10,8 +10,10 @@ Steps, each ending in a token of its own purpose (``recovery.tokens``):
 3. The new password, under the policy of registration (S1, S2), not the current one.
 
 A finished reset (S15, S18) signs nobody in and leaves the second factor alone; it ends
-every session of the account, clears the sign-in lock and the answer limit, and the view
-notifies the recovery email.
+every session of the account, clears the password-step lock, and the view notifies the
+recovery email. D9: it restores the password, not fresh guesses: the second-step count
+(and its lock) and the limit on wrong answers survive it, so someone who knows the
+answers cannot loop "five wrong codes, reset, five more".
 
 Revoked credentials (S19, D7): nothing may tell someone who only typed a username that
 it exists, so at step 1 a revoked credential is treated like an unknown one: no code, the
@@ -50,6 +52,7 @@ from idp.keys import KeyRing
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.runtime import Services
+from idp.throttle import PASSWORD_STEP
 from idp.usernames import normalise_username, username_key
 from recovery.answers import Answers, Hints, check_all, check_answer, hints_of
 from recovery.decoys import decoy_hints
@@ -365,11 +368,12 @@ class ResetService:
         """S18: what a finished reset ends and clears. The caller commits.
 
         Ending the account's sessions also tells the provider, which revokes every
-        access and refresh token of the account and tells its portals (S40)."""
+        access and refresh token of the account and tells its portals (S40). Only the
+        password step's count and lock are cleared (D4, D9); the second step's and the
+        answer limit are left as they are."""
         key = username_key(account.username)
         ended = self.core.sessions.end_for_account(db, account.id)
-        self.core.throttle.clear(db, key)  # every sign-in step's count and lock (D4)
-        self.limits.clear(db, key)
+        self.core.throttle.clear(db, key, (PASSWORD_STEP,))
         self._codes.discard(db, account.id, CODE_PURPOSE)
         db.execute(delete(ResetFlow).where(ResetFlow.key == self._flow_key(key)))
         return ended
