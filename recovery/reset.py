@@ -209,7 +209,8 @@ class ResetService:
             db.commit()
             raise
         db.commit()
-        assert account is not None  # only a mailed code passes  # noqa: S101
+        if account is None:  # only a mailed code passes: never reached
+            raise NoLiveCode()
         purpose = CODE_PASSED if db.get(RecoveryQuestions, account.id) is not None else VERIFIED
         if purpose == VERIFIED:
             self._verified(db, now, account, where, "code")

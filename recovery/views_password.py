@@ -249,6 +249,8 @@ def new_password() -> ResponseReturnValue:
     except NewPasswordRefused as refused:
         _show_refusal(form, refused)
         return render_template(page, form=form, password_min=minimum), 400
+    except InvalidToken:  # another request with this flow set the password first
+        return _restart()
     account = done.account
     if account.has_confirmed_email and account.email:
         deliver(PASSWORD_RESET, account.locale, account.email, username=account.username)
