@@ -27,7 +27,7 @@ def at_once(count: int, action: Callable[[int], T], timeout: float = 120) -> lis
         try:
             barrier.wait(timeout)
             results[index] = action(index)
-        except BaseException as error:  # noqa: BLE001 - reported to the test below
+        except BaseException as error:  # reported to the test below
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]

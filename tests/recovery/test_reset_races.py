@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from idp import audit
 from idp.models import Account
+from recovery.models import AnswerLimit
 from tests.at_once import at_once, clones
 from tests.helpers import audit_tags, create_account, csrf, get_account, sign_in
 from tests.recovery.flows import last_code, post_code, post_question, set_questions, start
@@ -73,3 +74,23 @@ def test_one_reset_step_token_raced_20_times_sets_one_password_S15_S18(make_app)
     with app.extensions["clef"].session_factory() as db:
         assert len(db.scalars(select(Account)).all()) == 1
     assert get_account(app, "alice") is not None
+
+
+def test_d1_20_wrong_answers_at_once_count_exactly_to_the_limit(make_app):
+    """The answer limit's claim is atomic too: of 20 concurrent wrong sets of answers,
+    exactly ``answer_max_failures`` are checked; the rest are refused unchecked."""
+    app = _app(make_app)
+    _alice(app)
+    client = app.test_client()
+    start(client, "alice")
+    token = csrf(client, "/forgot-password/questions")
+    racers = clones(app, client, RACERS)
+    responses = at_once(RACERS, lambda i: racers[i].post(
+        "/forgot-password/questions", data={"csrf_token": token, "answer": f"wrong {i}",
+                                            "person": "wrong", "memorable_date": "1999-01-01"}))
+    assert {r.status_code for r in responses} == {400}
+    limit = app.extensions["clef"].settings.recovery.answer_max_failures
+    assert audit_tags(app).count(audit.RECOVERY_ANSWER_FAILED) == limit
+    with app.extensions["clef"].session_factory() as db:
+        (row,) = db.scalars(select(AnswerLimit)).all()
+        assert row.failures == limit and row.blocked_until is not None
