@@ -166,7 +166,9 @@ class ResetService:
         db.commit()
         token = self.tokens.make(STARTED, {"u": display, "n": started.nonce,
                                            "s": self.tokens.state_of(account)})
-        revoked = account if account and account.is_revoked and account.has_confirmed_email else None
+        # The owner of a revoked credential is told as often as a code would go out.
+        revoked = (account if started.code is not None and account is not None
+                   and account.is_revoked and account.has_confirmed_email else None)
         return Started(token, code_mail, revoked)
 
     def _purge(self, db: Session, now: datetime) -> None:

@@ -93,6 +93,11 @@ def test_s6_step_one_and_its_restart_look_the_same_for_every_username(app, clock
     for name in KINDS:
         for step, (seen, expected) in enumerate(zip(transcripts[name], reference, strict=True)):
             assert seen == expected, f"{name} differs from an unknown username at step {step}"
+    # Only the owners' mailboxes differ: a code per new code (two starts, one resend),
+    # and the revoked credential's notice as often as a start would send a code.
+    recipients = [m["To"] for m in outbox(app)]
+    assert recipients.count(ADDRESS) == 3 and recipients.count("r@example.org") == 2
+    assert len(recipients) == 5
 
 
 class _Statements:
