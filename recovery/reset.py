@@ -300,7 +300,8 @@ class ResetService:
     def set_password(self, db: Session, now: datetime, flow: Flow, password: str,
                      confirm: str, where: audit.Where) -> ResetDone:
         """The new password (S1, S2, not the current one), then S15 and S18. Raises
-        :class:`NewPasswordRefused` with every reason at once."""
+        :class:`NewPasswordRefused` with every reason at once, or :class:`InvalidToken`
+        when the flow is not proven or another request of it set a password first."""
         account = flow.account
         if flow.purpose != VERIFIED or account is None or account.is_revoked:
             raise InvalidToken()

@@ -153,7 +153,7 @@ def test_s6_step_one_runs_the_same_sql_for_every_username(app, clock, statements
 
 # --- Timing -----------------------------------------------------------------------------
 
-ROUNDS = 60
+ROUNDS = 30
 
 
 @pytest.mark.slow
@@ -190,4 +190,4 @@ def test_s6_start_and_restart_take_the_same_time_for_every_username(app, clock, 
     print(backend, {f"{n}/{s}": f"{m * 1000:.2f} ms" for (n, s), m in medians.items()})
     for (name, step), median in medians.items():
         reference = medians[("nobody-here", step)]
-        assert 0.67 <= median / reference <= 1.5, (name, step, median, reference)
+        assert 0.6 <= median / reference <= 1.67, (name, step, median, reference)
