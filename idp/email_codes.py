@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
@@ -100,7 +100,9 @@ class EmailCodes:
         With ``binding``, only a code sent for that (a sign-in attempt, S12) is live:
         another attempt's code is neither checked nor used up here.
         Raises :class:`NoLiveCode`, :class:`CodeExpired`, :class:`WrongCode` or
-        :class:`TooManyWrongCodes`. The comparison is constant-time. The caller commits.
+        :class:`TooManyWrongCodes`. The comparison is constant-time. Using the code and
+        counting a wrong try are each one conditional statement, so concurrent tries
+        cannot both use it or lose a count (D4). The caller commits.
         """
         row = db.get(EmailCode, (account_id, purpose), with_for_update=True)
         if row is None or (binding is not None and row.binding != binding):
@@ -109,14 +111,28 @@ class EmailCodes:
             _drop(db, row)
             raise CodeExpired()
         cleaned = "".join(ch for ch in code if ch.isdigit())
+        this_code = (EmailCode.account_id == account_id, EmailCode.purpose == purpose,
+                     EmailCode.code_hash == row.code_hash)
         if self._keys.matches(CODE_HASH_PURPOSE, f"{account_id}:{purpose}:{cleaned}", row.code_hash):
+            # Used up by one conditional DELETE: of concurrent uses exactly one wins,
+            # on SQLite too (where FOR UPDATE above is not a lock).
             binding = row.binding
-            _drop(db, row)
+            used = db.execute(delete(EmailCode).where(*this_code)).rowcount  # type: ignore[attr-defined]
+            db.expunge(row)
+            if not used:
+                raise NoLiveCode()
             return binding
-        row.attempts += 1
-        left = self._settings.max_attempts - row.attempts
+        attempts = db.scalar(update(EmailCode).where(*this_code)
+                             .values(attempts=EmailCode.attempts + 1)
+                             .returning(EmailCode.attempts)
+                             .execution_options(synchronize_session=False))
+        db.expire(row)
+        if attempts is None:
+            raise NoLiveCode()  # a concurrent try used or killed it
+        left = self._settings.max_attempts - attempts
         if left <= 0:
-            _drop(db, row)
+            db.execute(delete(EmailCode).where(*this_code))
+            db.expunge(row)
             raise TooManyWrongCodes()
         raise WrongCode(left)
 

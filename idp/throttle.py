@@ -13,11 +13,13 @@ password. A correct password then clears the count; a wrong one leaves it.
 Two steps of sign-in are counted apart: the password (``PASSWORD_STEP``) and the second
 factor (``SECOND_FACTOR_STEP``). A correct password clears only the password count, so
 knowing the password never buys fresh guesses at the second factor; passing the second
-factor clears both. An admin unlock and a password reset clear both too.
+factor clears both. An admin unlock clears both too; a password reset clears only the
+password step's (D9: a reset restores the password, not fresh guesses at the code).
 
 Schedule: ``threshold`` consecutive failures lock for ``first_lock_minutes``; each
 further failure doubles the lock up to ``max_lock_minutes``; ``permanent_after``
-consecutive failures lock until a password reset or ``clef users unlock``.
+consecutive failures lock until ``clef users unlock`` (or, for the password step, a
+password reset).
 """
 
 from __future__ import annotations
@@ -123,9 +125,9 @@ class Throttle:
         return case(*whens, else_=literal(None, type_=LoginThrottle.locked_until.type))
 
     def clear(self, db: Session, username_key: str, steps: tuple[str, ...] = STEPS) -> bool:
-        """Forget the counts and locks of ``steps``: every step for a full sign-in, an
-        admin unlock or a password reset; the password step alone for a correct
-        password. True when there was a count."""
+        """Forget the counts and locks of ``steps``: every step for a full sign-in or an
+        admin unlock; the password step alone for a correct password or a password
+        reset (D9). True when there was a count."""
         keys = [self.key_for(username_key, step) for step in steps]
         result = db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -3,8 +3,9 @@ not it exists (S6), so "too many wrong answers" says nothing about an account.
 
 An attempt first claims a slot in one atomic statement (an upsert that only counts while
 the key is not blocked), as the core's throttle does (D4): concurrent guesses cannot all
-slip past the check. A window that has run out starts again at one. A right answer does
-not clear the count; a completed password reset does.
+slip past the check. A window that has run out starts again at one. Neither a right
+answer nor a completed password reset clears the count (D9: a reset restores the
+password, not fresh guesses); only the window running out does.
 """
 
 from __future__ import annotations
@@ -82,7 +83,3 @@ class AnswerLimits:
         db.execute(delete(AnswerLimit).where(AnswerLimit.updated_at < now - self.block,
                                              or_(AnswerLimit.blocked_until.is_(None),
                                                  AnswerLimit.blocked_until <= now)))
-
-    def clear(self, db: Session, username_key: str) -> None:
-        """A completed reset: the count starts again. The caller commits."""
-        db.execute(delete(AnswerLimit).where(AnswerLimit.key == self.key_for(username_key)))

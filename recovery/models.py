@@ -54,7 +54,11 @@ class AnswerLimit(Base):
 class ResetFlow(Base):
     """The newest forgot-password flow started for one normalised username (existing or
     not, so starting a flow does the same write either way, S6). A token of an older
-    flow names another nonce and is refused: a superseded flow cannot be replayed."""
+    flow names another nonce and is refused: a superseded flow cannot be replayed.
+
+    The flow's emailed code lives here for every username alike (``recovery.reset_codes``):
+    its keyed hash, when it went out and its wrong tries; only a real account's is
+    mailed. ``code_hash`` is None once the code is used, expired or out of tries."""
 
     __tablename__ = "recovery_reset_flows"
 
@@ -62,3 +66,6 @@ class ResetFlow(Base):
     nonce: Mapped[str] = mapped_column(String(64))
     # Rows older than a token's lifetime are dead and deleted as new flows start.
     started_at: Mapped[datetime] = mapped_column(index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_sent_at: Mapped[datetime | None]
+    code_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

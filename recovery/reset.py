@@ -3,15 +3,18 @@
 Steps, each ending in a token of its own purpose (``recovery.tokens``):
 
 1. The username. Every username gets the same answer and work (S6): one look-up, one
-   write of the newest flow, one mail rendered by the view. An active account with a
-   confirmed recovery email is sent a code (S16), bound to the flow's nonce.
+   write of the newest flow and its code (``recovery.reset_codes``), one mail rendered
+   by the view. Only an active account with a confirmed recovery email is mailed the
+   code (S16).
 2. Either the emailed code, then the recovery question (email route), or the three
    security questions (questions route; D1: a strict per-username limit).
 3. The new password, under the policy of registration (S1, S2), not the current one.
 
 A finished reset (S15, S18) signs nobody in and leaves the second factor alone; it ends
-every session of the account, clears the sign-in lock and the answer limit, and the view
-notifies the recovery email.
+every session of the account, clears the password-step lock, and the view notifies the
+recovery email. D9: it restores the password, not fresh guesses: the second-step count
+(and its lock) and the limit on wrong answers survive it, so someone who knows the
+answers cannot loop "five wrong codes, reset, five more".
 
 Revoked credentials (S19, D7): nothing may tell someone who only typed a username that
 it exists, so at step 1 a revoked credential is treated like an unknown one: no code, the
@@ -21,26 +24,24 @@ who answers all three security questions correctly is shown the revoked page. Ne
 ever leads to a new password.
 
 For a username with no usable email route (unknown, revoked, or no confirmed email) the
-code step is played out from the token alone, with the same messages, tries and expiry
-as a real code, so the code page does not tell the cases apart either.
+code step plays out the same, on the same row: a code nobody receives, with the same
+messages, tries, expiry and restarts as a mailed one, so the code page does not tell the
+cases apart either.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp import audit
 from idp.email_codes import (
     CodeError,
     CodeExpired,
-    EmailCodes,
     NoLiveCode,
     ResendTooSoon,
     TooManyWrongCodes,
@@ -50,15 +51,16 @@ from idp.keys import KeyRing
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.runtime import Services
+from idp.throttle import PASSWORD_STEP
 from idp.usernames import normalise_username, username_key
 from recovery.answers import Answers, Hints, check_all, check_answer, hints_of
 from recovery.decoys import decoy_hints
 from recovery.limits import AnswerLimits, Claimed, TooManyWrongAnswers
-from recovery.models import RecoveryQuestions, ResetFlow
+from recovery.models import RecoveryQuestions
+from recovery.reset_codes import ResetCodes
 from recovery.tokens import CODE_PASSED, STARTED, VERIFIED, FlowTokens, InvalidToken
 
-CODE_PURPOSE = "password_reset"
-FLOW_KEY_PURPOSE = "recovery.flow.username"
+CODE_PURPOSE = "password_reset"  # the audit's name for the code
 
 __all__ = [
     "CodeError",
@@ -125,8 +127,7 @@ class Flow:
 
     @property
     def has_email_route(self) -> bool:
-        a = self.account
-        return a is not None and not a.is_revoked and a.has_confirmed_email
+        return self.account is not None and _has_email_route(self.account)
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,7 @@ class ResetService:
         self.core = core
         self.tokens = tokens
         self.limits = limits
-
-    @property
-    def _codes(self) -> EmailCodes:
-        return self.core.email_codes
+        self.codes = ResetCodes(core.keys, core.settings.email_code)
 
     @property
     def _keys(self) -> KeyRing:
@@ -152,46 +150,31 @@ class ResetService:
     # --- step 1 -----------------------------------------------------------------------
 
     def start(self, db: Session, now: datetime, username: str, where: audit.Where) -> Started:
-        """Begin a flow for whatever was typed (S6: the same answer either way)."""
+        """Begin a flow for whatever was typed (S6: the same answer, statements and
+        writes either way; only a real account's code is handed back to be mailed)."""
         display, key = normalise_username(username), username_key(username)
         account = self.core.accounts.get_by_username(db, display)
-        nonce = secrets.token_urlsafe(24)
+        started = self.codes.start(db, key, now)
         code_mail: CodeMail | None = None
-        if account is not None and not account.is_revoked and account.has_confirmed_email:
-            try:
-                code = self._codes.issue(db, account.id, CODE_PURPOSE, nonce, now)
-            except ResendTooSoon:
-                # A code left moments ago (a double submit): this flow takes it over.
-                nonce = self._codes.pending_binding(db, account.id, CODE_PURPOSE) or nonce
-            else:
-                code_mail = CodeMail(account.email or "", code, account.username, account.locale)
-        self._remember_flow(db, key, nonce, now)
+        if started.code is not None and account is not None and _has_email_route(account):
+            code_mail = CodeMail(account.email or "", started.code, account.username, account.locale)
         self._purge(db, now)
         tag = audit.RECOVERY_RESET_REVOKED if account and account.is_revoked else audit.RECOVERY_RESET_STARTED
         audit.record(db, now, tag, actor=account.username if account else "unknown",
                      account_id=account.id if account else None, where=where,
                      code_sent=code_mail is not None)
         db.commit()
-        token = self.tokens.make(STARTED, {"u": display, "n": nonce,
-                                           "s": self.tokens.state_of(account),
-                                           "t": _stamp(now), "w": 0})
-        revoked = account if account and account.is_revoked and account.has_confirmed_email else None
+        token = self.tokens.make(STARTED, {"u": display, "n": started.nonce,
+                                           "s": self.tokens.state_of(account)})
+        # The owner of a revoked credential is told as often as a code would go out.
+        revoked = (account if started.code is not None and account is not None
+                   and account.is_revoked and account.has_confirmed_email else None)
         return Started(token, code_mail, revoked)
-
-    def _flow_key(self, key: str) -> str:
-        return self._keys.keyed_hash(FLOW_KEY_PURPOSE, key)
-
-    def _remember_flow(self, db: Session, key: str, nonce: str, now: datetime) -> None:
-        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(ResetFlow).values(key=self._flow_key(key), nonce=nonce,
-                                                     started_at=now)
-        db.execute(statement.on_conflict_do_update(
-            index_elements=[ResetFlow.key], set_={"nonce": nonce, "started_at": now}))
 
     def _purge(self, db: Session, now: datetime) -> None:
         """Every username typed leaves a row (S6 needs the same write for all), so the
         dead ones go as new flows start: one indexed delete per table."""
-        db.execute(delete(ResetFlow).where(ResetFlow.started_at < now - self.tokens.lifetime))
+        self.codes.purge(db, now - self.tokens.lifetime)
         self.limits.purge(db, now)
 
     def flow(self, db: Session, purpose: str, token: str | None) -> Flow:
@@ -204,8 +187,8 @@ class ResetService:
         state = str(payload.get("s", ""))
         if not secrets.compare_digest(state, self.tokens.state_of(account)):
             raise InvalidToken()
-        newest = db.get(ResetFlow, self._flow_key(key))
-        if newest is None or not secrets.compare_digest(newest.nonce, str(payload.get("n"))):
+        newest = self.codes.nonce_of(db, key)
+        if newest is None or not secrets.compare_digest(newest, str(payload.get("n"))):
             raise InvalidToken()
         return Flow(purpose, display, key, str(payload["n"]), account, payload)
 
@@ -214,70 +197,44 @@ class ResetService:
     def check_code(self, db: Session, now: datetime, flow: Flow, code: str,
                    where: audit.Where) -> tuple[str, str]:
         """The emailed code (S16). Returns the next step's purpose and token: the
-        recovery question, or the new password when the account has no questions. Raises a
-        :class:`CodeError`; the caller then keeps :meth:`after_code_error`'s token."""
-        if not flow.has_email_route or flow.account is None:
-            raise self._decoy_code_error(flow, now)
+        recovery question, or the new password when the account has no questions.
+        Raises a :class:`CodeError`, the same for every username (S6)."""
         account = flow.account
         try:
-            bound = self._codes.verify(db, account.id, CODE_PURPOSE, code, now)
+            self.codes.verify(db, flow.key, flow.nonce, code, now,
+                              deliverable=flow.has_email_route)
         except CodeError:
-            audit.record(db, now, audit.EMAIL_CODE_FAILED, actor=account.username,
-                         account_id=account.id, where=where, purpose=CODE_PURPOSE)
+            audit.record(db, now, audit.EMAIL_CODE_FAILED,
+                         actor=account.username if account else "unknown",
+                         account_id=account.id if account else None, where=where,
+                         purpose=CODE_PURPOSE)
             db.commit()
             raise
-        if not secrets.compare_digest(bound, flow.nonce):
-            db.commit()
-            raise NoLiveCode()
         db.commit()
+        if account is None:  # only a mailed code passes: never reached
+            raise NoLiveCode()
         purpose = CODE_PASSED if db.get(RecoveryQuestions, account.id) is not None else VERIFIED
         if purpose == VERIFIED:
             self._verified(db, now, account, where, "code")
         return purpose, self._next(flow, purpose)
 
-    def _decoy_code_error(self, flow: Flow, now: datetime) -> CodeError:
-        """What a real code check would say, from the token's own count and time."""
-        sent = flow.payload.get("t")
-        if sent is None:
-            return NoLiveCode()
-        lifetime = timedelta(minutes=self.core.settings.email_code.lifetime_minutes)
-        if now >= _from_stamp(sent) + lifetime:
-            return CodeExpired()
-        tries = int(flow.payload.get("w", 0)) + 1
-        left = self.core.settings.email_code.max_attempts - tries
-        if left <= 0:
-            return TooManyWrongCodes()
-        return WrongCode(left)
-
-    def after_code_error(self, flow: Flow, error: CodeError) -> str:
-        """The token to keep after a refused code: the decoy's count and time move as a
-        real code's would (a dead code stays dead)."""
-        payload = dict(flow.payload)
-        if isinstance(error, WrongCode):
-            payload["w"] = int(payload.get("w", 0)) + 1
-        elif isinstance(error, (CodeExpired, TooManyWrongCodes)):
-            payload["t"], payload["w"] = None, 0
-        return self.tokens.make(STARTED, payload)
-
     def resend(
         self, db: Session, now: datetime, flow: Flow, where: audit.Where
     ) -> tuple[str, CodeMail | None]:
         """A new code for the same flow; the old one stops working (S16). Raises
-        :class:`ResendTooSoon`, for every username alike."""
-        interval = timedelta(seconds=self.core.settings.email_code.resend_interval_seconds)
-        sent = flow.payload.get("t")
-        if sent is not None and now - _from_stamp(sent) < interval:
-            raise ResendTooSoon(interval - (now - _from_stamp(sent)))
-        mail: CodeMail | None = None
+        :class:`ResendTooSoon` or :class:`NoLiveCode` (superseded meanwhile), for every
+        username alike."""
+        code = self.codes.resend(db, flow.key, flow.nonce, now)
         account = flow.account
+        mail: CodeMail | None = None
         if flow.has_email_route and account is not None:
-            code = self._codes.issue(db, account.id, CODE_PURPOSE, flow.nonce, now)
             mail = CodeMail(account.email or "", code, account.username, account.locale)
-            audit.record(db, now, audit.EMAIL_CODE_SENT, actor=account.username,
-                         account_id=account.id, where=where, purpose=CODE_PURPOSE)
-            db.commit()
-        payload = {**flow.payload, "t": _stamp(now)}
-        return self.tokens.make(STARTED, payload), mail
+        audit.record(db, now, audit.EMAIL_CODE_SENT,
+                     actor=account.username if account else "unknown",
+                     account_id=account.id if account else None, where=where,
+                     purpose=CODE_PURPOSE, mailed=mail is not None)
+        db.commit()
+        return self.tokens.make(STARTED, flow.payload), mail
 
     # --- step 2, the questions -------------------------------------------------------------
 
@@ -336,14 +293,15 @@ class ResetService:
         return WrongAnswer(claimed.left)
 
     def _next(self, flow: Flow, purpose: str) -> str:
-        return self.tokens.make(purpose, {**flow.payload, "t": None, "w": 0})
+        return self.tokens.make(purpose, flow.payload)
 
     # --- step 3 -------------------------------------------------------------------------
 
     def set_password(self, db: Session, now: datetime, flow: Flow, password: str,
                      confirm: str, where: audit.Where) -> ResetDone:
         """The new password (S1, S2, not the current one), then S15 and S18. Raises
-        :class:`NewPasswordRefused` with every reason at once."""
+        :class:`NewPasswordRefused` with every reason at once, or :class:`InvalidToken`
+        when the flow is not proven or another request of it set a password first."""
         account = flow.account
         if flow.purpose != VERIFIED or account is None or account.is_revoked:
             raise InvalidToken()
@@ -353,7 +311,13 @@ class ResetService:
         same = self.core.hasher.verify(account.password_hash, password).matches
         if problems or same:
             raise NewPasswordRefused(tuple(problems), same)
-        account.password_hash = self.core.hasher.hash(password)
+        new_hash = self.core.hasher.hash(password)
+        # One flow sets one password: of concurrent tries with one token, the one whose
+        # delete of the flow's row counts wins; the others find it gone.
+        if not self.codes.finish(db, flow.key, flow.nonce):
+            db.rollback()
+            raise InvalidToken()
+        account.password_hash = new_hash
         account.password_changed_at = now
         ended = self.end_everything(db, account)
         audit.record(db, now, audit.RECOVERY_PASSWORD_RESET, actor=account.username,
@@ -365,20 +329,15 @@ class ResetService:
         """S18: what a finished reset ends and clears. The caller commits.
 
         Ending the account's sessions also tells the provider, which revokes every
-        access and refresh token of the account and tells its portals (S40)."""
+        access and refresh token of the account and tells its portals (S40). Only the
+        password step's count and lock are cleared (D4, D9); the second step's and the
+        answer limit are left as they are."""
         key = username_key(account.username)
         ended = self.core.sessions.end_for_account(db, account.id)
-        self.core.throttle.clear(db, key)  # every sign-in step's count and lock (D4)
-        self.limits.clear(db, key)
-        self._codes.discard(db, account.id, CODE_PURPOSE)
-        db.execute(delete(ResetFlow).where(ResetFlow.key == self._flow_key(key)))
+        self.core.throttle.clear(db, key, (PASSWORD_STEP,))
         return ended
 
 
-def _stamp(now: datetime) -> int:
-    return int(now.timestamp())
-
-
-def _from_stamp(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value), tz=UTC)
+def _has_email_route(account: Account) -> bool:
+    return not account.is_revoked and account.has_confirmed_email
 

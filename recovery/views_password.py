@@ -37,6 +37,7 @@ from recovery.reset import (
     Flow,
     InvalidToken,
     NewPasswordRefused,
+    NoLiveCode,
     ResendTooSoon,
     TooManyWrongAnswers,
     TooManyWrongCodes,
@@ -91,10 +92,11 @@ def forgot_password() -> ResponseReturnValue:
         return render_template("recovery/forgot_password.html", form=form), 400
     started = reset_service().start(db(), now(), form.username.data or "", where())
     _send_code(started.code_mail)
+    # S6: the revoked notice is rendered for every username too, sent only to the owner.
     revoked = started.revoked_notice_to
-    if revoked is not None and revoked.email:
-        deliver_in_background(REVOKED_NOTICE, revoked.locale, revoked.email,
-                               username=revoked.username)
+    deliver_in_background(REVOKED_NOTICE, revoked.locale if revoked else "en",
+                           revoked.email if revoked else None,
+                           username=revoked.username if revoked else "username")
     session[TOKEN_KEY] = started.token
     session.pop(DONE_KEY, None)
     return redirect(url_for("recovery.reset_code"), code=303)
@@ -122,7 +124,6 @@ def reset_code() -> ResponseReturnValue:
     except TooManyWrongCodes:
         return _restart("codes")
     except CodeError as error:
-        session[TOKEN_KEY] = service.after_code_error(flow, error)
         form.code.errors = [email_code_error(error)]
         return _code_page(flow, form, 400)
     session[TOKEN_KEY] = token
@@ -143,6 +144,8 @@ def resend_reset_code() -> ResponseReturnValue:
         form = ResetCodeForm()
         form.code.errors = [resend_wait_message(wait)]
         return _code_page(flow, form, 429)
+    except NoLiveCode:  # superseded by a newer flow meanwhile
+        return _restart()
     _send_code(mail)
     session[TOKEN_KEY] = token
     return redirect(url_for("recovery.reset_code", sent=1), code=303)
@@ -246,6 +249,8 @@ def new_password() -> ResponseReturnValue:
     except NewPasswordRefused as refused:
         _show_refusal(form, refused)
         return render_template(page, form=form, password_min=minimum), 400
+    except InvalidToken:  # another request with this flow set the password first
+        return _restart()
     account = done.account
     if account.has_confirmed_email and account.email:
         deliver(PASSWORD_RESET, account.locale, account.email, username=account.username)
