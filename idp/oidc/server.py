@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 
 from idp import audit
 from idp.models import Account
+from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
@@ -47,6 +48,10 @@ LOGOUT_ENDER = "oidc_end_session"
 
 def _now() -> datetime:
     return services().clock.now()
+
+
+def _session_is_live(sid: str, account_id: int, now: datetime) -> bool:
+    return has_live_session(db(), services().sessions, sid, account_id, now)
 
 
 class CodeGrant(AuthorizationCodeGrant):
@@ -94,8 +99,8 @@ class CodeGrant(AuthorizationCodeGrant):
             db().commit()
             return None
         db().commit()
-        if now >= row.expires_at:
-            return None
+        if now >= row.expires_at or not _session_is_live(row.sid, row.account_id, now):
+            return None  # D10: a code dies with its sign-in session
         return row
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -187,6 +192,10 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         if not (row.refresh_expires_at and now < row.refresh_expires_at):
             db().rollback()  # expired: leave it unused, it is dead anyway
             return None
+        if not _session_is_live(row.sid, row.account_id, now):
+            tokens.revoke_family(db(), row.family, now)  # D10: its session is gone
+            db().commit()
+            return None
         return row
 
     def authenticate_user(self, refresh_token: OAuthToken) -> Account | None:
@@ -262,7 +271,8 @@ class IntrospectedToken:
     def is_expired(self) -> bool:
         tokens = oidc().tokens
         live = tokens.refresh_is_live if self.is_refresh else tokens.access_is_live
-        return not live(self.row, _now())
+        now = _now()
+        return not (live(self.row, now) and _session_is_live(self.row.sid, self.row.account_id, now))
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None
@@ -273,7 +283,9 @@ class BearerValidator(BearerTokenValidator):
         return oidc().tokens.by_access(db(), token_string)
 
     def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
-        if token is None or not oidc().tokens.access_is_live(token, _now()):
+        now = _now()
+        if token is None or not oidc().tokens.access_is_live(token, now) \
+                or not _session_is_live(token.sid, token.account_id, now):  # D10
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
         account = db().get(Account, token.account_id)
         if account is None or account.is_revoked:

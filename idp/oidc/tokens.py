@@ -145,6 +145,21 @@ class Tokens:
             return 0
         return self._revoke(db, now, OAuthToken.sid.in_(sids))
 
+    def drop_codes_for_sessions(self, db: Session, sids: list[str]) -> int:
+        """D10: the sessions ended, so their unexchanged codes can never be exchanged.
+        Used codes stay (until they expire) so that their reuse is still recognised."""
+        if not sids:
+            return 0
+        result = db.execute(delete(AuthorizationCode).where(
+            AuthorizationCode.sid.in_(sids), AuthorizationCode.used_at.is_(None)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def drop_codes_for_account(self, db: Session, account_id: int) -> int:
+        """D10, S18: a reset or a revocation ends every unexchanged code of the account."""
+        result = db.execute(delete(AuthorizationCode).where(
+            AuthorizationCode.account_id == account_id, AuthorizationCode.used_at.is_(None)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def revoke_for_account(self, db: Session, account_id: int, now: datetime) -> int:
         """S18, S40: a password reset or a revocation ends every token of the account."""
         return self._revoke(db, now, OAuthToken.account_id == account_id)
