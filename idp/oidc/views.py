@@ -41,6 +41,7 @@ from idp.i18n import UI_LOCALES_KEY
 from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc.backchannel import SID_KEY
+from idp.oidc.hints import names_session, names_subject, verified_claims
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import oidc
@@ -349,7 +350,7 @@ def end_session_view() -> ResponseReturnValue:
     except OAuth2Error:
         logout = None  # a bad hint: no redirect, and the person decides
     signed_in = current_session().account_id is not None
-    if signed_in and not confirmed and (logout is None or logout.needs_confirmation):
+    if signed_in and not confirmed and not _hint_names_this_session(logout):
         client = logout.client if logout is not None else None
         return render_template("oidc/confirm_logout.html", client=client, form=PostOnlyForm(),
                                action=request.full_path.rstrip("?"))
@@ -361,6 +362,16 @@ def end_session_view() -> ResponseReturnValue:
     if response is not None:
         return response
     return render_template("oidc/signed_out.html", client=logout.client)
+
+
+def _hint_names_this_session(logout: Any) -> bool:
+    """S44: the question is skipped only for a valid hint naming the person *and* the
+    sign-in session in this browser; anyone's valid ID token is not enough."""
+    if logout is None or logout.needs_confirmation or logout.client is None:
+        return False
+    sid = session.get(SID_KEY)
+    return names_session(logout.id_token_claims, services().keys, logout.client,
+                         current_session().account_id, sid if isinstance(sid, str) else None)
 
 
 def _end_browser_session() -> None:

@@ -97,3 +97,33 @@ def test_a_public_client_registered_without_logout_uris_gets_the_page(app, alice
     response = logout(flow.browser, id_token_hint=flow.tokens["id_token"],
                       post_logout_redirect_uri="http://127.0.0.1:9/bye")
     assert response.status_code == 200 and not signed_in(flow.browser)
+
+
+def test_s44_a_hint_naming_someone_else_asks_instead_of_signing_out(app, portal, alice):
+    """A valid ID token of another person (here bob's, which any portal user holds
+    for themself) must not sign alice out silently."""
+    from tests.helpers import create_account
+
+    create_account(app, "bob")
+    bobs = full_flow(portal, username="bob")
+    flow = full_flow(portal)
+    asked = logout(flow.browser, id_token_hint=bobs.tokens["id_token"],
+                   post_logout_redirect_uri=LOGGED_OUT)
+    assert asked.status_code == 200 and "Sign out?" in asked.get_data(as_text=True)
+    assert signed_in(flow.browser)
+
+
+def test_s44_a_hint_of_an_earlier_session_of_the_same_person_asks(app, portal, alice):
+    earlier = full_flow(portal)
+    earlier.browser.post("/logout", data={"confirm": "1", "csrf_token": csrf_from(
+        logout(earlier.browser))})
+    assert not signed_in(earlier.browser)
+    now = full_flow(portal, browser=earlier.browser)
+    asked = logout(now.browser, id_token_hint=earlier.tokens["id_token"],
+                   post_logout_redirect_uri=LOGGED_OUT)
+    assert asked.status_code == 200 and "Sign out?" in asked.get_data(as_text=True)
+    assert signed_in(now.browser)
+    # The hint of this very session still signs out at once, with the redirect.
+    done = logout(now.browser, id_token_hint=now.tokens["id_token"],
+                  post_logout_redirect_uri=LOGGED_OUT)
+    assert done.status_code == 302 and not signed_in(now.browser)
