@@ -49,8 +49,9 @@ class OAuthClient(Base, ClientMixin):
         return self.client_id
 
     def get_default_redirect_uri(self) -> str | None:
-        # S31: a client with several redirect URIs must name one in each request.
-        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+        # S31, S33: every authorization request names its redirect_uri, so the code
+        # exchange always compares it (OIDC Core §3.1.2.1 makes it REQUIRED).
+        return None
 
     def get_allowed_scope(self, scope: str) -> str:
         allowed = {"openid"}

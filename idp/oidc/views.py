@@ -10,7 +10,7 @@ page. Requests that cannot be redirected safely get a page, never a redirect (S3
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -40,6 +40,7 @@ from idp.forms import PostOnlyForm
 from idp.i18n import UI_LOCALES_KEY
 from idp.models import Account
 from idp.oidc import acr as levels
+from idp.oidc import reauth
 from idp.oidc.backchannel import SID_KEY
 from idp.oidc.hints import names_session, names_subject, verified_claims
 from idp.oidc.keys import ALGORITHMS
@@ -55,7 +56,7 @@ from idp.views.common import now, remember_next, session_account, where
 from idp.web_session import current_session, end_session
 
 bp = Blueprint("oidc", __name__)
-LOGIN_ASKED_KEY = "oidc.login_asked_at"  # when this session was sent to sign in again
+MAX_AGE_DIGITS = 10  # about 317 years: longer is not a number of seconds anyone means
 
 
 def _server() -> AuthorizationServer:
@@ -141,20 +142,23 @@ def _signed_in() -> tuple[Account | None, Any]:
 
 
 def _max_age(raw: str | None) -> int | None:
+    """OIDC Core §3.1.2.1: a non-negative number of seconds, in ASCII digits (not '²',
+    not '-1', not 5,000 digits)."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_AGE_DIGITS:
         raise InvalidRequestError("max_age must be a number of seconds")
     return int(raw)
 
 
-def _asked_to_sign_in_since(record: Any) -> bool:
-    """True once the sign-in this request sent the person to has happened: the same
-    request (prompt=login, max_age) must not send them round again."""
-    asked = session.get(LOGIN_ASKED_KEY)
-    if not asked or record is None or record.auth_time is None:
-        return False
-    return bool(record.auth_time >= datetime.fromisoformat(asked))
+def _this_request() -> str:
+    return request.full_path.rstrip("?")
+
+
+def _signed_in_for_this_request(record: Any) -> bool:
+    """True once the sign-in this very request sent the person to has happened: it
+    must not send them round again (prompt=login, max_age=0, acr_values), S37."""
+    return record is not None and reauth.signed_in_for(session, _this_request(), record.auth_time)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -182,13 +186,14 @@ def authorize() -> ResponseReturnValue:
         error.redirect_uri = redirect_uri
         return _error_redirect(error, payload.state)
 
-    if _needs_sign_in(account, record, prompts, max_age, payload.data.get("acr_values")):
+    if _needs_sign_in(account, record, prompts, max_age, payload.data.get("acr_values")) \
+            or ("none" in prompts and not _hint_names(client, account, payload.data)):
         if "none" in prompts:
             return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
         return _to_sign_in(payload.data.get("login_hint"))
     if account is None or record is None:  # _needs_sign_in said otherwise
         abort(500)
-    session.pop(LOGIN_ASKED_KEY, None)
+    reauth.forget(session)
 
     scope = client.get_allowed_scope(payload.scope or "")
     if _needs_consent(client, account, scope, prompts):
@@ -214,10 +219,10 @@ def _needs_sign_in(account: Account | None, record: Any, prompts: set[str],
                    max_age: int | None, acr_values: str | None) -> bool:
     if account is None or record is None or record.auth_time is None:
         return True
-    fresh = _asked_to_sign_in_since(record)
+    fresh = _signed_in_for_this_request(record)
     if "login" in prompts and not fresh:
         return True
-    if max_age is not None and now() - record.auth_time > timedelta(seconds=max_age):
+    if max_age is not None and not fresh and now() - record.auth_time > timedelta(seconds=max_age):
         return True
     wanted = (acr_values or "").split()
     have = levels.achieved(record.amr)
@@ -230,12 +235,24 @@ def _needs_sign_in(account: Account | None, record: Any, prompts: set[str],
     return False
 
 
+def _hint_names(client: OAuthClient, account: Account | None, data: dict[str, Any]) -> bool:
+    """S37 with ``prompt=none``: an ``id_token_hint`` naming someone other than the
+    signed-in person means that person is not signed in (OIDC Core §3.1.2.1)."""
+    raw = data.get("id_token_hint")
+    if not raw:
+        return True
+    claims = verified_claims(raw, oidc().signing_keys.jwks(db(), now()), oidc().issuer,
+                             client.client_id)
+    return claims is not None and names_subject(claims, services().keys, client,
+                                                account.id if account else None)
+
+
 def _to_sign_in(login_hint: str | None) -> ResponseReturnValue:
     """Through the sign-in screens and back to this same request (S37)."""
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    target = _this_request() if request.method == "GET" else None
     if target is None:
         abort(400)
-    session[LOGIN_ASKED_KEY] = now().isoformat()
+    reauth.ask(session, target, now())
     remember_next(target)
     hint = login_hint if login_hint and len(login_hint) <= 64 else None
     return redirect(url_for("auth.sign_in", next=target, login_hint=hint), code=303)
