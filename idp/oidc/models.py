@@ -13,7 +13,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin as OIDCCodeMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base
@@ -38,6 +38,9 @@ class OAuthClient(Base, ClientMixin):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     # Trusted portals get no consent screen.
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # D8: S256 PKCE in every authorization request; False only for a legacy confidential
+    # portal an administrator opted out (``--pkce optional``), shown by ``clients show``.
+    pkce_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     subject_type: Mapped[str] = mapped_column(String(16), default=PAIRWISE)
     # Pairwise subjects are the same for every client of one sector (S45, J13).
     sector: Mapped[str] = mapped_column(String(255))

@@ -112,16 +112,19 @@ class CodeGrant(AuthorizationCodeGrant):
 
 
 class S256CodeChallenge(CodeChallenge):
-    """S34: PKCE with S256 only; required of public clients at the authorization
-    endpoint already, not only at the token endpoint."""
+    """S34, D8 (RFC 9700 §2.1.1, OAuth 2.1): PKCE with S256 only, required of every
+    client unless an administrator opted a legacy confidential portal out; refused at
+    the authorization endpoint already, before any page, not only at the token
+    endpoint."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-        if grant.request.client.public and not challenge:
-            raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).",
+        client: OAuthClient = grant.request.client
+        if not challenge and (client.public or client.pkce_required):
+            raise InvalidRequestError("PKCE is required (code_challenge, S256).",
                                       redirect_uri=redirect_uri)
         if challenge and method != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.",
