@@ -37,7 +37,7 @@ from wtforms import ValidationError
 
 from idp import audit
 from idp.forms import PostOnlyForm
-from idp.i18n import UI_LOCALES_KEY
+from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc import reauth
@@ -166,10 +166,7 @@ def authorize() -> ResponseReturnValue:
     server = _server()
     raw_state = request.values.get("state")
     account, record = _signed_in()
-    locales = (request.values.get("ui_locales") or "").split()[:5]
-    if locales:
-        g.ui_locales = tuple(locales)
-        session[UI_LOCALES_KEY] = locales
+    use_ui_locales(request.values.get("ui_locales"))
     try:
         grant = server.get_consent_grant(end_user=account)
     except OAuth2Error as error:
@@ -356,6 +353,7 @@ def end_session_view() -> ResponseReturnValue:
     person is signed out, with a way on. Without a valid hint, the person is asked
     first, so a link on another site cannot sign them out."""
     server = _server()
+    use_ui_locales(request.values.get("ui_locales"))  # RP-Initiated Logout 1.0 §2
     confirmed = request.method == "POST" and request.form.get("confirm") == "1"
     if confirmed:
         try:
