@@ -40,10 +40,10 @@ from idp.forms import PostOnlyForm
 from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
-from idp.oidc import reauth
+from idp.oidc import reauth, token_limit
 from idp.oidc.backchannel import SID_KEY
+from idp.oidc.discovery import discovery_document
 from idp.oidc.hints import names_session, names_subject, verified_claims
-from idp.oidc.keys import ALGORITHMS
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import oidc
 from idp.oidc.server import FACTS, LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
@@ -72,39 +72,7 @@ def _url(endpoint: str) -> str:
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> ResponseReturnValue:
     """OpenID Connect Discovery 1.0 §3; the issuer is the configured base URL (S42)."""
-    confidential = ["client_secret_basic", "client_secret_post"]
-    document = {
-        "issuer": oidc().issuer,
-        "authorization_endpoint": _url("oidc.authorize"),
-        "token_endpoint": _url("oidc.token"),
-        "userinfo_endpoint": _url("oidc.userinfo"),
-        "jwks_uri": _url("oidc.jwks"),
-        "end_session_endpoint": _url("oidc.end_session"),
-        "revocation_endpoint": _url("oidc.revoke"),
-        "introspection_endpoint": _url("oidc.introspect"),
-        "scopes_supported": ["openid"],
-        "response_types_supported": ["code"],  # S30
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": list(ALGORITHMS),
-        "token_endpoint_auth_methods_supported": [*confidential, "none"],
-        "revocation_endpoint_auth_methods_supported": confidential,
-        "introspection_endpoint_auth_methods_supported": confidential,
-        "code_challenge_methods_supported": ["S256"],  # S34
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
-                             "acr", "amr", "sid", "at_hash"],
-        "acr_values_supported": list(levels.LEVELS),
-        "prompt_values_supported": ["none", "login", "consent"],
-        "ui_locales_supported": list(services().settings.i18n.languages),
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-        "authorization_response_iss_parameter_supported": True,  # S38, RFC 9207
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
-    }
-    return jsonify(document)
+    return jsonify(discovery_document(_url))
 
 
 @bp.get("/jwks")
@@ -309,10 +277,24 @@ def _remember_portal(account: Account, client: OAuthClient) -> None:
 
 
 @bp.post("/token")
-@limiter.limit(configured("token_per_ip"), scope="ip.token")
+@limiter.limit(configured("token_per_client"), key_func=token_limit.client_key,
+               exempt_when=token_limit.no_client, scope="client.token")
+@limiter.limit(configured("token_per_ip"), exempt_when=token_limit.has_client, scope="ip.token")
 def token() -> ResponseReturnValue:
-    """S33, S39 (Authlib sends Cache-Control: no-store), S41."""
+    """S33, S39 (Authlib sends Cache-Control: no-store), S41; limited per portal
+    (``idp.oidc.token_limit``)."""
+    if token_limit.basic_header_is_malformed():
+        return _invalid_client()
     response: Response = _server().create_token_response()
+    return response
+
+
+def _invalid_client() -> ResponseReturnValue:
+    """RFC 6749 §5.2: unreadable client credentials, a 401 and never a 500."""
+    response = jsonify({"error": "invalid_client"})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Basic realm="clef"'
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -335,6 +317,8 @@ def userinfo() -> ResponseReturnValue:
 @bp.post("/revoke")
 def revoke() -> ResponseReturnValue:
     """RFC 7009, confidential clients."""
+    if token_limit.basic_header_is_malformed():
+        return _invalid_client()
     response: Response = _server().create_endpoint_response("revocation")
     return response
 
@@ -342,6 +326,8 @@ def revoke() -> ResponseReturnValue:
 @bp.post("/introspect")
 def introspect() -> ResponseReturnValue:
     """RFC 7662, confidential clients, their own tokens only."""
+    if token_limit.basic_header_is_malformed():
+        return _invalid_client()
     response: Response = _server().create_endpoint_response("introspection")
     return response
 
