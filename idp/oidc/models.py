@@ -111,6 +111,9 @@ class AuthorizationCode(Base, OIDCCodeMixin):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # S32: when a second use was seen. A first use still saving its tokens checks it
+    # under the row's lock, so a reuse racing the exchange revokes what it issues too.
+    reused_at: Mapped[datetime | None]
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

@@ -93,7 +93,7 @@ class CodeGrant(AuthorizationCodeGrant):
             .values(used_at=now).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
         if not claimed:
-            revoked = oidc().tokens.revoke_from_code(db(), row.code_hash, now)
+            revoked = oidc().tokens.mark_code_reused(db(), row.code_hash, now)
             audit.record(db(), now, audit.OIDC_CODE_REUSED, actor=client.client_id,
                          account_id=row.account_id, revoked=revoked)
             db().commit()

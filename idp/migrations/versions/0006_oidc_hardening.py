@@ -1,4 +1,5 @@
 """D8: PKCE for every client; a per-client opt-out for legacy confidential portals.
+S32: when a code's reuse was seen, so a racing first use revokes its own tokens.
 
 Revision ID: 0006
 Revises: 0005
@@ -23,8 +24,12 @@ def upgrade() -> None:
     with op.batch_alter_table('oauth_clients') as batch:
         batch.add_column(sa.Column('pkce_required', sa.Boolean(), nullable=False,
                                    server_default=sa.true()))
+    with op.batch_alter_table('oauth_codes') as batch:
+        batch.add_column(sa.Column('reused_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('oauth_codes') as batch:
+        batch.drop_column('reused_at')
     with op.batch_alter_table('oauth_clients') as batch:
         batch.drop_column('pkce_required')
