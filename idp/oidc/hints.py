@@ -29,7 +29,8 @@ def verified_claims(raw: str | None, jwks: dict[str, Any], issuer: str,
     if not raw or len(raw) > MAX_HINT_LENGTH:
         return None
     try:
-        token = jwt.decode(raw, KeySet.import_key_set(jwks), algorithms=["RS256", "ES256"])
+        key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]  # a JWKS dict
+        token = jwt.decode(raw, key_set, algorithms=["RS256", "ES256"])
     except (JoseError, ValueError, TypeError):
         return None
     claims = dict(token.claims)

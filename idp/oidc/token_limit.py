@@ -32,8 +32,8 @@ def _presented() -> tuple[str, str] | None:
             raw = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        client_id, sep, secret = raw.partition(":")
-        return (unquote(client_id), unquote(secret)) if sep else None
+        basic_id, sep, basic_secret = raw.partition(":")
+        return (unquote(basic_id), unquote(basic_secret)) if sep else None
     client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
     if client_id and secret and len(client_id) + len(secret) <= MAX_CREDENTIAL_LENGTH:
         return client_id, secret

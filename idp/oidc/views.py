@@ -41,9 +41,9 @@ from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc import reauth, token_limit
-from idp.oidc.backchannel import SID_KEY
 from idp.oidc.discovery import discovery_document
 from idp.oidc.hints import names_session, names_subject, verified_claims
+from idp.oidc.liveness import SID_KEY
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import oidc
 from idp.oidc.server import FACTS, LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
