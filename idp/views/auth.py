@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -25,12 +24,11 @@ from idp.accounts import InvalidCredentials, RevokedCredential, TooManyAttempts
 from idp.forms import PostOnlyForm, SignInForm
 from idp.i18n import LANGUAGE_COOKIE, languages, select_locale, set_language_cookie
 from idp.models import Account
-from idp.oidc import reauth
 from idp.ratelimit import configured, limiter
 from idp.redirects import safe_next
 from idp.runtime import db, services
 from idp.sessions import ANONYMOUS, FULL
-from idp.views.common import NEXT_KEY, now, remember_next, session_account, where
+from idp.views.common import now, remember_next, session_account, where
 from idp.web_session import current_session, end_session, passed_password
 
 bp = Blueprint("auth", __name__)
@@ -86,7 +84,6 @@ def sign_in() -> ResponseReturnValue:
         return render_template("auth/signin.html", form=form, error=error), 401
     # The inactivity clock (D7) restarts when the second factor is passed, not here.
     passed_password(account.id)
-    reauth.on_password_step(session, session.get(NEXT_KEY))  # S37
     _remember_language(account)
     db().commit()
     # S8: 303, so the browser does not re-send the password anywhere.
