@@ -63,6 +63,7 @@ def create_app(
             "email_code_per_ip": settings.rate_limit.email_code_per_ip,
             "second_factor_per_ip": settings.rate_limit.second_factor_per_ip,
             "token_per_ip": settings.rate_limit.token_per_ip,
+            "token_per_client": settings.rate_limit.token_per_client,
             "forgot_username_per_ip": settings.rate_limit.forgot_username_per_ip,
             "forgot_username_per_address": settings.rate_limit.forgot_username_per_address,
             "forgot_password_per_ip": settings.rate_limit.forgot_password_per_ip,

@@ -52,6 +52,7 @@ class RateLimitSettings:
     email_code_per_ip: str
     second_factor_per_ip: str
     token_per_ip: str
+    token_per_client: str
     forgot_username_per_ip: str
     forgot_username_per_address: str
     forgot_password_per_ip: str

@@ -21,6 +21,7 @@ from werkzeug.datastructures import CallbackDict
 
 from idp import audit
 from idp.models import Account, WebSession
+from idp.oidc import reauth
 from idp.redirects import request_target
 from idp.runtime import db, services
 from idp.sessions import ANONYMOUS, FULL, PASSWORD
@@ -140,6 +141,9 @@ def passed_password(account_id: int) -> None:
     svc, current = services(), current_session()
     token, record = svc.sessions.passed_password(db(), current.record, account_id, svc.clock.now())
     current.adopt(token, record)
+    # S37: a portal's "sign in again" marker survives only a step heading back to the
+    # request that set it (``next``, kept by idp.views.common.remember_next).
+    reauth.on_password_step(current, current.get("next"))
 
 
 def passed_second_factor(methods: list[str]) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.oidc.liveness import SID_KEY
 from idp.oidc.models import LogoutDelivery, OAuthClient, PortalSession
 from idp.oidc.runtime import OidcServices
 from idp.oidc.subjects import session_id_for, subject_for
@@ -31,7 +32,6 @@ from idp.runtime import Services
 from idp.sessions import ACCOUNT, EndedSession
 
 log = logging.getLogger("clef.oidc.backchannel")
-SID_KEY = "oidc.sid"  # where a web session keeps its provider session id
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_LIFETIME = timedelta(minutes=2)
 
@@ -64,9 +64,11 @@ class Backchannel:
         sids = [str(e.data[SID_KEY]) for e in ended if e.data.get(SID_KEY)]
         tokens = self._provider.tokens
         tokens.revoke_for_sessions(db, sids, now)
+        tokens.drop_codes_for_sessions(db, sids)  # D10: unexchanged codes die too
         if reason == ACCOUNT:
             for account_id in {e.account_id for e in ended if e.account_id is not None}:
                 tokens.revoke_for_account(db, account_id, now)
+                tokens.drop_codes_for_account(db, account_id)
         if not sids:
             return
         used = list(db.scalars(select(PortalSession).where(PortalSession.sid.in_(sids))))

@@ -43,21 +43,24 @@ def _client(client_id: str) -> OAuthClient:
               show_default=True, help="pairwise per sector (S45) or one public identifier")
 @click.option("--sector", default=None, help="Pairwise sector (default: the redirect host).")
 @click.option("--alg", type=click.Choice(list(ALGORITHMS)), default="RS256", show_default=True)
+@click.option("--pkce", type=click.Choice(["required", "optional"]), default="required",
+              show_default=True,
+              help="D8: optional only for a legacy confidential portal that cannot send PKCE.")
 def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
                 backchannel_logout_uri: str | None, public: bool, trusted: bool, subject: str,
-                sector: str | None, alg: str) -> None:
+                sector: str | None, alg: str, pkce: str) -> None:
     """Register a portal; prints its client id and (once) its secret."""
     try:
         made = oidc().clients.add(
             db(), services().clock.now(), name=name, redirect_uris=list(redirect_uris),
             post_logout_redirect_uris=list(logout_uris), public=public, trusted=trusted,
             subject_type=subject, sector=sector, backchannel_logout_uri=backchannel_logout_uri,
-            id_token_alg=alg,
+            id_token_alg=alg, pkce_required=pkce == "required",
         )
     except ClientRefused as refused:
         raise click.ClickException(str(refused)) from refused
     audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_ADD, actor=_admin(),
-                 client=made.client.client_id)
+                 client=made.client.client_id, pkce=pkce)
     db().commit()
     click.echo(f"client_id      {made.client.client_id}")
     if made.secret:
@@ -69,7 +72,8 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[st
 def clients_list() -> None:
     for client in oidc().clients.all(db()):
         kind = "public" if client.public else "confidential"
-        click.echo(f"{client.client_id}\t{client.name}\t{kind}\t{client.subject_type}")
+        pkce = "pkce" if client.pkce_required else "pkce-optional"
+        click.echo(f"{client.client_id}\t{client.name}\t{kind}\t{client.subject_type}\t{pkce}")
 
 
 @clients.command("show")
@@ -80,6 +84,8 @@ def clients_show(client_id: str) -> None:
         "client_id": client.client_id, "name": client.name,
         "type": "public" if client.public else "confidential",
         "trusted": "yes (no consent screen)" if client.trusted else "no",
+        "pkce": "required (S256)" if client.pkce_required
+        else "optional (legacy portal, D8 opt-out)",
         "subject": f"{client.subject_type} (sector {client.sector})",
         "id token alg": client.id_token_alg,
         "redirect uris": " ".join(client.redirect_uris),

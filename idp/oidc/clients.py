@@ -68,6 +68,7 @@ class Clients:
         post_logout_redirect_uris: list[str] | None = None, public: bool = False,
         trusted: bool = False, subject_type: str = PAIRWISE, sector: str | None = None,
         backchannel_logout_uri: str | None = None, id_token_alg: str = ALGORITHMS[0],
+        pkce_required: bool = True,
     ) -> NewClient:
         if not name.strip():
             raise ClientRefused("a client needs a name")
@@ -77,6 +78,9 @@ class Clients:
         logouts = [check_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris or []]
         backchannel = check_uri(backchannel_logout_uri, "back-channel logout URI") \
             if backchannel_logout_uri else None
+        if public and not pkce_required:
+            raise ClientRefused("a public client must use PKCE (D8): --pkce optional is for "
+                                "legacy confidential portals only")
         if subject_type not in (PAIRWISE, PUBLIC):
             raise ClientRefused("subject type must be pairwise or public")
         if id_token_alg not in ALGORITHMS:
@@ -93,7 +97,8 @@ class Clients:
         client = OAuthClient(
             client_id=client_id, name=name.strip(), redirect_uris=redirects,
             post_logout_redirect_uris=logouts, backchannel_logout_uri=backchannel,
-            public=public, trusted=trusted, subject_type=subject_type, sector=sector,
+            public=public, trusted=trusted, pkce_required=pkce_required,
+            subject_type=subject_type, sector=sector,
             id_token_alg=id_token_alg, created_at=now,
             secret_hash=self._hash(client_id, secret) if secret else None,
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin as OIDCCodeMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base
@@ -38,6 +38,9 @@ class OAuthClient(Base, ClientMixin):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     # Trusted portals get no consent screen.
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # D8: S256 PKCE in every authorization request; False only for a legacy confidential
+    # portal an administrator opted out (``--pkce optional``), shown by ``clients show``.
+    pkce_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     subject_type: Mapped[str] = mapped_column(String(16), default=PAIRWISE)
     # Pairwise subjects are the same for every client of one sector (S45, J13).
     sector: Mapped[str] = mapped_column(String(255))
@@ -49,8 +52,9 @@ class OAuthClient(Base, ClientMixin):
         return self.client_id
 
     def get_default_redirect_uri(self) -> str | None:
-        # S31: a client with several redirect URIs must name one in each request.
-        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+        # S31, S33: every authorization request names its redirect_uri, so the code
+        # exchange always compares it (OIDC Core §3.1.2.1 makes it REQUIRED).
+        return None
 
     def get_allowed_scope(self, scope: str) -> str:
         allowed = {"openid"}
@@ -107,6 +111,9 @@ class AuthorizationCode(Base, OIDCCodeMixin):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # S32: when a second use was seen. A first use still saving its tokens checks it
+    # under the row's lock, so a reuse racing the exchange revokes what it issues too.
+    reused_at: Mapped[datetime | None]
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

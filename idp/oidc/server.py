@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 
 from idp import audit
 from idp.models import Account
+from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
@@ -47,6 +48,10 @@ LOGOUT_ENDER = "oidc_end_session"
 
 def _now() -> datetime:
     return services().clock.now()
+
+
+def _session_is_live(sid: str, account_id: int, now: datetime) -> bool:
+    return has_live_session(db(), services().sessions, sid, account_id, now)
 
 
 class CodeGrant(AuthorizationCodeGrant):
@@ -88,14 +93,14 @@ class CodeGrant(AuthorizationCodeGrant):
             .values(used_at=now).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
         if not claimed:
-            revoked = oidc().tokens.revoke_from_code(db(), row.code_hash, now)
+            revoked = oidc().tokens.mark_code_reused(db(), row.code_hash, now)
             audit.record(db(), now, audit.OIDC_CODE_REUSED, actor=client.client_id,
                          account_id=row.account_id, revoked=revoked)
             db().commit()
             return None
         db().commit()
-        if now >= row.expires_at:
-            return None
+        if now >= row.expires_at or not _session_is_live(row.sid, row.account_id, now):
+            return None  # D10: a code dies with its sign-in session
         return row
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -107,16 +112,19 @@ class CodeGrant(AuthorizationCodeGrant):
 
 
 class S256CodeChallenge(CodeChallenge):
-    """S34: PKCE with S256 only; required of public clients at the authorization
-    endpoint already, not only at the token endpoint."""
+    """S34, D8 (RFC 9700 §2.1.1, OAuth 2.1): PKCE with S256 only, required of every
+    client unless an administrator opted a legacy confidential portal out; refused at
+    the authorization endpoint already, before any page, not only at the token
+    endpoint."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-        if grant.request.client.public and not challenge:
-            raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).",
+        client: OAuthClient = grant.request.client
+        if not challenge and (client.public or client.pkce_required):
+            raise InvalidRequestError("PKCE is required (code_challenge, S256).",
                                       redirect_uri=redirect_uri)
         if challenge and method != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.",
@@ -186,6 +194,10 @@ class RotatingRefreshGrant(RefreshTokenGrant):
             return None
         if not (row.refresh_expires_at and now < row.refresh_expires_at):
             db().rollback()  # expired: leave it unused, it is dead anyway
+            return None
+        if not _session_is_live(row.sid, row.account_id, now):
+            tokens.revoke_family(db(), row.family, now)  # D10: its session is gone
+            db().commit()
             return None
         return row
 
@@ -262,7 +274,8 @@ class IntrospectedToken:
     def is_expired(self) -> bool:
         tokens = oidc().tokens
         live = tokens.refresh_is_live if self.is_refresh else tokens.access_is_live
-        return not live(self.row, _now())
+        now = _now()
+        return not (live(self.row, now) and _session_is_live(self.row.sid, self.row.account_id, now))
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None
@@ -273,7 +286,9 @@ class BearerValidator(BearerTokenValidator):
         return oidc().tokens.by_access(db(), token_string)
 
     def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
-        if token is None or not oidc().tokens.access_is_live(token, _now()):
+        now = _now()
+        if token is None or not oidc().tokens.access_is_live(token, now) \
+                or not _session_is_live(token.sid, token.account_id, now):  # D10
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
         account = db().get(Account, token.account_id)
         if account is None or account.is_revoked:

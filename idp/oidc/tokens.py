@@ -93,7 +93,26 @@ class Tokens:
             refresh_expires_at=refresh_expires, family_expires_at=family_expires,
         )
         db.add(row)
+        if code is not None and self._code_reused_meanwhile(db, code.code_hash):
+            row.revoked_at = now  # S32: a reuse raced this exchange
         return row
+
+    def _code_reused_meanwhile(self, db: Session, code_hash: str) -> bool:
+        """Checked after the token row is written, under the code row's lock: either
+        the reuse committed first (seen here), or it waits for this transaction and
+        then revokes the committed token (:meth:`mark_code_reused`)."""
+        db.flush()
+        reused = db.execute(select(AuthorizationCode.reused_at)
+                            .where(AuthorizationCode.code_hash == code_hash)
+                            .with_for_update()).scalar_one_or_none()
+        return reused is not None
+
+    def mark_code_reused(self, db: Session, code_hash: str, now: datetime) -> int:
+        """S32: a code presented again: mark it (taking its row lock) and take back what
+        its first use issued. Returns how many tokens were revoked."""
+        db.execute(update(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash)
+                   .values(reused_at=now).execution_options(synchronize_session=False))
+        return self.revoke_from_code(db, code_hash, now)
 
     def by_access(self, db: Session, value: str) -> OAuthToken | None:
         return db.scalars(select(OAuthToken).where(
@@ -144,6 +163,21 @@ class Tokens:
         if not sids:
             return 0
         return self._revoke(db, now, OAuthToken.sid.in_(sids))
+
+    def drop_codes_for_sessions(self, db: Session, sids: list[str]) -> int:
+        """D10: the sessions ended, so their unexchanged codes can never be exchanged.
+        Used codes stay (until they expire) so that their reuse is still recognised."""
+        if not sids:
+            return 0
+        result = db.execute(delete(AuthorizationCode).where(
+            AuthorizationCode.sid.in_(sids), AuthorizationCode.used_at.is_(None)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def drop_codes_for_account(self, db: Session, account_id: int) -> int:
+        """D10, S18: a reset or a revocation ends every unexchanged code of the account."""
+        result = db.execute(delete(AuthorizationCode).where(
+            AuthorizationCode.account_id == account_id, AuthorizationCode.used_at.is_(None)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def revoke_for_account(self, db: Session, account_id: int, now: datetime) -> int:
         """S18, S40: a password reset or a revocation ends every token of the account."""

@@ -10,7 +10,7 @@ page. Requests that cannot be redirected safely get a page, never a redirect (S3
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -37,11 +37,13 @@ from wtforms import ValidationError
 
 from idp import audit
 from idp.forms import PostOnlyForm
-from idp.i18n import UI_LOCALES_KEY
+from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
-from idp.oidc.backchannel import SID_KEY
-from idp.oidc.keys import ALGORITHMS
+from idp.oidc import reauth, token_limit
+from idp.oidc.discovery import discovery_document
+from idp.oidc.hints import names_session, names_subject, verified_claims
+from idp.oidc.liveness import SID_KEY
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import oidc
 from idp.oidc.server import FACTS, LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
@@ -54,7 +56,7 @@ from idp.views.common import now, remember_next, session_account, where
 from idp.web_session import current_session, end_session
 
 bp = Blueprint("oidc", __name__)
-LOGIN_ASKED_KEY = "oidc.login_asked_at"  # when this session was sent to sign in again
+MAX_AGE_DIGITS = 10  # about 317 years: longer is not a number of seconds anyone means
 
 
 def _server() -> AuthorizationServer:
@@ -70,39 +72,7 @@ def _url(endpoint: str) -> str:
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> ResponseReturnValue:
     """OpenID Connect Discovery 1.0 §3; the issuer is the configured base URL (S42)."""
-    confidential = ["client_secret_basic", "client_secret_post"]
-    document = {
-        "issuer": oidc().issuer,
-        "authorization_endpoint": _url("oidc.authorize"),
-        "token_endpoint": _url("oidc.token"),
-        "userinfo_endpoint": _url("oidc.userinfo"),
-        "jwks_uri": _url("oidc.jwks"),
-        "end_session_endpoint": _url("oidc.end_session"),
-        "revocation_endpoint": _url("oidc.revoke"),
-        "introspection_endpoint": _url("oidc.introspect"),
-        "scopes_supported": ["openid"],
-        "response_types_supported": ["code"],  # S30
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": list(ALGORITHMS),
-        "token_endpoint_auth_methods_supported": [*confidential, "none"],
-        "revocation_endpoint_auth_methods_supported": confidential,
-        "introspection_endpoint_auth_methods_supported": confidential,
-        "code_challenge_methods_supported": ["S256"],  # S34
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
-                             "acr", "amr", "sid", "at_hash"],
-        "acr_values_supported": list(levels.LEVELS),
-        "prompt_values_supported": ["none", "login", "consent"],
-        "ui_locales_supported": list(services().settings.i18n.languages),
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-        "authorization_response_iss_parameter_supported": True,  # S38, RFC 9207
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
-    }
-    return jsonify(document)
+    return jsonify(discovery_document(_url))
 
 
 @bp.get("/jwks")
@@ -140,20 +110,23 @@ def _signed_in() -> tuple[Account | None, Any]:
 
 
 def _max_age(raw: str | None) -> int | None:
+    """OIDC Core §3.1.2.1: a non-negative number of seconds, in ASCII digits (not '²',
+    not '-1', not 5,000 digits)."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_AGE_DIGITS:
         raise InvalidRequestError("max_age must be a number of seconds")
     return int(raw)
 
 
-def _asked_to_sign_in_since(record: Any) -> bool:
-    """True once the sign-in this request sent the person to has happened: the same
-    request (prompt=login, max_age) must not send them round again."""
-    asked = session.get(LOGIN_ASKED_KEY)
-    if not asked or record is None or record.auth_time is None:
-        return False
-    return bool(record.auth_time >= datetime.fromisoformat(asked))
+def _this_request() -> str:
+    return request.full_path.rstrip("?")
+
+
+def _signed_in_for_this_request(record: Any) -> bool:
+    """True once the sign-in this very request sent the person to has happened: it
+    must not send them round again (prompt=login, max_age=0, acr_values), S37."""
+    return record is not None and reauth.signed_in_for(session, _this_request(), record.auth_time)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -161,10 +134,7 @@ def authorize() -> ResponseReturnValue:
     server = _server()
     raw_state = request.values.get("state")
     account, record = _signed_in()
-    locales = (request.values.get("ui_locales") or "").split()[:5]
-    if locales:
-        g.ui_locales = tuple(locales)
-        session[UI_LOCALES_KEY] = locales
+    use_ui_locales(request.values.get("ui_locales"))
     try:
         grant = server.get_consent_grant(end_user=account)
     except OAuth2Error as error:
@@ -181,13 +151,14 @@ def authorize() -> ResponseReturnValue:
         error.redirect_uri = redirect_uri
         return _error_redirect(error, payload.state)
 
-    if _needs_sign_in(account, record, prompts, max_age, payload.data.get("acr_values")):
+    if _needs_sign_in(account, record, prompts, max_age, payload.data.get("acr_values")) \
+            or ("none" in prompts and not _hint_names(client, account, payload.data)):
         if "none" in prompts:
             return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
         return _to_sign_in(payload.data.get("login_hint"))
     if account is None or record is None:  # _needs_sign_in said otherwise
         abort(500)
-    session.pop(LOGIN_ASKED_KEY, None)
+    reauth.forget(session)
 
     scope = client.get_allowed_scope(payload.scope or "")
     if _needs_consent(client, account, scope, prompts):
@@ -213,10 +184,10 @@ def _needs_sign_in(account: Account | None, record: Any, prompts: set[str],
                    max_age: int | None, acr_values: str | None) -> bool:
     if account is None or record is None or record.auth_time is None:
         return True
-    fresh = _asked_to_sign_in_since(record)
+    fresh = _signed_in_for_this_request(record)
     if "login" in prompts and not fresh:
         return True
-    if max_age is not None and now() - record.auth_time > timedelta(seconds=max_age):
+    if max_age is not None and not fresh and now() - record.auth_time > timedelta(seconds=max_age):
         return True
     wanted = (acr_values or "").split()
     have = levels.achieved(record.amr)
@@ -229,12 +200,24 @@ def _needs_sign_in(account: Account | None, record: Any, prompts: set[str],
     return False
 
 
+def _hint_names(client: OAuthClient, account: Account | None, data: dict[str, Any]) -> bool:
+    """S37 with ``prompt=none``: an ``id_token_hint`` naming someone other than the
+    signed-in person means that person is not signed in (OIDC Core §3.1.2.1)."""
+    raw = data.get("id_token_hint")
+    if not raw:
+        return True
+    claims = verified_claims(raw, oidc().signing_keys.jwks(db(), now()), oidc().issuer,
+                             client.client_id)
+    return claims is not None and names_subject(claims, services().keys, client,
+                                                account.id if account else None)
+
+
 def _to_sign_in(login_hint: str | None) -> ResponseReturnValue:
     """Through the sign-in screens and back to this same request (S37)."""
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    target = _this_request() if request.method == "GET" else None
     if target is None:
         abort(400)
-    session[LOGIN_ASKED_KEY] = now().isoformat()
+    reauth.ask(session, target, now())
     remember_next(target)
     hint = login_hint if login_hint and len(login_hint) <= 64 else None
     return redirect(url_for("auth.sign_in", next=target, login_hint=hint), code=303)
@@ -294,10 +277,24 @@ def _remember_portal(account: Account, client: OAuthClient) -> None:
 
 
 @bp.post("/token")
-@limiter.limit(configured("token_per_ip"), scope="ip.token")
+@limiter.limit(configured("token_per_client"), key_func=token_limit.client_key,
+               exempt_when=token_limit.no_client, scope="client.token")
+@limiter.limit(configured("token_per_ip"), exempt_when=token_limit.has_client, scope="ip.token")
 def token() -> ResponseReturnValue:
-    """S33, S39 (Authlib sends Cache-Control: no-store), S41."""
+    """S33, S39 (Authlib sends Cache-Control: no-store), S41; limited per portal
+    (``idp.oidc.token_limit``)."""
+    if token_limit.basic_header_is_malformed():
+        return _invalid_client()
     response: Response = _server().create_token_response()
+    return response
+
+
+def _invalid_client() -> ResponseReturnValue:
+    """RFC 6749 §5.2: unreadable client credentials, a 401 and never a 500."""
+    response = jsonify({"error": "invalid_client"})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Basic realm="clef"'
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -320,6 +317,8 @@ def userinfo() -> ResponseReturnValue:
 @bp.post("/revoke")
 def revoke() -> ResponseReturnValue:
     """RFC 7009, confidential clients."""
+    if token_limit.basic_header_is_malformed():
+        return _invalid_client()
     response: Response = _server().create_endpoint_response("revocation")
     return response
 
@@ -327,6 +326,8 @@ def revoke() -> ResponseReturnValue:
 @bp.post("/introspect")
 def introspect() -> ResponseReturnValue:
     """RFC 7662, confidential clients, their own tokens only."""
+    if token_limit.basic_header_is_malformed():
+        return _invalid_client()
     response: Response = _server().create_endpoint_response("introspection")
     return response
 
@@ -338,6 +339,7 @@ def end_session_view() -> ResponseReturnValue:
     person is signed out, with a way on. Without a valid hint, the person is asked
     first, so a link on another site cannot sign them out."""
     server = _server()
+    use_ui_locales(request.values.get("ui_locales"))  # RP-Initiated Logout 1.0 §2
     confirmed = request.method == "POST" and request.form.get("confirm") == "1"
     if confirmed:
         try:
@@ -349,7 +351,7 @@ def end_session_view() -> ResponseReturnValue:
     except OAuth2Error:
         logout = None  # a bad hint: no redirect, and the person decides
     signed_in = current_session().account_id is not None
-    if signed_in and not confirmed and (logout is None or logout.needs_confirmation):
+    if signed_in and not confirmed and not _hint_names_this_session(logout):
         client = logout.client if logout is not None else None
         return render_template("oidc/confirm_logout.html", client=client, form=PostOnlyForm(),
                                action=request.full_path.rstrip("?"))
@@ -361,6 +363,16 @@ def end_session_view() -> ResponseReturnValue:
     if response is not None:
         return response
     return render_template("oidc/signed_out.html", client=logout.client)
+
+
+def _hint_names_this_session(logout: Any) -> bool:
+    """S44: the question is skipped only for a valid hint naming the person *and* the
+    sign-in session in this browser; anyone's valid ID token is not enough."""
+    if logout is None or logout.needs_confirmation or logout.client is None:
+        return False
+    sid = session.get(SID_KEY)
+    return names_session(logout.id_token_claims, services().keys, logout.client,
+                         current_session().account_id, sid if isinstance(sid, str) else None)
 
 
 def _end_browser_session() -> None:

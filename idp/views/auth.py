@@ -22,7 +22,7 @@ from flask_babel import ngettext
 from idp import audit
 from idp.accounts import InvalidCredentials, RevokedCredential, TooManyAttempts
 from idp.forms import PostOnlyForm, SignInForm
-from idp.i18n import LANGUAGE_COOKIE, languages, select_locale
+from idp.i18n import LANGUAGE_COOKIE, languages, select_locale, set_language_cookie
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.redirects import safe_next
@@ -146,9 +146,7 @@ def choose_language(code: str) -> ResponseReturnValue:
     if code not in languages():
         abort(404)
     response = make_response(redirect(safe_next(request.args.get("next")) or url_for("auth.index"), code=303))
-    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, path="/",
-                        httponly=True, samesite="Lax",
-                        secure=bool(services().settings.secure_transport))
+    set_language_cookie(response, LANGUAGE_COOKIE, code)
     account = session_account()
     if account is not None:
         account.locale = code

@@ -173,12 +173,48 @@ def test_pkce_plain_is_refused_S34(portal, alice):
     assert params["error"] == "invalid_request"
 
 
-def test_a_verifier_without_a_challenge_is_refused_S34(portal, alice):
-    browser = portal.app.test_client()
+def legacy_portal(app) -> RelyingParty:
+    """A confidential portal an administrator opted out of PKCE (D8)."""
+    client_id, secret = register_client(app, "--name", "Legacy", "--redirect-uri", CALLBACK,
+                                        "--trusted", "--pkce", "optional")
+    return RelyingParty(app, client_id, secret, CALLBACK)
+
+
+def test_a_verifier_without_a_challenge_is_refused_S34(app, alice):
+    legacy = legacy_portal(app)
+    browser = app.test_client()
     req = Request()
-    params = sign_in_through(portal, browser, req, code_challenge=None, code_challenge_method=None)
-    response = portal.exchange(browser, params["code"], req)  # sends a code_verifier
+    params = sign_in_through(legacy, browser, req, code_challenge=None, code_challenge_method=None)
+    response = legacy.exchange(browser, params["code"], req)  # sends a code_verifier
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+def test_d8_confidential_portals_must_use_pkce_too_refused_before_any_page(portal, alice):
+    """RFC 9700 §2.1.1, OAuth 2.1: an error back to the portal, signed in or not, and
+    no sign-in or consent page first."""
+    for browser in (portal.app.test_client(), full_flow(portal).browser):
+        req = Request()
+        response = browser.get(portal.authorize_url(req, code_challenge=None,
+                                                    code_challenge_method=None))
+        params = portal.callback(response)
+        assert params["error"] == "invalid_request" and params["state"] == req.state
+        assert params["iss"] == ISSUER and "code" not in params
+
+
+def test_d8_the_opt_out_is_for_legacy_confidential_portals_and_shown(app, alice):
+    legacy = legacy_portal(app)
+    shown = run_cli(app, "clients", "show", legacy.client_id).output
+    assert "optional (legacy portal, D8 opt-out)" in shown
+    req = Request()
+    params = sign_in_through(legacy, app.test_client(), req, code_challenge=None,
+                             code_challenge_method=None)
+    data = {"grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK}
+    assert legacy.token(app.test_client(), data).status_code == 200
+    refused = run_cli(app, "clients", "add", "--name", "App", "--redirect-uri", CALLBACK,
+                      "--public", "--pkce", "optional")
+    assert refused.exit_code != 0 and "public client must use PKCE" in refused.output
+    default = register_client(app, "--name", "New", "--redirect-uri", CALLBACK)[0]
+    assert "required (S256)" in run_cli(app, "clients", "show", default).output
 
 
 def test_public_clients_must_use_pkce_S34(app, alice):

@@ -1,0 +1,79 @@
+"""Rate limits of the token endpoint: per authenticated portal, not per address.
+
+A portal's server makes every code exchange and refresh of its users from a few
+addresses, so a per-address limit made all of one portal's users share one budget
+(issue 9 item 9). Requests whose client authenticates (``client_secret_basic`` or
+``client_secret_post``, S41) count against ``rate_limit.token_per_client`` for that
+client; anything else (a public client, a wrong or missing secret) counts against
+``rate_limit.token_per_ip`` for its address (S27), so guessing secrets stays limited
+per address and nobody can spend a portal's budget without its secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import unquote
+
+from flask import g, request
+
+from idp.oidc.runtime import oidc
+from idp.runtime import db
+
+_CACHE = "clef_token_client"
+MAX_CREDENTIAL_LENGTH = 512
+
+
+def _presented() -> tuple[str, str] | None:
+    """The client id and secret of the request (RFC 6749 §2.3.1), unchecked."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic " and len(header) <= MAX_CREDENTIAL_LENGTH:
+        try:
+            raw = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        basic_id, sep, basic_secret = raw.partition(":")
+        return (unquote(basic_id), unquote(basic_secret)) if sep else None
+    client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
+    if client_id and secret and len(client_id) + len(secret) <= MAX_CREDENTIAL_LENGTH:
+        return client_id, secret
+    return None
+
+
+def basic_header_is_malformed() -> bool:
+    """True for ``Authorization: Basic`` that is not base64 of UTF-8 ``id:secret``:
+    answered 401 invalid_client here, before Authlib would fail on it with a 500."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() != "basic ":
+        return False
+    try:
+        raw = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return True
+    return ":" not in raw
+
+
+def authenticated_client_id() -> str | None:
+    """The client id when the request's credentials are right (once per request)."""
+    if _CACHE not in g:
+        found = None
+        presented = _presented()
+        if presented is not None:
+            client = oidc().clients.find(db(), presented[0])
+            if client is not None and oidc().clients.secret_matches(client, presented[1]):
+                found = client.client_id
+        setattr(g, _CACHE, found)
+    cached: str | None = g.get(_CACHE)
+    return cached
+
+
+def client_key() -> str:
+    return f"client:{authenticated_client_id()}"
+
+
+def no_client() -> bool:
+    return authenticated_client_id() is None
+
+
+def has_client() -> bool:
+    return authenticated_client_id() is not None
