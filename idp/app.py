@@ -19,6 +19,7 @@ from idp import oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
+from idp.mail_render import send_staged
 from idp.ratelimit import limiter
 from idp.redirects import request_target
 from idp.runtime import EXTENSION_KEY, build_services, close_db
@@ -131,6 +132,12 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
     @app.after_request
     def headers(response: Response) -> Response:
         return add_security_headers(response, hsts=settings.secure_transport)
+
+    @app.after_request
+    def send_mail_staged(response: Response) -> Response:
+        """Mail staged by the request and committed leaves now (idp.outbox)."""
+        send_staged()
+        return response
 
     @app.teardown_appcontext
     def teardown(exc: BaseException | None) -> None:

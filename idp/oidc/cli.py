@@ -145,23 +145,27 @@ def _backchannel() -> Backchannel:
 
 
 def run_once() -> tuple[int, int]:
-    """End expired sessions (telling their portals), send what is due, and drop codes
-    and tokens that can no longer be used."""
+    """End expired sessions (telling their portals), send what is due (back-channel
+    logouts, then mail that could not leave at once, idp.outbox), and drop codes and
+    tokens that can no longer be used."""
     svc = services()
     expired = svc.sessions.purge_expired(db(), svc.clock.now())
     oidc().tokens.purge(db(), svc.clock.now())
     db().commit()
-    return expired, _backchannel().deliver_due(db())
+    delivered = _backchannel().deliver_due(db())
+    svc.outbox.deliver_due(db())
+    return expired, delivered
 
 
 @oidc_group.command("deliver")
 def oidc_deliver() -> None:
-    """One pass: expired sessions ended, due back-channel logouts sent."""
+    """One pass: expired sessions ended, due back-channel logouts and mail sent."""
     expired, delivered = run_once()
     waiting = db().scalar(select(func.count()).where(
         LogoutDelivery.delivered_at.is_(None), LogoutDelivery.given_up_at.is_(None)))
+    mail_waiting = services().outbox.waiting(db())
     click.echo(f"{expired} expired session(s) ended, {delivered} logout(s) delivered, "
-               f"{waiting} waiting")
+               f"{waiting} waiting; {mail_waiting} mail(s) waiting")
 
 
 @oidc_group.command("worker")
