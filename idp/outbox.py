@@ -82,77 +82,80 @@ class Outbox:
             row = db.get(OutboxMail, mail_id)
             if row is None or row.status != PENDING:
                 return row is not None and row.status == SENT
-            return self._attempt(db, row, self._clock.now(), by_worker=False)
+            seen = (row.id, row.attempts, row.expires_at)
+            db.rollback()  # claim in a fresh transaction (SQLite cannot upgrade a stale read)
+            return self._attempt(db, seen, self._clock.now(), by_worker=False) == SENT
 
     def deliver_due(self, db: Session, limit: int = 50) -> tuple[int, int]:
         """The worker's pass: every pending mail whose wait is over. Returns (sent,
         given up); finished rows older than a day are deleted."""
         now = self._clock.now()
-        due = list(db.scalars(
-            select(OutboxMail).where(OutboxMail.status == PENDING,
-                                     OutboxMail.next_attempt_at <= now)
-            .order_by(OutboxMail.id).limit(limit)))
-        sent = given_up = 0
-        for row in due:
-            if self._attempt(db, row, now, by_worker=True):
-                sent += 1
-            elif row.status == GIVEN_UP:
-                given_up += 1
+        due = [(mail_id, attempts, expires) for mail_id, attempts, expires in db.execute(
+            select(OutboxMail.id, OutboxMail.attempts, OutboxMail.expires_at)
+            .where(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
+            .order_by(OutboxMail.id).limit(limit))]
+        db.rollback()
+        outcomes = [self._attempt(db, seen, now, by_worker=True) for seen in due]
         db.execute(delete(OutboxMail).where(OutboxMail.status != PENDING,
                                             OutboxMail.finished_at < now - KEEP_FINISHED))
         db.commit()
-        return sent, given_up
+        return outcomes.count(SENT), outcomes.count(GIVEN_UP)
 
     def waiting(self, db: Session) -> int:
         return len(list(db.scalars(select(OutboxMail.id).where(OutboxMail.status == PENDING))))
 
-    def _claim(self, db: Session, row: OutboxMail, now: datetime) -> bool:
-        """Take the row for one attempt: the attempt count read must still be there. The
-        next wait is set now, so a process killed while sending leaves it to the worker."""
-        wait = self._retries[min(row.attempts, len(self._retries) - 1)]
+    def claim(self, db: Session, mail_id: int, seen_attempts: int,
+              now: datetime) -> OutboxMail | None:
+        """Take the row for one attempt, or None when another sender took it first: one
+        conditional UPDATE on the attempt count the caller read. The next wait is set
+        now, so a process killed while sending leaves the mail to the worker."""
+        wait = self._retries[min(seen_attempts, len(self._retries) - 1)]
         claimed = db.execute(
             update(OutboxMail)
-            .where(OutboxMail.id == row.id, OutboxMail.status == PENDING,
-                   OutboxMail.attempts == row.attempts)
-            .values(attempts=row.attempts + 1, next_attempt_at=now + wait)
+            .where(OutboxMail.id == mail_id, OutboxMail.status == PENDING,
+                   OutboxMail.attempts == seen_attempts)
+            .values(attempts=seen_attempts + 1, next_attempt_at=now + wait)
             .execution_options(synchronize_session=False))
         db.commit()
         if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
-            return False
-        db.refresh(row)
-        return True
+            return None
+        return db.get(OutboxMail, mail_id, populate_existing=True)
 
-    def _attempt(self, db: Session, row: OutboxMail, now: datetime, *, by_worker: bool) -> bool:
-        if row.expires_at is not None and now >= row.expires_at:
+    def _attempt(self, db: Session, seen: tuple[int, int, datetime | None], now: datetime,
+                 *, by_worker: bool) -> str:
+        """One try at a mail read as ``seen`` (id, attempts, expiry); its status after."""
+        mail_id, attempts, expires_at = seen
+        row = self.claim(db, mail_id, attempts, now)
+        if row is None:
+            return "taken"
+        if expires_at is not None and now >= expires_at:
             self._give_up(db, row, now, "expired")
-            return False
-        if not self._claim(db, row, now):
-            return False
+            return GIVEN_UP
         try:
             mail = OutgoingMail(**json.loads(self._box.open(row.sealed)))
             self._mailer.send(mail, now)
         except SecretUnreadable:
             self._give_up(db, row, now, "unreadable")
-            return False
+            return GIVEN_UP
         except MailNotSent as error:
-            self._failed(db, row, now, error)
-            return False
+            return self._failed(db, row, now, error)
         row.status, row.sealed, row.finished_at = SENT, "", now
         if by_worker or row.attempts > 1:
             audit.record(db, now, audit.MAIL_SENT, actor=ACTOR, account_id=row.account_id,
                          mail=row.message, attempts=row.attempts)
         db.commit()
-        return True
+        return SENT
 
-    def _failed(self, db: Session, row: OutboxMail, now: datetime, error: MailNotSent) -> None:
+    def _failed(self, db: Session, row: OutboxMail, now: datetime, error: MailNotSent) -> str:
         cause = error.__cause__
         row.last_error = type(cause).__name__ if cause is not None else "MailNotSent"
         if row.attempts > len(self._retries):
             self._give_up(db, row, now, row.last_error)
-            return
+            return GIVEN_UP
         audit.record(db, now, audit.MAIL_FAILED, actor=ACTOR, account_id=row.account_id,
                      mail=row.message, attempts=row.attempts, error=row.last_error)
         db.commit()
+        return PENDING
 
     def _give_up(self, db: Session, row: OutboxMail, now: datetime, why: str) -> None:
         row.status, row.sealed, row.finished_at = GIVEN_UP, "", now

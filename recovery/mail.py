@@ -59,7 +59,8 @@ def stage(message: str, locale: str, to: str, *, account_id: int | None = None,
           **context: Any) -> None:
     """Stage a notification in the current transaction (the caller commits); it leaves
     once the request is done, or later by the worker."""
-    stage_mail(message, locale, to, account_id=account_id, **links(), **context)
+    merged: dict[str, Any] = {**links(), **context}
+    stage_mail(message, locale, to, account_id=account_id, **merged)
 
 
 def deliver(message: str, locale: str, to: str, **context: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from flask import abort, session, url_for
 from flask_babel import gettext as _
@@ -76,7 +77,7 @@ def signed_in_target() -> str:
     return url_for("mfa.done")
 
 
-def notify(account: Account, message: str, **context: object) -> None:
+def notify(account: Account, message: str, **context: Any) -> None:
     """A security notification to the confirmed recovery email, if there is one, staged
     in the transaction of the change it tells of: call before that commit. It leaves
     once the request is done (idp.outbox); one that cannot leave then is logged, not

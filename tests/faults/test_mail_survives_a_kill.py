@@ -5,6 +5,7 @@ once sent."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import requests
@@ -14,7 +15,7 @@ from idp import audit
 from idp.models import OutboxMail
 from idp.outbox import PENDING, SENT
 from tests.faults.conftest import catch_up
-from tests.helpers import CSRF_RE, audit_events, body_of, create_account, emailed_code, outbox
+from tests.helpers import CSRF_RE, GOOD_PASSWORD, audit_events, body_of, create_account, emailed_code, outbox
 
 ADDRESS = "alice@example.org"
 
@@ -34,6 +35,18 @@ def _post(served, path: str, data: dict[str, str]) -> requests.Response:
     assert found
     return browser.post(served.url + path, data={"csrf_token": found.group(1), **data},
                         allow_redirects=False, timeout=10)
+
+
+def _register(served) -> None:
+    """Post the registration screen; the planted fault kills the process before it
+    answers."""
+    browser = requests.Session()
+    token = CSRF_RE.search(browser.get(served.url + "/register", timeout=10).text)
+    assert token
+    with contextlib.suppress(requests.ConnectionError):
+        browser.post(served.url + "/register", allow_redirects=False, timeout=10, data={
+            "csrf_token": token.group(1), "username": "alice", "password": GOOD_PASSWORD,
+            "confirm": GOOD_PASSWORD, "email": ADDRESS})
 
 
 def test_forgot_username_mail_killed_after_the_response_goes_out_later(app, serve, clock,
@@ -70,16 +83,7 @@ def test_a_registration_code_killed_before_it_left_goes_out_later(app, serve, cl
     """The account, its code and the mail are one transaction: killed right after it,
     the code still reaches the person while it is valid."""
     served = serve("mail-send")
-    browser = requests.Session()
-    page = browser.get(served.url + "/register", timeout=10)
-    token = CSRF_RE.search(page.text)
-    assert token
-    try:
-        browser.post(served.url + "/register", allow_redirects=False, timeout=10, data={
-            "csrf_token": token.group(1), "username": "alice", "password": "a long passphrase here",
-            "confirm": "a long passphrase here", "email": ADDRESS})
-    except requests.ConnectionError:
-        pass  # killed before it could answer
+    _register(served)
     assert served.killed()
 
     catch_up(clock, timedelta(seconds=31))
@@ -91,15 +95,7 @@ def test_a_registration_code_killed_before_it_left_goes_out_later(app, serve, cl
 def test_a_code_mail_that_could_not_leave_in_time_is_given_up(app, serve, clock, worker_pass):
     """A mail holding an emailed code is not sent once the code has expired; audited."""
     served = serve("mail-send")
-    browser = requests.Session()
-    token = CSRF_RE.search(browser.get(served.url + "/register", timeout=10).text)
-    assert token
-    try:
-        browser.post(served.url + "/register", allow_redirects=False, timeout=10, data={
-            "csrf_token": token.group(1), "username": "alice", "password": "a long passphrase here",
-            "confirm": "a long passphrase here", "email": ADDRESS})
-    except requests.ConnectionError:
-        pass
+    _register(served)
     assert served.killed()
 
     catch_up(clock, timedelta(minutes=11))
