@@ -92,6 +92,7 @@ def create_app(
             settings.service.base_url,
         )
     app.session_interface = ServerSessionInterface()
+    app.before_request(_database_reachable)  # first: before the CSRF check needs the session
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -104,6 +105,13 @@ def create_app(
 
     register_cli(app)
     return app
+
+
+def _database_reachable() -> None:
+    """The session could not be read: the database is down (idp.errors: a 503)."""
+    unavailable = current_session().unavailable
+    if unavailable is not None:
+        raise unavailable
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -3,6 +3,7 @@ worker that ends expired sessions and delivers back-channel logouts."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from idp import audit
 from idp.cli import _admin, _fmt
+from idp.errors import database_unavailable
 from idp.oidc.backchannel import Backchannel
 from idp.oidc.clients import ClientRefused
 from idp.oidc.keys import ALGORITHMS
@@ -20,6 +22,7 @@ from idp.oidc.models import PAIRWISE, PUBLIC, LogoutDelivery, OAuthClient, Signi
 from idp.oidc.runtime import oidc
 from idp.runtime import db, services
 
+log = logging.getLogger("clef.oidc.worker")
 clients = AppGroup("clients", help="Portals that sign people in with Clef.")
 keys_group = AppGroup("keys", help="Keys that sign ID tokens.")
 oidc_group = AppGroup("oidc", help="Back-channel logout and expired sessions.")
@@ -178,8 +181,16 @@ def oidc_worker(every: float) -> None:
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"back-channel logout worker: a pass every {every} s")
     while not stop.is_set():
-        run_once()
-        db().close()
+        try:
+            run_once()
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # The database is restarting or unreachable: try again next pass, on a new
+            # connection, rather than stop the worker (issue 9, faults).
+            log.warning("worker pass skipped: database unavailable (%s)", type(error).__name__)
+        finally:
+            db().close()
         stop.wait(every)
     click.echo("worker stopped")
 
