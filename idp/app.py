@@ -69,6 +69,9 @@ def create_app(
             "forgot_password_per_ip": settings.rate_limit.forgot_password_per_ip,
         },
         RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
+        # Redis down: every limit is still enforced, counted in this process's memory
+        # until Redis is back (config/defaults.toml, [rate_limit]).
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
         BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],

@@ -13,6 +13,9 @@ from flask import Flask, Response, make_response, render_template
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
@@ -75,20 +78,22 @@ def render_error(code: int, message: object = None) -> tuple[str, int]:
     return body, status
 
 
-def database_unavailable(error: BaseException | None) -> bool:
-    """True when ``error`` (or what it wraps) says the database cannot be reached now,
-    rather than that Clef has a bug."""
+def service_unavailable(error: BaseException | None) -> bool:
+    """True when ``error`` (or what it wraps) says the database (or Redis, should a
+    limiter ever let its error through) cannot be reached now, rather than that Clef
+    has a bug."""
     if isinstance(error, InternalServerError):
         error = error.original_exception
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, OperationalError | InterfaceError | PoolTimeout)
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout | StorageError
+                      | RedisConnectionError | RedisTimeoutError)
 
 
 def unavailable() -> Response:
     """The 503 page. Logged without a trace: the cause is outside Clef, and the log line
     of the failed statement or connection already says which."""
-    log.error("database unavailable: answered 503")
+    log.error("database or rate-limit store unavailable: answered 503")
     body, status = render_error(503)
     response = make_response(body, status)
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS
@@ -112,13 +117,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int] | Response:
         # Flask wraps what fails outside a view (opening the session) in a 500.
-        if database_unavailable(error):
+        if service_unavailable(error):
             return unavailable()
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int] | Response:
-        if database_unavailable(error):
+        if service_unavailable(error):
             return unavailable()
         if isinstance(error, HTTPException):
             return render_error(error.code or 500)

@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CallbackDict
 
 from idp import audit
-from idp.errors import database_unavailable
+from idp.errors import service_unavailable
 from idp.models import Account, WebSession
 from idp.redirects import request_target
 from idp.runtime import db, services
@@ -99,7 +99,7 @@ class ServerSessionInterface(SessionInterface):
         try:
             loaded = svc.sessions.load(db(), token, now)
         except Exception as error:
-            if not database_unavailable(error):
+            if not service_unavailable(error):
                 raise
             inert = ServerSession()
             inert.inert, inert.unavailable = True, error

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from idp import audit
 from idp.cli import _admin, _fmt
-from idp.errors import database_unavailable
+from idp.errors import service_unavailable
 from idp.oidc.backchannel import Backchannel
 from idp.oidc.clients import ClientRefused
 from idp.oidc.keys import ALGORITHMS
@@ -184,7 +184,7 @@ def oidc_worker(every: float) -> None:
         try:
             run_once()
         except Exception as error:
-            if not database_unavailable(error):
+            if not service_unavailable(error):
                 raise
             # The database is restarting or unreachable: try again next pass, on a new
             # connection, rather than stop the worker (issue 9, faults).

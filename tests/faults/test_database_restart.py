@@ -68,4 +68,4 @@ def test_a_restarted_database_gives_503_then_clef_recovers_alone(own_postgres: O
     finally:
         app.extensions["clef"].engine.dispose()
     assert not [r for r in caplog.records if r.getMessage() == "unhandled error"]  # not a bug
-    assert "database unavailable: answered 503" in caplog.text
+    assert "unavailable: answered 503" in caplog.text
