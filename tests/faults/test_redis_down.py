@@ -26,7 +26,8 @@ def own_redis() -> Iterator[OwnRedis]:
     finally:
         server.kill()
         # The limiter is one object for every app of the test run; what it learnt here
-        # (Redis dead, counts in its memory) must not reach the next test.
+        # (Redis dead, counts in its memory) must not reach the next test. Flask-Limiter
+        # has no public reset for either, hence its private attributes.
         limiter._storage_dead = False
         fallback = getattr(limiter, "_fallback_storage", None)
         if fallback is not None:
