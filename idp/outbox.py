@@ -26,7 +26,7 @@ import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp import audit
@@ -102,7 +102,9 @@ class Outbox:
         return outcomes.count(SENT), outcomes.count(GIVEN_UP)
 
     def waiting(self, db: Session) -> int:
-        return len(list(db.scalars(select(OutboxMail.id).where(OutboxMail.status == PENDING))))
+        """How many mails have not left yet (``clef oidc deliver`` says)."""
+        return int(db.scalar(select(func.count()).select_from(OutboxMail)
+                             .where(OutboxMail.status == PENDING)) or 0)
 
     def claim(self, db: Session, mail_id: int, seen_attempts: int,
               now: datetime) -> OutboxMail | None:

@@ -69,3 +69,25 @@ def test_a_restarted_database_gives_503_then_clef_recovers_alone(own_postgres: O
         app.extensions["clef"].engine.dispose()
     assert not [r for r in caplog.records if r.getMessage() == "unhandled error"]  # not a bug
     assert "unavailable: answered 503" in caplog.text
+
+
+def test_the_worker_outlives_a_database_outage(app, monkeypatch, caplog):
+    """`clef oidc worker` skips a pass the database cannot serve and tries again the next,
+    rather than stopping (then nothing would end sessions or send mail until restarted)."""
+    from sqlalchemy.exc import OperationalError
+
+    import idp.oidc.cli as worker_cli
+
+    calls: list[int] = []
+
+    def run_once() -> tuple[int, int]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+        raise KeyboardInterrupt  # the second pass happened: stop the loop here
+
+    monkeypatch.setattr(worker_cli, "run_once", run_once)
+    monkeypatch.setattr(worker_cli.signal, "signal", lambda *_args: None)  # keep pytest's
+    app.test_cli_runner().invoke(args=["oidc", "worker", "--every", "0"])
+    assert len(calls) == 2
+    assert "worker pass skipped: database unavailable (OperationalError)" in caplog.text
