@@ -111,7 +111,6 @@ class AccountService:
             db.rollback()
             raise RegistrationRefused(username_taken=True) from None
         audit.record(db, now, audit.REGISTERED, actor=display, account_id=account.id, where=where)
-        db.commit()
         return account
 
     def registration_problems(self, username: str, password: str, confirm: str) -> RegistrationRefused:

@@ -19,6 +19,7 @@ from idp import oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
+from idp.mail_render import send_staged
 from idp.ratelimit import limiter
 from idp.redirects import request_target
 from idp.runtime import EXTENSION_KEY, build_services, close_db
@@ -69,6 +70,9 @@ def create_app(
             "forgot_password_per_ip": settings.rate_limit.forgot_password_per_ip,
         },
         RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
+        # Redis down: every limit is still enforced, counted in this process's memory
+        # until Redis is back (config/defaults.toml, [rate_limit]).
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
         BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],
@@ -92,6 +96,7 @@ def create_app(
             settings.service.base_url,
         )
     app.session_interface = ServerSessionInterface()
+    app.before_request(_database_reachable)  # first: before the CSRF check needs the session
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -104,6 +109,13 @@ def create_app(
 
     register_cli(app)
     return app
+
+
+def _database_reachable() -> None:
+    """The session could not be read: the database is down (idp.errors: a 503)."""
+    unavailable = current_session().unavailable
+    if unavailable is not None:
+        raise unavailable
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -132,6 +144,12 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
     @app.after_request
     def headers(response: Response) -> Response:
         return add_security_headers(response, hsts=settings.secure_transport)
+
+    @app.after_request
+    def send_mail_staged(response: Response) -> Response:
+        """Mail staged by the request and committed leaves now (idp.outbox)."""
+        send_staged()
+        return response
 
     @app.teardown_appcontext
     def teardown(exc: BaseException | None) -> None:

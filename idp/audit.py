@@ -62,6 +62,10 @@ OIDC_LOGOUT = "oidc:logout:rp"
 BACKCHANNEL_DELIVERED = "oidc:backchannel:delivered"
 BACKCHANNEL_FAILED = "oidc:backchannel:failure"
 BACKCHANNEL_GIVEN_UP = "oidc:backchannel:given_up"
+# The mail outbox (idp.outbox): what the worker, or a retry, reached.
+MAIL_SENT = "mail:outbox:sent"
+MAIL_FAILED = "mail:outbox:failure"
+MAIL_GIVEN_UP = "mail:outbox:given_up"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from idp import audit
 from idp.accounts import REVOKE_REASONS
-from idp.mail_render import absolute_link, send_mail
+from idp.mail_render import absolute_link, send_staged, stage_mail
 from idp.models import ACTIVE, Account
 from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account
 from idp.runtime import db, services
@@ -147,15 +147,16 @@ def users_sweep(days: int | None, dry_run: bool) -> None:
         if dry_run:
             continue
         if account.has_confirmed_email and account.email:
-            send_mail("inactivity_reminder", account.locale, account.email,
-                      username=account.username, days_left=reminder.days_left,
-                      sign_in_url=absolute_link("/signin"))
+            stage_mail("inactivity_reminder", account.locale, account.email,
+                       account_id=account.id, username=account.username,
+                       days_left=reminder.days_left, sign_in_url=absolute_link("/signin"))
         account.reminder_sent_days = reminder_threshold(reminder.days_left, settings.reminder_days)
         account.reminder_sent_at = now
         audit.record(db(), now, audit.ADMIN_INACTIVE_REMINDER, actor=_admin(),
                      account_id=account.id, days_left=reminder.days_left,
                      emailed=account.has_confirmed_email)
         db().commit()
+        send_staged()
     for account in plan.revocations:
         click.echo(f"revoke {account.username}: unused since {account.last_used_at:%Y-%m-%d}")
         if dry_run:

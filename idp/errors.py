@@ -1,14 +1,23 @@
 """Error pages (J5): every error is a bilingual page with a way on, never a stack
-trace (S28). Unexpected exceptions are logged with their trace and shown as 500."""
+trace (S28). Unexpected exceptions are logged with their trace and shown as 500; a
+database that cannot be reached (restarted, failed over, out of connections) is the
+same "technical difficulties" page as a 503 with ``Retry-After``: nothing is wrong with
+the request, and the next one, once the database is back, succeeds on a new connection
+(the engine tests each pooled connection before use, idp.db)."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, Response, make_response, render_template
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 log = logging.getLogger("clef.errors")
@@ -20,6 +29,7 @@ TITLES = {
     405: _l("Action not allowed here"),
     429: _l("Too many requests"),
     500: _l("Technical difficulties"),
+    503: _l("Technical difficulties"),
 }
 MESSAGES = {
     400: _l("Something in the request was not right. Go back, reload the page and try again."),
@@ -32,6 +42,8 @@ MESSAGES = {
         "Try again in a few minutes."
     ),
 }
+MESSAGES[503] = MESSAGES[500]
+RETRY_AFTER_SECONDS = "30"
 CSRF_MESSAGE = _l(
     "This form has expired or was sent from another page. Go back, reload the page and try again."
 )
@@ -66,6 +78,28 @@ def render_error(code: int, message: object = None) -> tuple[str, int]:
     return body, status
 
 
+def service_unavailable(error: BaseException | None) -> bool:
+    """True when ``error`` (or what it wraps) says the database (or Redis, should a
+    limiter ever let its error through) cannot be reached now, rather than that Clef
+    has a bug."""
+    if isinstance(error, InternalServerError):
+        error = error.original_exception
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout | StorageError
+                      | RedisConnectionError | RedisTimeoutError)
+
+
+def unavailable() -> Response:
+    """The 503 page. Logged without a trace: the cause is outside Clef, and the log line
+    of the failed statement or connection already says which."""
+    log.error("database or rate-limit store unavailable: answered 503")
+    body, status = render_error(503)
+    response = make_response(body, status)
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SecurityError)
     def untrusted_host(_error: SecurityError) -> tuple[str, int]:
@@ -81,11 +115,16 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(429)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | Response:
+        # Flask wraps what fails outside a view (opening the session) in a 500.
+        if service_unavailable(error):
+            return unavailable()
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> tuple[str, int]:
+    def unexpected(error: Exception) -> tuple[str, int] | Response:
+        if service_unavailable(error):
+            return unavailable()
         if isinstance(error, HTTPException):
             return render_error(error.code or 500)
         log.exception("unhandled error", exc_info=error)

@@ -1,16 +1,26 @@
 """Mail in the person's language from ``templates/email/<message>/`` (subject.txt and
-body.txt), with links built from the configured base URL, never the Host header (S17)."""
+body.txt), with links built from the configured base URL, never the Host header (S17).
+
+A mail is staged in the outbox (:mod:`idp.outbox`) in the caller's transaction and sent
+once that transaction has committed: by :func:`send_staged` where the page must know
+whether a code left, else by the app's ``after_request`` hook. A mail that cannot leave
+now is sent later by the worker."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import force_locale
+from sqlalchemy import inspect
 
 from idp.mail import OutgoingMail
-from idp.runtime import services
+from idp.models import OutboxMail
+from idp.runtime import db, services
+
+STAGED_KEY = "clef_staged_mail"
 
 
 def absolute_link(path: str) -> str:
@@ -31,6 +41,30 @@ def render_mail(message: str, locale: str, to: str, **context: Any) -> OutgoingM
     return OutgoingMail(to=to, subject=subject, text=text)
 
 
-def send_mail(message: str, locale: str, to: str, **context: Any) -> None:
+def stage_mail(message: str, locale: str, to: str, *, account_id: int | None = None,
+               valid_minutes: int | None = None, **context: Any) -> OutboxMail:
+    """Render the mail and add it to the current transaction's outbox; the caller
+    commits. ``valid_minutes``: the mail holds a code of that lifetime, and is given up
+    rather than sent once it has expired."""
     svc = services()
-    svc.mailer.send(render_mail(message, locale, to, **context), svc.clock.now())
+    now = svc.clock.now()
+    expires = None if valid_minutes is None else now + timedelta(minutes=valid_minutes)
+    row = svc.outbox.stage(db(), render_mail(message, locale, to, **context), now,
+                           message=message, account_id=account_id, expires_at=expires)
+    g.setdefault(STAGED_KEY, []).append(row)
+    return row
+
+
+def send_staged() -> bool:
+    """Send every mail staged in this request (or command) whose transaction has
+    committed; True when all of them left. One that did not is logged by the mailer and
+    left to the worker; one whose transaction rolled back is simply forgotten."""
+    staged: list[OutboxMail] = g.pop(STAGED_KEY, [])
+    outbox = services().outbox
+    all_sent = True
+    for row in staged:
+        state = inspect(row)
+        if not state.persistent or state.modified or row.id is None:
+            continue  # rolled back, or not committed: the worker finds it if it ever commits
+        all_sent = outbox.send(row.id) and all_sent
+    return all_sent

@@ -128,3 +128,30 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_events_account_at", "account_id", "at"),)
+
+
+class OutboxMail(Base):
+    """One outgoing mail, written in the transaction of the change that causes it, so
+    no mail is lost when the process dies before it leaves (issue 9, faults).
+
+    The message (recipient, subject, body) may hold a code: it is sealed with the secret
+    box and blanked once sent or given up. ``message`` (the template name) and
+    ``account_id`` stay readable for the audit log. ``status``: pending, sent,
+    given_up, or discarded (a mail rendered for nobody, S6)."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    sealed: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    # Past this (an emailed code's lifetime), the mail is given up rather than sent.
+    expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_mail_outbox_status_next", "status", "next_attempt_at"),)

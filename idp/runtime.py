@@ -20,6 +20,7 @@ from idp.db import make_engine, make_session_factory
 from idp.email_codes import EmailCodes
 from idp.keys import KeyRing
 from idp.mail import Mailer, make_mailer
+from idp.outbox import Outbox
 from idp.password_policy import PasswordPolicy
 from idp.passwords import PasswordHasher
 from idp.secret_box import Resealer, SecretBox
@@ -46,6 +47,7 @@ class Services:
     email_codes: EmailCodes
     mailer: Mailer
     box: SecretBox
+    outbox: Outbox
     # Slices add what re-encrypts their secrets under a new key (clef encryption reseal).
     resealers: dict[str, Resealer] = field(default_factory=dict)
     # The amr value of an account's second factor ("otp", "mail"), told by the mfa slice:
@@ -74,20 +76,25 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
         breached=breached_source(settings.password),
     )
     throttle = Throttle(settings.lockout, keys)
+    session_factory = make_session_factory(engine)
+    mailer = make_mailer(settings.mail, settings.instance_path)
+    box = SecretBox(settings.service.encryption_keys, keys)
+    outbox = Outbox(session_factory, box, mailer, clock, settings.mail.retry_seconds)
     return Services(
         settings=settings,
         clock=clock,
         keys=keys,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         hasher=hasher,
         policy=policy,
         throttle=throttle,
         accounts=AccountService(hasher, policy, throttle, settings.username),
         sessions=SessionStore(settings.session),
         email_codes=EmailCodes(settings.email_code, keys),
-        mailer=make_mailer(settings.mail, settings.instance_path),
-        box=SecretBox(settings.service.encryption_keys, keys),
+        mailer=mailer,
+        box=box,
+        outbox=outbox,
     )
 
 

@@ -155,6 +155,7 @@ class MailSettings:
     smtp_username: str
     smtp_password: str = field(repr=False)
     smtp_timeout_seconds: float
+    retry_seconds: tuple[int, ...]
 
 
 @dataclass(frozen=True)

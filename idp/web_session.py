@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CallbackDict
 
 from idp import audit
+from idp.errors import service_unavailable
 from idp.models import Account, WebSession
 from idp.oidc import reauth
 from idp.redirects import request_target
@@ -51,6 +52,9 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.renewed = False
         self.ended = False
         self.inert = False
+        # Set when the database could not be reached to open the session: the request
+        # is answered with the 503 page (idp.errors) on this empty, inert session.
+        self.unavailable: Exception | None = None
 
     @property
     def level(self) -> str:
@@ -93,7 +97,14 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession()
         svc = services()
         now = svc.clock.now()
-        loaded = svc.sessions.load(db(), token, now)
+        try:
+            loaded = svc.sessions.load(db(), token, now)
+        except Exception as error:
+            if not service_unavailable(error):
+                raise
+            inert = ServerSession()
+            inert.inert, inert.unavailable = True, error
+            return inert
         if loaded.expired and loaded.account_id is not None:
             _record_expiry(loaded.account_id, now, request)
         if loaded.record is None:

@@ -38,7 +38,7 @@ def _build(state: BlueprintSetupState) -> None:
     before the blueprints)."""
     core: Services = state.app.extensions[EXTENSION_KEY]
     state.app.extensions[RECOVERY_EXTENSION_KEY] = build_reset_service(core)
-    state.app.extensions[MAIL_QUEUE_KEY] = MailQueue(core.mailer)
+    state.app.extensions[MAIL_QUEUE_KEY] = MailQueue(core.outbox)
 
 
 def reset_service() -> ResetService:

@@ -32,6 +32,7 @@ cases apart either.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -298,10 +299,13 @@ class ResetService:
     # --- step 3 -------------------------------------------------------------------------
 
     def set_password(self, db: Session, now: datetime, flow: Flow, password: str,
-                     confirm: str, where: audit.Where) -> ResetDone:
+                     confirm: str, where: audit.Where,
+                     notify: Callable[[Account], None] | None = None) -> ResetDone:
         """The new password (S1, S2, not the current one), then S15 and S18. Raises
         :class:`NewPasswordRefused` with every reason at once, or :class:`InvalidToken`
-        when the flow is not proven or another request of it set a password first."""
+        when the flow is not proven or another request of it set a password first.
+        ``notify`` stages the notification (S18) in the same transaction, so it is never
+        lost."""
         account = flow.account
         if flow.purpose != VERIFIED or account is None or account.is_revoked:
             raise InvalidToken()
@@ -322,6 +326,8 @@ class ResetService:
         ended = self.end_everything(db, account)
         audit.record(db, now, audit.RECOVERY_PASSWORD_RESET, actor=account.username,
                      account_id=account.id, where=where, sessions_ended=ended)
+        if notify is not None:
+            notify(account)
         db.commit()
         return ResetDone(account, ended)
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from idp.forms import PostOnlyForm
+from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
@@ -27,8 +28,8 @@ from recovery.mail import (
     RESET_CODE,
     REVOKED_NOTICE,
     code_minutes,
-    deliver,
     deliver_in_background,
+    stage,
 )
 from recovery.reset import (
     CodeError,
@@ -230,6 +231,13 @@ def _show_refusal(form: NewPasswordForm, refused: NewPasswordRefused) -> None:
             field.errors = errors
 
 
+def _notify_reset(account: Account) -> None:
+    """S18: the recovery email is told, in the reset's own transaction."""
+    if account.has_confirmed_email and account.email:
+        stage(PASSWORD_RESET, account.locale, account.email, account_id=account.id,
+              username=account.username)
+
+
 @bp.route("/forgot-password/new", methods=["GET", "POST"])
 @limiter.limit(LIMIT, methods=["POST"], scope=SCOPE)
 def new_password() -> ResponseReturnValue:
@@ -244,16 +252,13 @@ def new_password() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template(page, form=form, password_min=minimum), 400
     try:
-        done = reset_service().set_password(db(), now(), flow, form.password.data or "",
-                                            form.confirm.data or "", where())
+        reset_service().set_password(db(), now(), flow, form.password.data or "",
+                                     form.confirm.data or "", where(), notify=_notify_reset)
     except NewPasswordRefused as refused:
         _show_refusal(form, refused)
         return render_template(page, form=form, password_min=minimum), 400
     except InvalidToken:  # another request with this flow set the password first
         return _restart()
-    account = done.account
-    if account.has_confirmed_email and account.email:
-        deliver(PASSWORD_RESET, account.locale, account.email, username=account.username)
     session.pop(TOKEN_KEY, None)
     session[DONE_KEY] = True
     # S8: 303, so the browser never re-sends the new password.

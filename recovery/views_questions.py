@@ -27,7 +27,7 @@ from mfa.models import SecondFactor
 from recovery import bp
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
 from recovery.forms import QuestionsForm, RecoveryEmailForm
-from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, deliver
+from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, stage
 from recovery.models import RecoveryQuestions
 
 EMAIL_CODE_PURPOSE = "recovery_email"
@@ -57,7 +57,9 @@ def _valid(form: QuestionsForm) -> bool:
     return shaped and not given_away
 
 
-def _save(form: QuestionsForm, account: Account) -> None:
+def _save(form: QuestionsForm, account: Account, *, notify: bool = False) -> None:
+    """Save the questions and commit; ``notify``: with the notification to the recovery
+    email staged in the same transaction (S14)."""
     memorable = form.memorable_date.data
     save_questions(
         db(), services().hasher, account.id,
@@ -68,6 +70,9 @@ def _save(form: QuestionsForm, account: Account) -> None:
     )
     audit.record(db(), now(), audit.RECOVERY_QUESTIONS_SET, actor=account.username,
                  account_id=account.id, where=where())
+    if notify and account.has_confirmed_email and account.email:
+        stage(QUESTIONS_CHANGED, account.locale, account.email, account_id=account.id,
+              username=account.username)
     db().commit()
 
 
@@ -114,9 +119,7 @@ def change_questions() -> ResponseReturnValue:
         return _questions_page(form, changing=True)
     if not _valid(form):
         return _questions_page(form, changing=True, status=400)
-    _save(form, account)
-    if account.has_confirmed_email and account.email:
-        deliver(QUESTIONS_CHANGED, account.locale, account.email, username=account.username)
+    _save(form, account, notify=True)
     return redirect(url_for("recovery.settings", changed="questions"), code=303)
 
 
@@ -168,8 +171,8 @@ def confirm_new_email() -> ResponseReturnValue:
     account.email, account.email_confirmed_at = address, now()
     audit.record(db(), now(), audit.RECOVERY_EMAIL_CHANGED, actor=account.username,
                  account_id=account.id, where=where())
-    db().commit()
     for to in {old, address} - {None}:
-        deliver(EMAIL_CHANGED, account.locale, str(to), username=account.username,
-                new_address=address)
+        stage(EMAIL_CHANGED, account.locale, str(to), account_id=account.id,
+              username=account.username, new_address=address)
+    db().commit()
     return redirect(url_for("recovery.settings", changed="email"), code=303)

@@ -3,6 +3,7 @@ worker that ends expired sessions and delivers back-channel logouts."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from idp import audit
 from idp.cli import _admin, _fmt
+from idp.errors import service_unavailable
 from idp.oidc.backchannel import Backchannel
 from idp.oidc.clients import ClientRefused
 from idp.oidc.keys import ALGORITHMS
@@ -20,6 +22,7 @@ from idp.oidc.models import PAIRWISE, PUBLIC, LogoutDelivery, OAuthClient, Signi
 from idp.oidc.runtime import oidc
 from idp.runtime import db, services
 
+log = logging.getLogger("clef.oidc.worker")
 clients = AppGroup("clients", help="Portals that sign people in with Clef.")
 keys_group = AppGroup("keys", help="Keys that sign ID tokens.")
 oidc_group = AppGroup("oidc", help="Back-channel logout and expired sessions.")
@@ -151,23 +154,27 @@ def _backchannel() -> Backchannel:
 
 
 def run_once() -> tuple[int, int]:
-    """End expired sessions (telling their portals), send what is due, and drop codes
-    and tokens that can no longer be used."""
+    """End expired sessions (telling their portals), send what is due (back-channel
+    logouts, then mail that could not leave at once, idp.outbox), and drop codes and
+    tokens that can no longer be used."""
     svc = services()
     expired = svc.sessions.purge_expired(db(), svc.clock.now())
     oidc().tokens.purge(db(), svc.clock.now())
     db().commit()
-    return expired, _backchannel().deliver_due(db())
+    delivered = _backchannel().deliver_due(db())
+    svc.outbox.deliver_due(db())
+    return expired, delivered
 
 
 @oidc_group.command("deliver")
 def oidc_deliver() -> None:
-    """One pass: expired sessions ended, due back-channel logouts sent."""
+    """One pass: expired sessions ended, due back-channel logouts and mail sent."""
     expired, delivered = run_once()
     waiting = db().scalar(select(func.count()).where(
         LogoutDelivery.delivered_at.is_(None), LogoutDelivery.given_up_at.is_(None)))
+    mail_waiting = services().outbox.waiting(db())
     click.echo(f"{expired} expired session(s) ended, {delivered} logout(s) delivered, "
-               f"{waiting} waiting")
+               f"{waiting} waiting; {mail_waiting} mail(s) waiting")
 
 
 @oidc_group.command("worker")
@@ -180,8 +187,16 @@ def oidc_worker(every: float) -> None:
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"back-channel logout worker: a pass every {every} s")
     while not stop.is_set():
-        run_once()
-        db().close()
+        try:
+            run_once()
+        except Exception as error:
+            if not service_unavailable(error):
+                raise
+            # The database is restarting or unreachable: try again next pass, on a new
+            # connection, rather than stop the worker (issue 9, faults).
+            log.warning("worker pass skipped: database unavailable (%s)", type(error).__name__)
+        finally:
+            db().close()
         stop.wait(every)
     click.echo("worker stopped")
 

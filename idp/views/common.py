@@ -12,8 +12,7 @@ from flask_babel import ngettext
 from idp import audit
 from idp.audit import Where
 from idp.email_codes import CodeError, CodeExpired, ResendTooSoon, TooManyWrongCodes, WrongCode
-from idp.mail import MailNotSent
-from idp.mail_render import send_mail
+from idp.mail_render import send_staged, stage_mail
 from idp.models import Account
 from idp.redirects import safe_next
 from idp.runtime import db, services
@@ -85,17 +84,16 @@ def send_code(account: Account, purpose: str, binding: str, to: str, *,
     """Issue a fresh emailed code for ``purpose``, bound to ``binding`` (an address being
     confirmed, a sign-in attempt), and mail it to ``to`` in the person's language (S16).
 
-    The code and the audit row are committed before the mail leaves, so a mail that
-    cannot leave (False) loses nothing: the page offers a new code. Raises
-    ``ResendTooSoon`` when asked again too soon."""
+    The code, the audit row and the mail (in the outbox, idp.outbox) are committed
+    together before the mail leaves, so a mail that cannot leave now (False) loses
+    nothing: the page offers a new code, and the worker still sends this one while the
+    code lives. Raises ``ResendTooSoon`` when asked again too soon."""
     svc = services()
+    minutes = svc.settings.email_code.lifetime_minutes
     code = svc.email_codes.issue(db(), account.id, purpose, binding, now())
     audit.record(db(), now(), tag, actor=account.username, account_id=account.id,
                  where=where(), purpose=purpose)
+    stage_mail(message, account.locale, to, account_id=account.id, valid_minutes=minutes,
+               code=code, username=account.username, minutes=minutes, **context)
     db().commit()
-    try:
-        send_mail(message, account.locale, to, code=code, username=account.username,
-                  minutes=svc.settings.email_code.lifetime_minutes, **context)
-    except MailNotSent:
-        return False
-    return True
+    return send_staged()

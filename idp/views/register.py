@@ -116,10 +116,11 @@ def register() -> ResponseReturnValue:
         return _register_page(form), 400
     # Choosing the password is the first factor of this session (S20: new token).
     passed_password(account.id)
-    db().commit()
     if account.email:
+        # One transaction: the account, its session, the code and its mail (faults).
         sent = _send_confirmation(account, account.email)
         return _after_send(sent, resent=False)
+    db().commit()
     return redirect(url_for(AFTER_DETAILS), code=303)
 
 

@@ -163,8 +163,8 @@ def recover() -> ResponseReturnValue:
     remaining = codes.remaining(db(), account.id)
     audit.record(db(), now(), events.RECOVERY_CODE_USED, actor=account.username,
                  account_id=account.id, where=where(), remaining=remaining)
-    complete_sign_in(account, AMR_RECOVERY_CODE, "recovery_code")
     notify(account, "recovery_code_used", remaining=remaining)
+    complete_sign_in(account, AMR_RECOVERY_CODE, "recovery_code")
     return redirect(url_for("mfa.done"), code=303)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from flask import abort, session, url_for
 from flask_babel import gettext as _
 
 from idp import audit
-from idp.mail import MailNotSent
-from idp.mail_render import send_mail
+from idp.mail_render import stage_mail
 from idp.models import Account
 from idp.runtime import db, services
 from idp.throttle import SECOND_FACTOR_STEP, TooManyAttempts
@@ -77,15 +77,15 @@ def signed_in_target() -> str:
     return url_for("mfa.done")
 
 
-def notify(account: Account, message: str, **context: object) -> None:
-    """A security notification to the confirmed recovery email, if there is one. A mail
-    that cannot leave is logged, not fatal: the change itself is already saved."""
+def notify(account: Account, message: str, **context: Any) -> None:
+    """A security notification to the confirmed recovery email, if there is one, staged
+    in the transaction of the change it tells of: call before that commit. It leaves
+    once the request is done (idp.outbox); one that cannot leave then is logged, not
+    fatal, and sent later by the worker."""
     if not account.has_confirmed_email or account.email is None:
         return
-    try:
-        send_mail(message, account.locale, account.email, username=account.username, **context)
-    except MailNotSent:
-        log.warning("notification %s for account %s could not be sent", message, account.id)
+    stage_mail(message, account.locale, account.email, account_id=account.id,
+               username=account.username, **context)
 
 
 def stash_codes(codes: list[str], purpose: str) -> None:

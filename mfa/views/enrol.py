@@ -195,8 +195,8 @@ def _finish(account: Account, kind: str) -> ResponseReturnValue:
                  account_id=account.id, where=where())
     stash_codes(codes, "change" if changing else "enrol")
     if changing:
-        db().commit()
         notify(account, "second_factor_changed", method=kind)
+        db().commit()
     else:
         complete_sign_in(account, AMR[kind], kind)
     return redirect(url_for("mfa.recovery_codes"), code=303)

@@ -106,8 +106,8 @@ def new_recovery_codes() -> ResponseReturnValue:
     audit.record(db(), now(), events.RECOVERY_CODES_REPLACED, actor=account.username,
                  account_id=account.id, where=where())
     stash_codes(codes, "change")
-    db().commit()
     notify(account, "recovery_codes_replaced")
+    db().commit()
     return redirect(url_for("mfa.recovery_codes"), code=303)
 
 
