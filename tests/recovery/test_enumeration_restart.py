@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import threading
 import time
 
 import pytest
@@ -101,14 +102,18 @@ def test_s6_step_one_and_its_restart_look_the_same_for_every_username(app, clock
 
 
 class _Statements:
-    """The SQL a request runs, without its parameters."""
+    """The SQL a request runs before its answer, without its parameters. Statements of
+    the mail thread, which sends once the answer is out (S6), are not the request's."""
 
     def __init__(self, engine) -> None:
         self.seen: list[str] = []
+        self._request_thread = threading.get_ident()
         event.listen(engine, "before_cursor_execute", self._record)
         self._engine = engine
 
     def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.get_ident() != self._request_thread:
+            return
         self.seen.append(" ".join(statement.split()))
 
     def take(self) -> list[str]:
