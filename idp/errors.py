@@ -86,7 +86,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:
-        if isinstance(error, HTTPException):
-            return render_error(error.code or 500)
+        """Anything else; HTTP errors never get here, Flask gives them ``http_error``."""
         log.exception("unhandled error", exc_info=error)
         return render_error(InternalServerError.code)
