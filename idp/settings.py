@@ -3,7 +3,9 @@
 ``config/defaults.toml`` documents every setting. A deployment names its own TOML file in
 ``IDP_CONFIG``; single values come from ``IDP_<SECTION>__<KEY>`` variables; tests pass
 overrides to the app factory. The result is a typed, frozen :class:`Settings` checked
-once at start-up, so a bad or missing secret stops the service before it serves anything.
+once at start-up: each value against its field's type (:mod:`idp.setting_types`), then
+the rules below, so a wrong type or a bad or missing secret stops the service before it
+serves anything.
 """
 
 from __future__ import annotations
