@@ -32,7 +32,7 @@ from idp.oidc.keys import SigningKeys
 from idp.oidc.models import SigningKey
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_EXTENSION_KEY
 from idp.secret_box import SecretBox
-from tests.helpers import deep_merge
+from tests.support.app import deep_merge
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "")

@@ -14,8 +14,6 @@ from tests.totp_reference import totp as reference_totp
 
 # A fixed 160-bit test secret: tests compute its codes with tests/totp_reference.py.
 TEST_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-
-
 GOOD_PASSWORD = "correct horse battery staple"
 
 
