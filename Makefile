@@ -8,7 +8,7 @@ HOST := 127.0.0.1
 PORT := 5000
 PORTAL_PORT := 5001
 
-.PHONY: run test lint bench install translations migrate browser clean
+.PHONY: run test check lint bench install translations migrate browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ browser:
 
 test: translations browser lint
 	$(PY) -m pytest
+
+# The inner loop: lint, then every test but the browser and statistical (slow) ones, on
+# SQLite only, in CHECK_JOBS processes (0: in this one). `make test` (and CI) runs everything.
+CHECK_JOBS ?= 2
+check: translations lint
+	env -u IDP_TEST_DATABASE_URL -u IDP_TEST_REDIS_URL \
+		$(PY) -m pytest -q -n $(CHECK_JOBS) -m "not browser and not slow"
 
 lint: install
 	$(VENV)/bin/ruff check idp mfa recovery examples tests bench

@@ -123,9 +123,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int] | Response:
+        """Anything else; HTTP errors never get here, Flask gives them ``http_error``. A
+        database that cannot be reached is a 503, not a 500."""
         if service_unavailable(error):
             return unavailable()
-        if isinstance(error, HTTPException):
-            return render_error(error.code or 500)
         log.exception("unhandled error", exc_info=error)
         return render_error(InternalServerError.code)

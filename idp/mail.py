@@ -32,7 +32,6 @@ class OutgoingMail:
     to: str
     subject: str
     text: str
-    html: str | None = None
 
 
 class MailBackend(Protocol):
@@ -84,8 +83,6 @@ class Mailer:
         message["Message-ID"] = make_msgid(domain="clef.invalid")
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(mail.text)
-        if mail.html:
-            message.add_alternative(mail.html, subtype="html")
         try:
             self.backend.deliver(message)
         except (OSError, smtplib.SMTPException) as error:

@@ -3,7 +3,9 @@
 ``config/defaults.toml`` documents every setting. A deployment names its own TOML file in
 ``IDP_CONFIG``; single values come from ``IDP_<SECTION>__<KEY>`` variables; tests pass
 overrides to the app factory. The result is a typed, frozen :class:`Settings` checked
-once at start-up, so a bad or missing secret stops the service before it serves anything.
+once at start-up: each value against its field's type (:mod:`idp.setting_types`), then
+the rules below, so a wrong type or a bad or missing secret stops the service before it
+serves anything.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
+
+from idp.setting_types import EnvText, Spec, WrongType, read_value, spec_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = PROJECT_ROOT / "config" / "defaults.toml"
@@ -203,53 +207,86 @@ class Settings:
         return urlsplit(self.service.base_url).scheme == "https"
 
 
-T = TypeVar("T")
+# --- Loading: the layers merged, then every value checked against its field's type ------
+#
+# A field's annotation in the dataclasses above is the one statement of its type: adding
+# a setting is its default in config/defaults.toml plus a typed field, nothing else.
+
+def _schema() -> dict[str, tuple[type[Any], dict[str, Spec]]]:
+    schema: dict[str, tuple[type[Any], dict[str, Spec]]] = {}
+    for section, owner in get_type_hints(Settings).items():
+        hints = get_type_hints(owner)
+        schema[section] = (owner, {f.name: spec_of(owner, f, hints[f.name]) for f in fields(owner)})
+    return schema
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
+_SCHEMA = _schema()
 
 
-def _parse_env_value(raw: str) -> Any:
+def _coerce(value: Any, spec: Spec, where: str) -> Any:
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
+        return read_value(value, spec)
+    except WrongType as error:
+        raise ConfigError(f"{where} {error}") from None
 
 
-def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
-    layer: dict[str, Any] = {}
-    for name, raw in environ.items():
+def _env_layers(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """One layer per ``IDP_<SECTION>__<KEY>`` variable, named after it."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        layer.setdefault(section, {})[key] = _parse_env_value(raw)
-    return layer
+        layers.append((name, {section: {key: EnvText(raw)}}))
+    return layers
 
 
-def _build(cls: type[T], data: Mapping[str, Any], where: str) -> T:
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = set(data) - set(known)
+def _layers(overrides: Mapping[str, Any] | None, env: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """Every layer, lowest first, each with the name an error message gives it."""
+    layers: list[tuple[str, Any]] = [
+        ("config/defaults.toml", tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8")))]
+    config_file = env.get("IDP_CONFIG")
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"IDP_CONFIG names {config_file}, which is not a file")
+        try:
+            layers.append((config_file, tomllib.loads(path.read_text(encoding="utf-8"))))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_file} is not valid TOML: {error}") from None
+    layers.extend(_env_layers(env))
+    if overrides:
+        layers.append(("overrides", overrides))
+    return layers
+
+
+def _merge(layers: list[tuple[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
+    """The merged values per section, and which layer gave each one."""
+    data: dict[str, dict[str, Any]] = {}
+    origin: dict[tuple[str, str], str] = {}
+    for source, layer in layers:
+        for section, values in layer.items():
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{section} in {source} must be a [{section}] table of settings")
+            for key, value in values.items():
+                data.setdefault(section, {})[key] = value
+                origin[(section, key)] = source
+    return data, origin
+
+
+def _build(section: str, values: dict[str, Any], origin: dict[tuple[str, str], str]) -> Any:
+    owner, specs = _SCHEMA[section]
+
+    def where(key: str) -> str:
+        return f"{section}.{key} (from {origin[(section, key)]})"
+
+    unknown = sorted(set(values) - set(specs))
     if unknown:
-        raise ConfigError(f"unknown setting(s) in [{where}]: {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {}
-    for name in known:
-        if name not in data:
-            raise ConfigError(f"missing setting {where}.{name}")
-        value = data[name]
-        if isinstance(value, list):
-            value = tuple(value)
-        values[name] = value
-    return cls(**values)
-
-
-_SECTIONS: dict[str, type[Any]] = {
-    name: hint for name, hint in get_type_hints(Settings).items() if isinstance(hint, type)
-}
+        raise ConfigError(f"unknown setting(s): {', '.join(where(key) for key in unknown)}")
+    missing = [key for key in specs if key not in values]
+    if missing:
+        raise ConfigError(f"missing setting(s) in [{section}]: {', '.join(missing)}")
+    return owner(**{key: _coerce(values[key], spec, where(key)) for key, spec in specs.items()})
 
 
 def load_settings(
@@ -258,26 +295,17 @@ def load_settings(
 ) -> Settings:
     """Read the layers, check them and return the frozen settings.
 
-    Raises :class:`ConfigError` on an unknown or missing setting, an unusable base URL,
-    or a missing or short secret outside the embedded default.
+    Raises :class:`ConfigError`, naming the setting and the layer it came from, on an
+    unknown or missing setting, a value of the wrong type (``IDP_SESSION__IDLE_MINUTES=abc``),
+    an unusable base URL, or a missing or short secret outside the embedded default.
     """
     env = os.environ if environ is None else environ
-    data: dict[str, Any] = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
-    config_file = env.get("IDP_CONFIG")
-    if config_file:
-        path = Path(config_file)
-        if not path.is_file():
-            raise ConfigError(f"IDP_CONFIG names {config_file}, which is not a file")
-        _merge(data, tomllib.loads(path.read_text(encoding="utf-8")))
-    _merge(data, _env_layer(env))
-    if overrides:
-        _merge(data, overrides)
-    sections: dict[str, Any] = {}
-    for name, section in data.items():
-        if name not in _SECTIONS:
-            raise ConfigError(f"unknown section [{name}]")
-        sections[name] = _build(_SECTIONS[name], section, name)
-    settings = Settings(**sections)
+    data, origin = _merge(_layers(overrides, env))
+    for section in data:
+        if section not in _SCHEMA:
+            sources = sorted({source for (name, _), source in origin.items() if name == section})
+            raise ConfigError(f"unknown section [{section}] (from {', '.join(sources)})")
+    settings = Settings(**{name: _build(name, data.get(name, {}), origin) for name in _SCHEMA})
     _check(settings)
     return settings
 

@@ -12,7 +12,6 @@ from idp.db import Base
 
 TOTP = "totp"
 EMAIL = "email"
-KINDS = (TOTP, EMAIL)
 
 
 class SecondFactor(Base):

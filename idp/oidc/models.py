@@ -185,9 +185,6 @@ class OAuthToken(Base, TokenMixin):
     def get_user(self) -> int:
         return self.account_id
 
-    def get_client(self) -> ClientMixin:
-        raise NotImplementedError("look the client up with idp.oidc.clients")
-
 
 class SigningKey(Base):
     """A key that signs ID tokens (and logout tokens). Published in the JWKS from

@@ -151,13 +151,12 @@ def authorize() -> ResponseReturnValue:
         error.redirect_uri = redirect_uri
         return _error_redirect(error, payload.state)
 
-    if _needs_sign_in(account, record, prompts, max_age, payload.data.get("acr_values")) \
-            or ("none" in prompts and not _hint_names(client, account, payload.data)):
+    if account is None or record is None or _needs_sign_in(
+        account, record, prompts, max_age, payload.data.get("acr_values")
+    ) or ("none" in prompts and not _hint_names(client, account, payload.data)):
         if "none" in prompts:
             return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
         return _to_sign_in(payload.data.get("login_hint"))
-    if account is None or record is None:  # _needs_sign_in said otherwise
-        abort(500)
     reauth.forget(session)
 
     scope = client.get_allowed_scope(payload.scope or "")
@@ -180,9 +179,10 @@ def authorize() -> ResponseReturnValue:
     return server.create_authorization_response(grant_user=account, grant=grant)
 
 
-def _needs_sign_in(account: Account | None, record: Any, prompts: set[str],
+def _needs_sign_in(account: Account, record: Any, prompts: set[str],
                    max_age: int | None, acr_values: str | None) -> bool:
-    if account is None or record is None or record.auth_time is None:
+    """Whether a signed-in person must sign in again for this request (S37)."""
+    if record.auth_time is None:
         return True
     fresh = _signed_in_for_this_request(record)
     if "login" in prompts and not fresh:

@@ -5,12 +5,13 @@ before it serves anything."""
 from __future__ import annotations
 
 import stat
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from idp.app import create_app
-from idp.settings import MIN_SECRET_LENGTH, ConfigError, load_settings, resolve_secret
+from idp.settings import DEFAULTS_FILE, MIN_SECRET_LENGTH, ConfigError, load_settings, resolve_secret
 
 SECRET = "s" * MIN_SECRET_LENGTH
 PG = "postgresql+psycopg://clef@db.internal/clef"
@@ -172,3 +173,107 @@ def test_configured_secret_is_used_and_nothing_is_written(tmp_path):
                                           "secret_key": SECRET}}, environ={})
     assert resolve_secret(settings) == SECRET
     assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+# --- Typed settings: a wrong type stops the start, naming the setting and its layer ------
+
+
+def _defaults() -> dict[str, dict[str, object]]:
+    return tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+
+
+def _wrong_value(default: object) -> object:
+    """A value of another type than ``default`` (every setting has a default)."""
+    return 5 if isinstance(default, str) else "five"
+
+
+def test_every_setting_refuses_a_value_of_another_type():
+    """Generic over config/defaults.toml, so settings added later are covered too."""
+    for section, values in _defaults().items():
+        for key, default in values.items():
+            with pytest.raises(ConfigError, match=rf"{section}\.{key} \(from overrides\) must be"):
+                load_settings({section: {key: _wrong_value(default)}}, environ={})
+
+
+@pytest.mark.parametrize(("name", "raw", "expected"), [
+    ("IDP_SESSION__IDLE_MINUTES", "abc", "a whole number, not 'abc'"),
+    ("IDP_SESSION__IDLE_MINUTES", "15.5", "a whole number, not 15.5"),
+    ("IDP_MAIL__SMTP_STARTTLS", "yes", "true or false, not 'yes'"),
+    ("IDP_MAIL__SMTP_TIMEOUT_SECONDS", "soon", "a number, not 'soon'"),
+    ("IDP_REVOCATION__REMINDER_DAYS", '[30, "7"]', "a list of whole numbers"),
+    ("IDP_SERVICE__TRUSTED_HOSTS", "signin.example.ca", "a list of texts"),
+])
+def test_a_variable_of_the_wrong_type_fails_at_start_naming_it(name, raw, expected):
+    key = name[len("IDP_"):].lower().replace("__", ".")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={name: raw})
+    assert str(refused.value).startswith(f"{key} (from {name}) must be {expected}")
+
+
+def test_a_file_value_of_the_wrong_type_fails_at_start_naming_it(tmp_path):
+    for body, key in [('[session]\nidle_minutes = "20"\n', "session.idle_minutes"),
+                      ("[mail]\nsmtp_port = 587.5\n", "mail.smtp_port"),
+                      ("[password]\npwned_api_enabled = 1\n", "password.pwned_api_enabled"),
+                      ("[service]\nname = 5\n", "service.name")]:
+        path = config_file(tmp_path, body)
+        with pytest.raises(ConfigError, match=rf"{key} \(from {path}\) must be"):
+            load_settings(environ={"IDP_CONFIG": path})
+
+
+def test_the_app_factory_stops_on_a_wrong_type_before_building_anything(tmp_path):
+    with pytest.raises(ConfigError, match=r"session\.idle_minutes"):
+        create_app({"service": {"instance_dir": str(tmp_path / "instance")},
+                    "session": {"idle_minutes": "20"}})
+    assert not (tmp_path / "instance").exists()
+
+
+def test_a_text_setting_takes_the_variable_as_it_is():
+    """Before, variables were read as TOML whatever the setting: a secret of digits
+    became a number and failed later with a TypeError."""
+    digits = "1234567890" * 4
+    settings = load_settings(environ={"IDP_DATABASE__URL": PG, "IDP_SERVICE__SECRET_KEY": digits,
+                                      "IDP_MAIL__SMTP_PASSWORD": "true", "IDP_MAIL__SMTP_PORT": "25"})
+    assert settings.service.secret_key == digits
+    assert settings.mail.smtp_password == "true"
+    assert settings.mail.smtp_port == 25
+
+
+def test_numbers_and_booleans_are_not_mixed_up():
+    settings = load_settings({"oidc": {"backchannel_timeout_seconds": 5}}, environ={})
+    assert settings.oidc.backchannel_timeout_seconds == 5.0  # a whole number is a number
+    assert isinstance(settings.oidc.backchannel_timeout_seconds, float)
+    for section, values in [("session", {"idle_minutes": True}),
+                            ("mail", {"smtp_starttls": 1}),
+                            ("lockout", {"threshold": 5.0})]:
+        with pytest.raises(ConfigError, match="must be"):
+            load_settings({section: values}, environ={})
+
+
+def test_a_secret_of_the_wrong_type_is_not_repeated_in_the_error():
+    for overrides in ({"service": {"secret_key": 12345678901234567890123456789012345}},
+                      {"mail": {"smtp_password": 987654321}},
+                      {"service": {"encryption_keys": "k3y-that-must-not-leak"}}):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(overrides, environ={})
+        message = str(refused.value)
+        assert "must be" in message
+        assert not any(ch.isdigit() for ch in message) and "leak" not in message
+
+
+def test_a_section_that_is_not_a_table_or_a_file_that_is_not_toml_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[session\] table"):
+        load_settings(environ={"IDP_CONFIG": config_file(tmp_path, "session = 5\n")})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(environ={"IDP_CONFIG": config_file(tmp_path, "[session\n")})
+
+
+def test_lists_come_back_as_tuples_and_every_default_has_its_declared_type():
+    settings = load_settings(environ={"IDP_REVOCATION__REMINDER_DAYS": "[60, 14]"})
+    assert settings.revocation.reminder_days == (60, 14)
+    for section, values in _defaults().items():
+        for key, default in values.items():
+            loaded = getattr(getattr(settings, section), key)
+            if isinstance(default, list):
+                assert isinstance(loaded, tuple)
+            else:
+                assert loaded == default and type(loaded) is type(default), (section, key)

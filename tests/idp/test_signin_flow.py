@@ -60,7 +60,7 @@ def test_sign_in_page_then_password_step_leads_to_second_factor_J1_S8(app):
     assert page.status_code == 200
     assert "Sign in" in page.get_data(as_text=True)
     response = client.post("/signin", data={"csrf_token": csrf(client, "/signin"),
-                                            "username": "alice", "password": GOOD_PASSWORD})
+                                            "username": "ALICE", "password": GOOD_PASSWORD})  # any case
     assert response.status_code == 303  # S8: never 302/307, the password is not re-sent
     assert response.headers["Location"] == "/2fa/challenge"
     challenge = client.get("/2fa/challenge")

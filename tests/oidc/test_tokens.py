@@ -237,3 +237,23 @@ def test_the_worker_drops_dead_codes_and_tokens_but_keeps_live_ones(app, portal,
     clock.advance(minutes=settings.refresh_idle_minutes)
     run_cli(app, "oidc", "deliver")
     assert count(OAuthToken) == 0
+
+
+def test_without_signing_keys_the_first_token_makes_them_S36_S42(app, portal, alice):
+    """Test databases start with keys made once per run (tests/conftest.py); a real one
+    starts empty, and the first token makes and keeps one key per algorithm."""
+    db = app.extensions["clef"].session_factory()
+    try:
+        seeded = set(db.scalars(select(SigningKey.kid)))
+        db.execute(SigningKey.__table__.delete())
+        db.commit()
+    finally:
+        db.close()
+    flow = full_flow(portal)  # the ID token verifies against the published keys
+    db = app.extensions["clef"].session_factory()
+    try:
+        made = {key.kid: key.alg for key in db.scalars(select(SigningKey))}
+    finally:
+        db.close()
+    assert sorted(made.values()) == ["ES256", "RS256"] and not seeded & set(made)
+    assert _kid(flow) in made
