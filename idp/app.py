@@ -122,7 +122,7 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
     def expired_session_notice() -> ResponseReturnValue | None:
         """J4: the first request after a signed-in session timed out says so."""
         if current_session().expired and request.endpoint not in NOT_FOR_PEOPLE and request.endpoint not in (
-            "auth.session_expired", "auth.choose_language", "static",
+            "auth.session_expired", "auth.session_remaining", "auth.choose_language", "static",
         ):
             target = request_target(request.method, request.full_path)
             return redirect(url_for("auth.session_expired", next=target), code=303)

@@ -64,15 +64,18 @@ class LockoutSettings:
     first_lock_minutes: int
     max_lock_minutes: int
     permanent_after: int
+    forget_after_days: int
 
 
 @dataclass(frozen=True)
 class SessionSettings:
-    idle_minutes: int
+    # A float, so tests can set a seconds-long idle timeout (0.1 = 6 seconds).
+    idle_minutes: float
     absolute_hours: int
     warn_before_seconds: int
     touch_interval_seconds: int
     fresh_minutes: int
+    expired_notice_hours: int
 
 
 @dataclass(frozen=True)
@@ -305,6 +308,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
     if settings.recovery.answer_max_failures < 1 or settings.recovery.token_minutes < 1:
         raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
+    if settings.session.idle_minutes <= 0 or settings.session.expired_notice_hours < 0:
+        raise ConfigError("session.idle_minutes must be above 0 (D5)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
 
