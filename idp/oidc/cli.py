@@ -145,11 +145,12 @@ def _backchannel() -> Backchannel:
 
 
 def run_once() -> tuple[int, int]:
-    """End expired sessions (telling their portals), send what is due, and drop codes
-    and tokens that can no longer be used."""
+    """End expired sessions (telling their portals), send what is due, and drop codes,
+    tokens and sign-in counts that can no longer matter."""
     svc = services()
     expired = svc.sessions.purge_expired(db(), svc.clock.now())
     oidc().tokens.purge(db(), svc.clock.now())
+    svc.throttle.purge(db(), svc.clock.now())
     db().commit()
     return expired, _backchannel().deliver_due(db())
 
