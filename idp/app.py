@@ -19,6 +19,7 @@ from idp import oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
+from idp.instance import secure_instance
 from idp.ratelimit import limiter
 from idp.redirects import request_target
 from idp.runtime import EXTENSION_KEY, build_services, close_db
@@ -50,6 +51,7 @@ def create_app(
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    secure_instance(settings.instance_path, settings.embedded_database_file)
     secret = resolve_secret(settings)
     services = build_services(settings, clock or SystemClock(), secret)
     app.extensions[EXTENSION_KEY] = services

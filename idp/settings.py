@@ -193,10 +193,15 @@ class Settings:
         return not self.database.url
 
     @property
+    def embedded_database_file(self) -> Path | None:
+        """The SQLite file of the embedded mode; None when a database URL is set."""
+        return None if self.database.url else self.instance_path / "clef.sqlite3"
+
+    @property
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
-        return f"sqlite:///{self.instance_path / 'clef.sqlite3'}"
+        return f"sqlite:///{self.embedded_database_file}"
 
     @property
     def secure_transport(self) -> bool:
@@ -321,7 +326,7 @@ def resolve_secret(settings: Settings) -> str:
     path = settings.instance_path / "secret_key"
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -10,6 +10,7 @@ shared by every worker process that serves the portal.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -54,7 +55,11 @@ class SessionStore:
     def __init__(self, path: Path, lifetime_seconds: float) -> None:
         self.path = path
         self.lifetime = lifetime_seconds
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:  # its sessions hold ID tokens: readable by the portal's user only
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
         with self._db() as db:
             db.executescript(SCHEMA)
 
