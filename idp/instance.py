@@ -9,6 +9,7 @@ own mode, so creating that file 0600 before SQLite opens it is enough for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -37,10 +38,8 @@ def secure_instance(folder: Path, database: Path | None = None) -> None:
 def create_private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 unless it exists (an empty file is a valid
     SQLite database)."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-    except FileExistsError:
-        pass
 
 
 def write_private_file(path: Path, content: bytes) -> None:

@@ -9,6 +9,7 @@ shared by every worker process that serves the portal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -56,10 +57,9 @@ class SessionStore:
         self.path = path
         self.lifetime = lifetime_seconds
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:  # its sessions hold ID tokens: readable by the portal's user only
+        # Its sessions hold ID tokens: readable by the portal's user only.
+        with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
         with self._db() as db:
             db.executescript(SCHEMA)
 
