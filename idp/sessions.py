@@ -94,12 +94,13 @@ class SessionStore:
         record = db.get(WebSession, key)
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
-        if record is not None:
-            ended = self.expire(db, [record], now, where, notice=False)
+        if record is not None and self.expire(db, [record], now, where, notice=False):
             db.commit()
-            if ended and record.level != ANONYMOUS:
+            if record.level != ANONYMOUS:
                 return Loaded(None, expired=True, account_id=record.account_id)
             return Loaded(None)
+        # Gone, or ended a moment ago by another request or the worker's purge, which
+        # may have left the notice.
         return self._take_notice(db, key)
 
     def _take_notice(self, db: Session, key: str) -> Loaded:

@@ -8,6 +8,7 @@ absolute, audited exactly once. The browser half is tests/browser/test_session.p
 from __future__ import annotations
 
 import html
+import threading
 import re
 
 import pytest
@@ -163,3 +164,45 @@ def test_j4_a_purged_anonymous_session_leaves_no_notice(app, clock):
     response = client.get("/signin")
     assert response.status_code == 200
     assert "Session expired" not in response.get_data(as_text=True)
+
+
+def test_j4_s28_an_expiry_seen_at_once_by_many_is_audited_once(app, clock):
+    """S28, J4: the person's requests (several tabs) and the worker's purge meet the
+    same expired session at once, each on its own connection: one of them ends it, the
+    expiry is audited exactly once, and exactly one request is told "expired" (the one
+    that ended it, or the one that took the notice the worker left)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    create_account(app, "alice")
+    client = signed_in(app)
+    token = session_token(app, client)
+    clock.advance(minutes=21)
+    svc = app.extensions["clef"]
+    barrier = threading.Barrier(6)
+
+    def person() -> bool:
+        db = svc.session_factory()
+        try:
+            barrier.wait()
+            return svc.sessions.load(db, token, clock.now()).expired
+        finally:
+            db.close()
+
+    def worker() -> int:
+        db = svc.session_factory()
+        try:
+            barrier.wait()
+            ended = svc.sessions.purge_expired(db, clock.now())
+            db.commit()
+            return ended
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        people = [pool.submit(person) for _ in range(5)]
+        purged = pool.submit(worker).result()
+        told = [future.result() for future in people]
+    assert len(audit_events(app, audit.SESSION_EXPIRED)) == 1
+    assert purged in (0, 1)
+    assert told.count(True) == 1  # the winner, or the one who took the worker's notice
+    assert session_row(app, token) is None
