@@ -3,13 +3,13 @@
 The server half of the idle timer: what a page asks by itself never counts as activity,
 and the deadline it is given is never early. Then the notice after a timeout, whoever
 ended the session first (the person coming back or the worker's purge), idle or
-absolute, audited exactly once. The browser half is tests/browser/test_session.py."""
+absolute, audited exactly once. The browser half is tests/browser/test_idle_real_time.py."""
 
 from __future__ import annotations
 
 import html
-import threading
 import re
+import threading
 
 import pytest
 
