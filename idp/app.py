@@ -51,7 +51,8 @@ def create_app(
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
-    secure_instance(settings.instance_path, settings.embedded_database_file)
+    if settings.writes_instance_folder:
+        secure_instance(settings.instance_path, settings.embedded_database_file)
     secret = resolve_secret(settings)
     services = build_services(settings, clock or SystemClock(), secret)
     app.extensions[EXTENSION_KEY] = services

@@ -193,6 +193,12 @@ class Settings:
         return not self.database.url
 
     @property
+    def writes_instance_folder(self) -> bool:
+        """True when something is kept under instance/: the embedded database and secret,
+        or the outbox. Otherwise (a read-only deployment, say) Clef leaves it alone."""
+        return self.embedded or self.mail.backend == "outbox"
+
+    @property
     def embedded_database_file(self) -> Path | None:
         """The SQLite file of the embedded mode; None when a database URL is set."""
         return None if self.database.url else self.instance_path / "clef.sqlite3"
