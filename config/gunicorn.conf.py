@@ -1,5 +1,11 @@
 """gunicorn settings for `make run` (and a starting point for deployments).
 
+Workers: Flask-Limiter's ``memory://`` storage (the embedded default) counts in each
+process, so two workers would each allow the whole per-address limit (S27). With it, one
+worker serves with threads; with a shared store (``rate_limit.storage_url`` on Redis)
+there are several workers. ``--workers`` on the command line still wins, with a warning
+when it splits a memory:// limit.
+
 Ctrl-C in a terminal sends SIGINT to the master and to every worker. gunicorn's own
 reaction is a quick shutdown that cuts requests in flight; here the workers ignore the
 terminal's SIGINT and the master treats it as SIGTERM, so requests in flight finish
@@ -11,15 +17,39 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from idp.settings import load_settings
+
+MEMORY_STORAGE = "memory://"
+
+
+def per_process_limits(storage_url: str) -> bool:
+    """True when the rate-limit counters live in each process (Flask-Limiter memory://)."""
+    return storage_url.strip().lower().startswith(MEMORY_STORAGE)
+
+
+def worker_layout(storage_url: str) -> tuple[int, int]:
+    """(workers, threads): one process when the limits are per process, so every limit
+    is the configured one (S27); several when they are shared."""
+    return (1, 8) if per_process_limits(storage_url) else (2, 4)
+
+
+STORAGE_URL = load_settings().rate_limit.storage_url
+workers, threads = worker_layout(STORAGE_URL)
 preload_app = True  # load Clef once, before the workers fork
-workers = 2
-threads = 4
 graceful_timeout = 5
 accesslog = "-"
 # gunicorn's control socket sits at one path per user by default, so two servers (Clef
 # and the sample portal under `make run`, or a second checkout) would take each other's.
 # Nothing here uses it.
 control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    if per_process_limits(STORAGE_URL) and server.cfg.workers > 1:
+        server.log.warning(
+            "%d workers with rate_limit.storage_url = memory://: each worker counts alone, "
+            "so every per-address limit is multiplied by %d. Use one worker or a shared "
+            "store (redis://).", server.cfg.workers, server.cfg.workers)
 
 
 def when_ready(server: Any) -> None:

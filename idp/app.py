@@ -19,6 +19,7 @@ from idp import oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
+from idp.instance import secure_instance
 from idp.mail_render import send_staged
 from idp.ratelimit import limiter
 from idp.redirects import request_target
@@ -51,6 +52,8 @@ def create_app(
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    if settings.writes_instance_folder:
+        secure_instance(settings.instance_path, settings.embedded_database_file)
     secret = resolve_secret(settings)
     services = build_services(settings, clock or SystemClock(), secret)
     app.extensions[EXTENSION_KEY] = services
@@ -135,7 +138,7 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
     def expired_session_notice() -> ResponseReturnValue | None:
         """J4: the first request after a signed-in session timed out says so."""
         if current_session().expired and request.endpoint not in NOT_FOR_PEOPLE and request.endpoint not in (
-            "auth.session_expired", "auth.choose_language", "static",
+            "auth.session_expired", "auth.session_remaining", "auth.choose_language", "static",
         ):
             target = request_target(request.method, request.full_path)
             return redirect(url_for("auth.session_expired", next=target), code=303)

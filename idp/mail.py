@@ -22,6 +22,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 
+from idp.instance import write_private_file
 from idp.settings import MailSettings
 
 log = logging.getLogger("clef.mail")
@@ -43,9 +44,8 @@ class OutboxBackend:
         self.folder = folder
 
     def deliver(self, message: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{datetime.now().strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.eml"  # noqa: DTZ005 - a file name, local time is what an operator reads
-        path.write_bytes(bytes(message))
+        write_private_file(path, bytes(message))  # it may hold a code: 0600
         log.info("mail to=%s subject=%r written to %s", message["To"], message["Subject"], path)
 
 

@@ -75,6 +75,24 @@ class WebSession(Base):
     amr: Mapped[str | None] = mapped_column(String(64))
 
 
+class ExpiredSession(Base):
+    """A signed-in session that timed out (J4): its cookie still gets the "session
+    expired" page after the row is gone, whoever ended it first (the person coming back
+    or the worker's purge). Keyed like the session (the SHA-256 of the cookie's token),
+    so it hands out nothing; kept until ``keep_until``, then purged."""
+
+    __tablename__ = "expired_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    # "idle" or "absolute".
+    timeout: Mapped[str] = mapped_column(String(16))
+    ended_at: Mapped[datetime]
+    keep_until: Mapped[datetime] = mapped_column(index=True)
+
+
 class LoginThrottle(Base):
     """Consecutive failures for one normalised username, existing or not (D4).
 

@@ -12,6 +12,7 @@ This module takes plain values and a database session; the Flask adapter is
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
-from idp.models import WebSession
+from idp import audit
+from idp.models import Account, ExpiredSession, WebSession
 from idp.settings import SessionSettings
 
 ANONYMOUS = "anonymous"
@@ -37,6 +39,10 @@ def session_id(token: str) -> str:
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
+
+# Which limit a timed-out session reached (D5), as the audit log and the notice say.
+IDLE = "idle"
+ABSOLUTE = "absolute"
 
 # Why sessions ended, as listeners are told.
 LOGOUT = "logout"
@@ -76,20 +82,76 @@ class SessionStore:
         self.idle = timedelta(minutes=settings.idle_minutes)
         self.absolute = timedelta(hours=settings.absolute_hours)
         self.touch_interval = timedelta(seconds=settings.touch_interval_seconds)
+        self.notice = timedelta(hours=settings.expired_notice_hours)
 
-    def load(self, db: Session, token: str, now: datetime) -> Loaded:
-        """The live session for ``token``; an expired one is deleted here (S21, S22)."""
-        record = db.get(WebSession, session_id(token))
-        if record is None:
-            return Loaded(None)
-        if self.is_expired(record, now):
-            account_id = record.account_id
-            signed_in = record.level != ANONYMOUS
-            self._tell(db, [record], EXPIRED)
-            db.delete(record)
+    def load(
+        self, db: Session, token: str, now: datetime, where: audit.Where | None = None
+    ) -> Loaded:
+        """The live session for ``token``. An expired one is ended here (S21, S22); a
+        signed-in one that timed out, here or earlier by the worker's purge, comes back
+        as ``expired`` once, so the page can say so (J4)."""
+        key = session_id(token)
+        record = db.get(WebSession, key)
+        if record is not None and not self.is_expired(record, now):
+            return Loaded(record)
+        if record is not None and self.expire(db, [record], now, where, notice=False):
             db.commit()
-            return Loaded(None, expired=signed_in, account_id=account_id)
-        return Loaded(record)
+            if record.level != ANONYMOUS:
+                return Loaded(None, expired=True, account_id=record.account_id)
+            return Loaded(None)
+        # Gone, or ended a moment ago by another request or the worker's purge, which
+        # may have left the notice.
+        return self._take_notice(db, key)
+
+    def _take_notice(self, db: Session, key: str) -> Loaded:
+        """The record left by a purge of this cookie's session: told once, then gone."""
+        found = db.execute(delete(ExpiredSession).where(ExpiredSession.id == key)
+                           .returning(ExpiredSession.account_id)).first()
+        if found is None:
+            return Loaded(None)
+        db.commit()
+        return Loaded(None, expired=True, account_id=found.account_id)
+
+    def timeout_of(self, record: WebSession, now: datetime) -> str:
+        """Which limit an expired session reached: ``ABSOLUTE`` or ``IDLE``."""
+        if record.expires_at is not None and now >= record.expires_at:
+            return ABSOLUTE
+        return IDLE
+
+    def expire(
+        self,
+        db: Session,
+        records: list[WebSession],
+        now: datetime,
+        where: audit.Where | None = None,
+        notice: bool = True,
+    ) -> list[WebSession]:
+        """End sessions that timed out; returns those this call ended.
+
+        Each row is deleted with ``RETURNING``, so when the person and the worker end the
+        same session at once only one of them goes on: the expiry is audited exactly
+        once (S28), and listeners (back-channel logout) told once. With ``notice``, a
+        signed-in session leaves an :class:`ExpiredSession` so its cookie still gets
+        "session expired" later (J4). The caller commits."""
+        if not records:
+            return []
+        ids = [record.id for record in records]
+        deleted = set(db.scalars(delete(WebSession).where(WebSession.id.in_(ids))
+                                 .returning(WebSession.id)))
+        ended = [record for record in records if record.id in deleted]
+        self._tell(db, ended, EXPIRED)
+        for record in ended:
+            if record.level == ANONYMOUS or record.account_id is None:
+                continue
+            timeout = self.timeout_of(record, now)
+            account = db.get(Account, record.account_id)
+            audit.record(db, now, audit.SESSION_EXPIRED,
+                         actor=account.username if account else "unknown",
+                         account_id=record.account_id, where=where, timeout=timeout)
+            if notice:
+                db.add(ExpiredSession(id=record.id, account_id=record.account_id,
+                                    timeout=timeout, ended_at=now, keep_until=now + self.notice))
+        return ended
 
     def is_expired(self, record: WebSession, now: datetime) -> bool:
         if now - record.last_seen_at >= self.idle:
@@ -109,6 +171,13 @@ class SessionStore:
         if record.expires_at is not None:
             deadline = min(deadline, record.expires_at)
         return deadline
+
+    def seconds_left(self, record: WebSession, now: datetime, this_request: bool) -> int:
+        """Whole seconds until :meth:`idle_deadline`, rounded up, so a page's timer set
+        from it never fires before the server agrees the session is over (J4).
+        ``this_request``: whether the current request counts as activity."""
+        deadline = self.idle_deadline(record, now if this_request else None)
+        return max(0, math.ceil((deadline - now).total_seconds()))
 
     def create(self, db: Session, now: datetime, data: dict[str, Any]) -> tuple[str, WebSession]:
         token = new_token()
@@ -217,9 +286,13 @@ class SessionStore:
     def purge_expired(self, db: Session, now: datetime) -> int:
         """End the sessions past their idle or absolute limit. ``load`` already refuses
         them; this tells the listeners (back-channel logout) of sessions nobody came
-        back to, so run it often (``clef oidc worker`` does)."""
-        return self._end_where(
-            db, EXPIRED,
+        back to and audits their expiry, so run it often (``clef oidc worker`` does).
+        Their cookies keep the "session expired" notice (J4); notices older than
+        ``expired_notice_hours`` go."""
+        rows = list(db.scalars(select(WebSession).where(
             (WebSession.last_seen_at <= now - self.idle)
             | (WebSession.expires_at.is_not(None) & (WebSession.expires_at <= now)),
-        )
+        )))
+        ended = self.expire(db, rows, now)
+        db.execute(delete(ExpiredSession).where(ExpiredSession.keep_until <= now))
+        return len(ended)

@@ -69,15 +69,18 @@ class LockoutSettings:
     first_lock_minutes: int
     max_lock_minutes: int
     permanent_after: int
+    forget_after_days: int
 
 
 @dataclass(frozen=True)
 class SessionSettings:
-    idle_minutes: int
+    # A float, so tests can set a seconds-long idle timeout (0.1 = 6 seconds).
+    idle_minutes: float
     absolute_hours: int
     warn_before_seconds: int
     touch_interval_seconds: int
     fresh_minutes: int
+    expired_notice_hours: int
 
 
 @dataclass(frozen=True)
@@ -196,10 +199,21 @@ class Settings:
         return not self.database.url
 
     @property
+    def writes_instance_folder(self) -> bool:
+        """True when something is kept under instance/: the embedded database and secret,
+        or the outbox. Otherwise (a read-only deployment, say) Clef leaves it alone."""
+        return self.embedded or self.mail.backend == "outbox"
+
+    @property
+    def embedded_database_file(self) -> Path | None:
+        """The SQLite file of the embedded mode; None when a database URL is set."""
+        return None if self.database.url else self.instance_path / "clef.sqlite3"
+
+    @property
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
-        return f"sqlite:///{self.instance_path / 'clef.sqlite3'}"
+        return f"sqlite:///{self.embedded_database_file}"
 
     @property
     def secure_transport(self) -> bool:
@@ -335,6 +349,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
     if settings.recovery.answer_max_failures < 1 or settings.recovery.token_minutes < 1:
         raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
+    if settings.session.idle_minutes <= 0 or settings.session.expired_notice_hours < 0:
+        raise ConfigError("session.idle_minutes must be above 0 (D5)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
 
@@ -346,7 +362,7 @@ def resolve_secret(settings: Settings) -> str:
     path = settings.instance_path / "secret_key"
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

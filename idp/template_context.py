@@ -13,7 +13,7 @@ from idp.i18n import languages
 from idp.redirects import request_target, safe_next
 from idp.runtime import services
 from idp.sessions import ANONYMOUS
-from idp.web_session import current_session
+from idp.web_session import PASSIVE_ENDPOINTS, current_session
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
@@ -30,9 +30,9 @@ def page_context() -> dict[str, Any]:
     others = [code for code in languages() if code != locale]
     deadline_seconds = None
     if current.record is not None and current.level != ANONYMOUS:
-        now = svc.clock.now()
-        remaining = svc.sessions.idle_deadline(current.record, now) - now
-        deadline_seconds = max(0, int(remaining.total_seconds()))
+        # A page a request made by itself (PASSIVE_ENDPOINTS) did not renew the clock.
+        active = request.endpoint not in PASSIVE_ENDPOINTS
+        deadline_seconds = svc.sessions.seconds_left(current.record, svc.clock.now(), active)
     return {
         "service_name": svc.settings.service.name,
         "locale": locale,

@@ -20,6 +20,11 @@ Schedule: ``threshold`` consecutive failures lock for ``first_lock_minutes``; ea
 further failure doubles the lock up to ``max_lock_minutes``; ``permanent_after``
 consecutive failures lock until ``clef users unlock`` (or, for the password step, a
 password reset).
+
+Rows are never deleted for a failure alone, so made-up usernames would pile up; the
+worker (:meth:`Throttle.purge`) forgets a count left alone for ``forget_after_days``
+unless it holds a lock still in force or the permanent lock, for every username alike
+(S6).
 """
 
 from __future__ import annotations
@@ -131,6 +136,20 @@ class Throttle:
         keys = [self.key_for(username_key, step) for step in steps]
         result = db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def purge(self, db: Session, now: datetime) -> int:
+        """Delete the rows that no longer hold anything worth keeping: no lock in force,
+        short of the permanent lock, and no failure for ``forget_after_days``. What
+        survives: permanent locks (until an unlock or a reset), locks in force, and
+        counts inside the window. The rule looks only at the row, never at whether the
+        username exists (S6). The caller commits; returns how many rows went."""
+        s = self._settings
+        result = db.execute(delete(LoginThrottle).where(
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+            LoginThrottle.failures < s.permanent_after,
+            LoginThrottle.updated_at <= now - timedelta(days=s.forget_after_days),
+        ))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def state(self, db: Session, username_key: str, step: str = PASSWORD_STEP) -> LockState:
         row = db.get(LoginThrottle, self.key_for(username_key, step))

@@ -10,7 +10,7 @@ the token as S20 and S21 ask.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -21,7 +21,7 @@ from werkzeug.datastructures import CallbackDict
 
 from idp import audit
 from idp.errors import service_unavailable
-from idp.models import Account, WebSession
+from idp.models import WebSession
 from idp.oidc import reauth
 from idp.redirects import request_target
 from idp.runtime import db, services
@@ -31,6 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 SECURE_COOKIE = "__Host-clef_session"
 PLAIN_COOKIE = "clef_session"
 CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the raw form token (WTF_CSRF_FIELD_NAME)
+# Requests a page makes by itself (its idle timer, J4): they never count as activity, or
+# a tab left open would keep its session alive for ever (D5).
+PASSIVE_ENDPOINTS = frozenset({"auth.session_remaining", "auth.session_expired"})
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -73,15 +76,6 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.renewed = True
 
 
-def _record_expiry(account_id: int, now: datetime, request: Request) -> None:
-    """S28: a signed-in session that timed out is an authentication event too."""
-    account = db().get(Account, account_id)
-    audit.record(db(), now, audit.SESSION_EXPIRED, actor=account.username if account else "unknown",
-                 account_id=account_id,
-                 where=audit.Where(request.remote_addr, request.headers.get("User-Agent")))
-    db().commit()
-
-
 def cookie_name(app: Flask) -> str:
     return SECURE_COOKIE if app.config["CLEF_SECURE_COOKIE"] else PLAIN_COOKIE
 
@@ -97,16 +91,15 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession()
         svc = services()
         now = svc.clock.now()
+        where = audit.Where(request.remote_addr, request.headers.get("User-Agent"))
         try:
-            loaded = svc.sessions.load(db(), token, now)
+            loaded = svc.sessions.load(db(), token, now, where)
         except Exception as error:
             if not service_unavailable(error):
                 raise
             inert = ServerSession()
             inert.inert, inert.unavailable = True, error
             return inert
-        if loaded.expired and loaded.account_id is not None:
-            _record_expiry(loaded.account_id, now, request)
         if loaded.record is None:
             return ServerSession(expired=loaded.expired)
         return ServerSession(dict(loaded.record.data), token, loaded.record)
@@ -125,12 +118,15 @@ class ServerSessionInterface(SessionInterface):
         changed = session.renewed
         if session.record is None:
             if not session.modified or not dict(session):
+                if session.expired:  # told once (J4): the dead cookie goes
+                    response.delete_cookie(name, path="/", secure=secure, httponly=True,
+                                           samesite="Lax")
                 return
             session.token, session.record = svc.sessions.create(db(), now, dict(session))
             changed = True
         elif session.modified:
             session.record.data = dict(session)
-        touched = svc.sessions.touch(session.record, now)
+        touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
         if changed or touched or session.modified:
             db().commit()
         if changed:

@@ -9,7 +9,9 @@ shared by every worker process that serves the portal.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -54,7 +56,10 @@ class SessionStore:
     def __init__(self, path: Path, lifetime_seconds: float) -> None:
         self.path = path
         self.lifetime = lifetime_seconds
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Its sessions hold ID tokens: readable by the portal's user only.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         with self._db() as db:
             db.executescript(SCHEMA)
 

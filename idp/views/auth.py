@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import (
     Blueprint,
     abort,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -120,6 +121,19 @@ def session_expired() -> ResponseReturnValue:
     if current_session().level != ANONYMOUS:
         return redirect(target or url_for("auth.index"), code=303)
     return render_template("auth/session_expired.html", next=target)
+
+
+@bp.get("/session/remaining")
+def session_remaining() -> ResponseReturnValue:
+    """J4, D5: what a page's idle timer asks at its deadline, instead of navigating
+    away: the whole seconds left (0 once the session has ended, which this very request
+    may do). Never counts as activity (``web_session.PASSIVE_ENDPOINTS``), so a tab left
+    open cannot keep its session alive; another tab's activity re-arms the timer."""
+    current = current_session()
+    remaining = 0
+    if current.record is not None and current.level != ANONYMOUS:
+        remaining = services().sessions.seconds_left(current.record, now(), this_request=False)
+    return jsonify(remaining=remaining)
 
 
 @bp.post("/session/keepalive")

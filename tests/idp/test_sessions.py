@@ -193,7 +193,7 @@ def test_timeouts_default_to_20_minutes_idle_and_12_hours_absolute_S22_D5():
 def test_store_idle_and_absolute_boundaries_S22_D5(clock):
     store = SessionStore(SessionSettings(idle_minutes=20, absolute_hours=12,
                                          warn_before_seconds=120, touch_interval_seconds=60,
-                                         fresh_minutes=10))
+                                         fresh_minutes=10, expired_notice_hours=12))
     start = clock.now()
     row = WebSession(id="x", level=FULL, data={}, created_at=start, last_seen_at=start,
                      expires_at=start + timedelta(hours=12))
