@@ -196,8 +196,9 @@ def test_every_setting_refuses_a_value_of_another_type():
 
 
 @pytest.mark.parametrize(("name", "raw", "expected"), [
-    ("IDP_SESSION__IDLE_MINUTES", "abc", "a whole number, not 'abc'"),
-    ("IDP_SESSION__IDLE_MINUTES", "15.5", "a whole number, not 15.5"),
+    ("IDP_SESSION__ABSOLUTE_HOURS", "abc", "a whole number, not 'abc'"),
+    ("IDP_SESSION__IDLE_MINUTES", "abc", "a number, not 'abc'"),
+    ("IDP_SESSION__ABSOLUTE_HOURS", "15.5", "a whole number, not 15.5"),
     ("IDP_MAIL__SMTP_STARTTLS", "yes", "true or false, not 'yes'"),
     ("IDP_MAIL__SMTP_TIMEOUT_SECONDS", "soon", "a number, not 'soon'"),
     ("IDP_REVOCATION__REMINDER_DAYS", '[30, "7"]', "a list of whole numbers"),
