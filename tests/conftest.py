@@ -101,10 +101,19 @@ def postgres_ready() -> str:
 
 
 def _empty_postgres(url: str, signing_keys: list[dict[str, Any]]) -> None:
-    """Every table emptied, then the seeded signing keys put back."""
+    """Every table emptied, then the seeded signing keys put back.
+
+    Between tests no transaction may be open; one left open by an earlier test (a thread
+    of a race test that died holding its connection) would make TRUNCATE wait for ever,
+    so such connections are ended first, and the wait is bounded in any case."""
     engine = create_engine(url)
     tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
     with engine.begin() as connection:
+        connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state LIKE 'idle in transaction%'"))
+        connection.execute(text("SET LOCAL lock_timeout = '30s'"))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         connection.execute(insert(SigningKey), signing_keys)
     engine.dispose()
