@@ -172,3 +172,8 @@ def test_configured_secret_is_used_and_nothing_is_written(tmp_path):
                                           "secret_key": SECRET}}, environ={})
     assert resolve_secret(settings) == SECRET
     assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_s28_a_username_limit_wider_than_the_column_is_refused():
+    with pytest.raises(ConfigError, match=r"username\.max_length"):
+        load_settings({"username": {"max_length": 65}})
