@@ -194,3 +194,21 @@ def test_s28_a_username_wider_than_its_column_once_folded_is_refused(app, client
 def test_s28_a_username_whose_folded_form_fits_still_registers(app, client):
     assert register(client, "ß" * 32).status_code == 303
     assert get_account(app, "SS" * 32) is not None
+
+
+# --- Found by the fuzz tests (tests/fuzz/) ------------------------------------------
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_s44_a_logout_hint_before_any_key_exists_is_refused_not_500(app, signed_in):
+    """No signing key published yet (no ID token ever issued): any id_token_hint is
+    invalid, so the person is asked or told they are signed out; no redirect, no 500."""
+    create_account(app, "alice")
+    client = app.test_client()
+    if signed_in:
+        from tests.helpers import pass_second_factor
+
+        sign_in(client, "alice")
+        pass_second_factor(app, client)
+    response = client.get("/logout?id_token_hint=not.a.token")
+    assert response.status_code == 200
+    assert "Location" not in response.headers

@@ -284,7 +284,13 @@ class EndSession(EndSessionEndpoint):
     """S44: redirect only to a registered post-logout URI with a valid id_token_hint."""
 
     def get_server_jwks(self) -> dict[str, Any]:
-        return oidc().signing_keys.jwks(db(), _now())
+        """The published keys. With none published yet no ID token of ours exists, so
+        any hint is invalid: an OAuth error (the person is asked), never a 500 from
+        importing an empty key set."""
+        jwks: dict[str, Any] = oidc().signing_keys.jwks(db(), _now())
+        if not jwks["keys"]:
+            raise InvalidRequestError("no ID token has been issued yet")
+        return jwks
 
     def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
         """Our ID tokens name their one audience in a list (``aud: [client_id]``)."""
