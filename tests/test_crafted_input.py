@@ -212,3 +212,17 @@ def test_s44_a_logout_hint_before_any_key_exists_is_refused_not_500(app, signed_
     response = client.get("/logout?id_token_hint=not.a.token")
     assert response.status_code == 200
     assert "Location" not in response.headers
+
+
+@pytest.mark.parametrize("response_type", ["cöde", 'code"', "code\\", "code\ttoken", "ß"])
+def test_s31_a_malformed_response_type_gets_an_error_page_not_500(app, client, response_type):
+    """Authlib would echo it in an error description, which may hold printable ASCII
+    only (RFC 6749 §5.2), and raise instead: refused first, with a page, no redirect."""
+    from urllib.parse import urlencode
+
+    query = urlencode({"response_type": response_type, "client_id": "x", "scope": "openid",
+                       "redirect_uri": "https://portal.example/callback"})
+    response = client.get("/authorize?" + query)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "invalid_request" in response.get_data(as_text=True)

@@ -3,7 +3,7 @@
 Each case (one form, one endpoint) gets its own app and accounts, built once and shared
 by all its Hypothesis examples: alice (app codes, a confirmed email, security questions,
 real recovery codes), bob (a confirmed email, no second factor yet: the set-up screens),
-and two portals, one trusted and one that asks for consent. Rate limits are raised and
+and, on first use, two portals: one trusted, one that asks for consent. Rate limits are raised and
 the lockout threshold is set high, so examples reach the code behind them rather than a
 429 after the fifth one. Examples are bounded (profile ``clef``; ``CLEF_FUZZ_EXAMPLES``
 raises them for a longer hunt), so the module stays fast on both databases.
@@ -40,7 +40,7 @@ from tests.snapshots import changed_tables, table_rows
 
 settings.register_profile(
     "clef",
-    max_examples=int(os.environ.get("CLEF_FUZZ_EXAMPLES", "15")),
+    max_examples=int(os.environ.get("CLEF_FUZZ_EXAMPLES", "10")),
     deadline=None,
     database=None,  # no example database written into the work tree
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -65,8 +65,7 @@ class World:
     app: Flask
     caplog: pytest.LogCaptureFixture
     secrets: list[str]
-    trusted: RelyingParty
-    consenting: RelyingParty
+    portals: dict[str, RelyingParty] = field(default_factory=dict)
     clients: dict[str, FlaskClient] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     seen_records: int = 0
@@ -76,6 +75,20 @@ class World:
         if state not in self.clients:
             self.clients[state] = prepare(self)
         return self.clients[state]
+
+    def portal(self, trusted: bool) -> RelyingParty:
+        """A confidential portal, registered on first use: a trusted one (no consent
+        screen) or one that asks for consent. Its secret joins the secrets."""
+        name = "trusted" if trusted else "consenting"
+        if name not in self.portals:
+            extra = ["--trusted"] if trusted else []
+            client_id, secret = register_client(
+                self.app, "--name", f"{name} portal", "--redirect-uri", CALLBACK,
+                "--post-logout-redirect-uri", LOGGED_OUT, *extra)
+            assert secret
+            self.secrets.append(secret)
+            self.portals[name] = RelyingParty(self.app, client_id, secret, CALLBACK)
+        return self.portals[name]
 
     def guarded(self) -> dict[str, list[tuple[Any, ...]]]:
         return table_rows(self.app, skip=CHANGED_BY_REFUSAL)
@@ -147,17 +160,9 @@ def world(make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture) -> I
     create_account(app, "bob", email_address="bob@example.org", confirmed=True,
                    second_factor=None)
     _give_questions(app, alice.id)
-    trusted_id, trusted_secret = register_client(
-        app, "--name", "Trusted portal", "--redirect-uri", CALLBACK,
-        "--post-logout-redirect-uri", LOGGED_OUT, "--trusted")
-    other_id, other_secret = register_client(
-        app, "--name", "Other portal", "--redirect-uri", CALLBACK,
-        "--post-logout-redirect-uri", LOGGED_OUT)
-    assert trusted_secret and other_secret
     secrets = [GOOD_PASSWORD, TEST_SECRET, TEST_TOTP_SECRET, ANSWER, PERSON,
-               trusted_secret, other_secret, *_recovery_codes(app, alice.id)]
-    yield World(app, caplog, secrets, RelyingParty(app, trusted_id, trusted_secret, CALLBACK),
-                RelyingParty(app, other_id, other_secret, CALLBACK))
+               *_recovery_codes(app, alice.id)]
+    yield World(app, caplog, secrets)
 
 
 # --- Browsers in the states the forms need ------------------------------------------
