@@ -27,6 +27,7 @@ NUL_MESSAGE = _l(
 def _texts() -> Iterable[str]:
     """Every piece of the request a view may read as text."""
     yield request.path
+    yield request.remote_addr or ""  # from X-Forwarded-For behind a trusted proxy
     yield request.headers.get("User-Agent", "")
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):

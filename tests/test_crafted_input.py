@@ -28,7 +28,7 @@ from tests.recovery.conftest import wait_for_mail
 from tests.snapshots import changed_tables, table_rows
 
 ARABIC_INDIC = "\u0661\u0662\u0663\u0664\u0665\u0666"  # ١٢٣٤٥٦
-FULL_WIDTH = "\uff11\uff12\uff13\uff14\uff15\uff16"  # １２３４５６
+FULL_WIDTH = "\uff11\uff12\uff13\uff14\uff15\uff16"  # full-width 123456
 DEVANAGARI = "\u0967\u0968\u0969\u096a\u096b\u096c"  # १२३४५६
 UNICODE_CODES = [ARABIC_INDIC, FULL_WIDTH, DEVANAGARI, "12345\u0666"]
 
@@ -68,7 +68,8 @@ def test_s28_unicode_digits_at_the_email_challenge_count_nothing(app, client):
 def test_s28_unicode_characters_in_a_recovery_code_are_refused(app, client):
     create_account(app, "alice")
     sign_in(client, "alice")
-    for code in ("ＡＢＣＤ-ＥＦＧＨ-ＪＫＭＮ-ＰＱＲＳ", "ABCD-EFGH-JKMN-PQR\u0663"):
+    full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in "ABCDEFGHJKMNPQRS")
+    for code in (full_width, "ABCD-EFGH-JKMN-PQR\u0663"):
         post_refused_code(app, client, "/2fa/recover", code, LETTERS_AND_DIGITS)
 
 
@@ -226,3 +227,14 @@ def test_s31_a_malformed_response_type_gets_an_error_page_not_500(app, client, r
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "invalid_request" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("endpoint", ["/token", "/introspect", "/revoke"])
+@pytest.mark.parametrize("header", [" ", "0 ", "Basic ", "Basic /w==", "Basic " + "w7/DqA=="[:4]])
+def test_s41_a_malformed_basic_header_is_invalid_client_not_500(app, client, endpoint, header):
+    """Authlib's Basic parser raises ValueError on a header with no credentials after
+    the scheme, or credentials that are not UTF-8: taken as no client authentication."""
+    response = client.post(endpoint, data={"grant_type": "authorization_code", "code": "x",
+                                            "token": "x"}, headers={"Authorization": header})
+    assert response.status_code in (400, 401), response.status_code
+    assert response.get_json()["error"] == "invalid_client"

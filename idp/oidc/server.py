@@ -18,6 +18,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -310,6 +311,17 @@ class Issuer(IssuerParameter):
         return oidc().issuer
 
 
+def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
+    """Authlib's ``client_secret_basic`` (S41), with a malformed Authorization header
+    (no credentials after the scheme, or not UTF-8 once decoded) taken as no client
+    authentication at all, so it ends in 401 invalid_client rather than a ValueError."""
+    try:
+        client: OAuthClient | None = authenticate_client_secret_basic(query_client, request)
+    except ValueError:
+        return None
+    return client
+
+
 def build_server(app: Flask) -> AuthorizationServer:
     def query_client(client_id: str) -> OAuthClient | None:
         return oidc().clients.find(db(), client_id)
@@ -334,6 +346,7 @@ def build_server(app: Flask) -> AuthorizationServer:
         return token
 
     server.register_token_generator("default", generate)
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ClefOpenIDCode()])
     server.register_grant(RotatingRefreshGrant)
     server.register_endpoint(Revocation)

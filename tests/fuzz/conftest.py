@@ -63,11 +63,12 @@ TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/', "PRIVATE KEY")
 @dataclass
 class World:
     app: Flask
-    caplog: pytest.LogCaptureFixture
-    secrets: list[str]
-    portals: dict[str, RelyingParty] = field(default_factory=dict)
+    # repr=False: a failing example's report prints the world, not its secrets.
+    caplog: pytest.LogCaptureFixture = field(repr=False)
+    secrets: list[str] = field(repr=False)
+    portals: dict[str, RelyingParty] = field(default_factory=dict, repr=False)
     clients: dict[str, FlaskClient] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
     seen_records: int = 0
 
     def browser(self, state: str, prepare: Callable[[World], FlaskClient]) -> FlaskClient:
