@@ -40,7 +40,7 @@ from tests.snapshots import changed_tables, table_rows
 
 settings.register_profile(
     "clef",
-    max_examples=int(os.environ.get("CLEF_FUZZ_EXAMPLES", "10")),
+    max_examples=int(os.environ.get("CLEF_FUZZ_EXAMPLES", "8")),
     deadline=None,
     database=None,  # no example database written into the work tree
     # CI replays the same examples each run, so a merge is never blocked by a new find
