@@ -19,6 +19,7 @@ from idp import oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
+from idp.input_guard import register_input_guard
 from idp.instance import secure_instance
 from idp.mail_render import send_staged
 from idp.ratelimit import limiter
@@ -103,6 +104,7 @@ def create_app(
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
+    register_input_guard(app, NOT_FOR_PEOPLE)
     _register_blueprints(app)
     oidc.init_app(app, services, csrf)
     register_error_handlers(app)

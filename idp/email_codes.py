@@ -110,7 +110,7 @@ class EmailCodes:
         if now >= row.expires_at:
             _drop(db, row)
             raise CodeExpired()
-        cleaned = "".join(ch for ch in code if ch.isdigit())
+        cleaned = "".join(ch for ch in code if ch in "0123456789")  # ASCII digits only
         this_code = (EmailCode.account_id == account_id, EmailCode.purpose == purpose,
                      EmailCode.code_hash == row.code_hash)
         if self._keys.matches(CODE_HASH_PURPOSE, f"{account_id}:{purpose}:{cleaned}", row.code_hash):

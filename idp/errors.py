@@ -27,6 +27,7 @@ TITLES = {
     403: _l("Access refused"),
     404: _l("Page not found"),
     405: _l("Action not allowed here"),
+    413: _l("What you sent is too large"),
     429: _l("Too many requests"),
     500: _l("Technical difficulties"),
     503: _l("Technical difficulties"),
@@ -36,6 +37,10 @@ MESSAGES = {
     403: _l("You cannot open this page."),
     404: _l("We could not find that page. Check the address, or start again from the home page."),
     405: _l("This page cannot be used that way. Start again from the home page."),
+    413: _l(
+        "What you sent is larger than this service accepts, so nothing was saved. Go back, "
+        "shorten what you typed and try again."
+    ),
     429: _l("You have made too many requests in a short time. Wait a few minutes and try again."),
     500: _l(
         "The service is having technical difficulties. Nothing you saved was lost. "

@@ -5,10 +5,24 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import EmailField, Field, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 REQUIRED = _l("This field is required.")
+DIGITS_ONLY = _l("Type the code with the digits 0 to 9.")
+
+
+class AsciiCode:
+    """A typed code may hold only ASCII: Unicode digits (Arabic-Indic, full-width, ...)
+    look like a code but are never one. Refused as a form error (a 400 that counts no
+    attempt and changes nothing), before any service compares it."""
+
+    def __init__(self, message: object = DIGITS_ONLY) -> None:
+        self.message = message
+
+    def __call__(self, _form: object, field: Field) -> None:
+        if not str(field.data or "").isascii():
+            raise ValidationError(str(self.message))
 
 
 class SignInForm(FlaskForm):
@@ -56,7 +70,7 @@ class RegisterForm(FlaskForm):
 class EmailCodeForm(FlaskForm):
     code = StringField(
         _l("Confirmation code"),
-        validators=[DataRequired(message=REQUIRED), Length(max=20)],
+        validators=[DataRequired(message=REQUIRED), Length(max=20), AsciiCode()],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
 

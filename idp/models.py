@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base
+from idp.usernames import COLUMN_LENGTH
 
 ACTIVE = "active"
 REVOKED = "revoked"
@@ -25,9 +26,9 @@ class Account(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # As the person typed it (NFKC-normalised), for display.
-    username: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(COLUMN_LENGTH))
     # Case-folded key: uniqueness and look-up are case-insensitive.
-    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    username_key: Mapped[str] = mapped_column(String(COLUMN_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     email_confirmed_at: Mapped[datetime | None]

@@ -20,6 +20,7 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from idp.setting_types import EnvText, Spec, WrongType, read_value, spec_of
+from idp.usernames import COLUMN_LENGTH as USERNAME_COLUMN_LENGTH
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = PROJECT_ROOT / "config" / "defaults.toml"
@@ -353,6 +354,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError("session.idle_minutes must be above 0 (D5)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
+    if settings.username.max_length > USERNAME_COLUMN_LENGTH:
+        raise ConfigError(f"username.max_length must be at most {USERNAME_COLUMN_LENGTH} "
+                          "(the width of the stored column)")
 
 
 def resolve_secret(settings: Settings) -> str:

@@ -14,11 +14,16 @@ import unicodedata
 # A letter or digit first and last; . _ - allowed between. \w minus the underscore is
 # "letter or digit" in any script.
 USERNAME_PATTERN = re.compile(r"^[^\W_](?:[\w.\-]*[^\W_])?$")
+# The width of the stored columns (idp.models.Account). Case folding can lengthen a
+# name ("ß" folds to "ss"), so the comparison key is checked against it too: a name
+# that fits on screen but not in the column is refused by rule, never by the database.
+COLUMN_LENGTH = 64
 
 
 class UsernameProblem(enum.Enum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
+    TOO_LONG_FOLDED = "too_long_folded"
     CHARACTERS = "characters"
 
 
@@ -39,6 +44,8 @@ def username_problem(username: str, min_length: int, max_length: int) -> Usernam
         return UsernameProblem.TOO_SHORT
     if len(username) > max_length:
         return UsernameProblem.TOO_LONG
+    if len(username_key(username)) > COLUMN_LENGTH:
+        return UsernameProblem.TOO_LONG_FOLDED
     if not USERNAME_PATTERN.match(username):
         return UsernameProblem.CHARACTERS
     return None

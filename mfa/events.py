@@ -3,6 +3,8 @@
 ENROLLED = "account:2fa:enrolled"
 CHANGED = "account:2fa:changed"
 FAILURE = "account:2fa:failure"
+# A wrong or missing first code while setting a factor up (S28): not a sign-in failure.
+SETUP_FAILURE = "account:2fa:setup_failure"
 LOCKED = "account:2fa:locked"
 CODE_SENT = "account:2fa:code_sent"
 RECOVERY_CODE_USED = "account:recovery_code:used"

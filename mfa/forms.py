@@ -7,7 +7,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from idp.forms import AsciiCode
 from mfa.models import EMAIL, TOTP
+
+LETTERS_AND_DIGITS = _l("Type the recovery code with the letters A to Z and the digits 0 to 9.")
 
 
 class ChooseMethodForm(FlaskForm):
@@ -25,7 +28,7 @@ class CodeForm(FlaskForm):
 
     code = StringField(
         _l("Code"),
-        validators=[Length(max=20)],
+        validators=[Length(max=20), AsciiCode()],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
                    "autocapitalize": "off", "spellcheck": "false"},
     )
@@ -34,7 +37,7 @@ class CodeForm(FlaskForm):
 class RecoveryCodeForm(FlaskForm):
     code = StringField(
         _l("Recovery code"),
-        validators=[Length(max=40)],
+        validators=[Length(max=40), AsciiCode(LETTERS_AND_DIGITS)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters",
                    "spellcheck": "false"},
     )

@@ -29,7 +29,7 @@ GROUP = 4
 
 def normalise(typed: str) -> str:
     """What the person typed, as the generator wrote it."""
-    kept = "".join(ch for ch in typed.upper() if ch.isalnum())
+    kept = "".join(ch for ch in typed.upper() if ch.isascii() and ch.isalnum())
     return kept.translate(LOOK_ALIKES)
 
 

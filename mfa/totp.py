@@ -29,9 +29,14 @@ def grouped(secret: str) -> str:
     return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
 
 
+ASCII_DIGITS = frozenset("0123456789")
+
+
 def clean_code(typed: str) -> str:
-    """Digits only: people paste codes with spaces or a dash in the middle."""
-    return "".join(ch for ch in typed if ch.isdigit())
+    """ASCII digits only: people paste codes with spaces or a dash in the middle. Other
+    scripts' digits are dropped, never compared (``hmac.compare_digest`` refuses
+    non-ASCII text), so such a code is simply wrong."""
+    return "".join(ch for ch in typed if ch in ASCII_DIGITS)
 
 
 @dataclass(frozen=True)

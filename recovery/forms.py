@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
-from idp.forms import REQUIRED
+from idp.forms import REQUIRED, AsciiCode
 from recovery.models import HINT_MAX_LENGTH
 
 ANSWER_MAX_LENGTH = 200
@@ -59,7 +59,7 @@ class UsernameForm(FlaskForm):  # type: ignore[misc]  # FlaskForm is untyped
 class ResetCodeForm(FlaskForm):  # type: ignore[misc]  # FlaskForm is untyped
     code = StringField(
         _l("Confirmation code"),
-        validators=[DataRequired(message=REQUIRED), Length(max=20)],
+        validators=[DataRequired(message=REQUIRED), Length(max=20), AsciiCode()],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -299,7 +300,13 @@ class EndSession(EndSessionEndpoint):
     """S44: redirect only to a registered post-logout URI with a valid id_token_hint."""
 
     def get_server_jwks(self) -> dict[str, Any]:
-        return oidc().signing_keys.jwks(db(), _now())
+        """The published keys. With none published yet no ID token of ours exists, so
+        any hint is invalid: an OAuth error (the person is asked), never a 500 from
+        importing an empty key set."""
+        jwks: dict[str, Any] = oidc().signing_keys.jwks(db(), _now())
+        if not jwks["keys"]:
+            raise InvalidRequestError("no ID token has been issued yet")
+        return jwks
 
     def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
         """Our ID tokens name their one audience in a list (``aud: [client_id]``)."""
@@ -317,6 +324,17 @@ class EndSession(EndSessionEndpoint):
 class Issuer(IssuerParameter):
     def get_issuer(self) -> str:
         return oidc().issuer
+
+
+def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
+    """Authlib's ``client_secret_basic`` (S41), with a malformed Authorization header
+    (no credentials after the scheme, or not UTF-8 once decoded) taken as no client
+    authentication at all, so it ends in 401 invalid_client rather than a ValueError."""
+    try:
+        client: OAuthClient | None = authenticate_client_secret_basic(query_client, request)
+    except ValueError:
+        return None
+    return client
 
 
 def build_server(app: Flask) -> AuthorizationServer:
@@ -343,6 +361,7 @@ def build_server(app: Flask) -> AuthorizationServer:
         return token
 
     server.register_token_generator("default", generate)
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ClefOpenIDCode()])
     server.register_grant(RotatingRefreshGrant)
     server.register_endpoint(Revocation)

@@ -9,6 +9,7 @@ page. Requests that cannot be redirected safely get a page, never a redirect (S3
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -129,8 +130,21 @@ def _signed_in_for_this_request(record: Any) -> bool:
     return record is not None and reauth.signed_in_for(session, _this_request(), record.auth_time)
 
 
+# RFC 6749 §3.1.1: response-type = response-name *( SP response-name ), of "_", digits
+# and letters. Authlib echoes an unsupported one in its error description and raises
+# ValueError when that holds characters an error description may not (§5.2).
+RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
+
+
+def _malformed_response_type() -> bool:
+    value = request.values.get("response_type")
+    return value is not None and RESPONSE_TYPE.fullmatch(value) is None
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
+    if _malformed_response_type():
+        return _error_page(InvalidRequestError())  # no client checked yet: no redirect
     server = _server()
     raw_state = request.values.get("state")
     account, record = _signed_in()

@@ -54,6 +54,10 @@ PASSWORD_MESSAGES = {
 USERNAME_MESSAGES = {
     UsernameProblem.TOO_SHORT: _l("Use at least %(min)d characters."),
     UsernameProblem.TOO_LONG: _l("Use at most %(max)d characters."),
+    UsernameProblem.TOO_LONG_FOLDED: _l(
+        "This username is too long once letters such as ß are spelled out (ß counts as ss). "
+        "Choose a shorter one."
+    ),
     UsernameProblem.CHARACTERS: _l(
         "Use letters and digits; dots, hyphens and underscores may appear between them."
     ),

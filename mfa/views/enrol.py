@@ -110,6 +110,7 @@ def setup_app() -> ResponseReturnValue:
             m.factors.use_totp(db(), account.id, secret, step, now())
             session.pop(PENDING_TOTP_KEY, None)
             return _finish(account, TOTP)
+        _record_setup_failure(account, TOTP)
         form.code.errors = [
             _("Enter the code your app shows now.") if not (form.code.data or "").strip()
             else wrong_code_message()
@@ -151,7 +152,7 @@ def setup_email() -> ResponseReturnValue:
     else:
         mfa_services().factors.use_email(db(), account.id, now())
         return _finish(account, EMAIL)
-    db().commit()  # the wrong try counts (S16)
+    _record_setup_failure(account, EMAIL)  # and the wrong try counts (S16)
     form.code.errors = [error]
     return _email_page(account, form, status=400)
 
@@ -168,6 +169,13 @@ def setup_email_resend() -> ResponseReturnValue:
         return redirect(url_for("mfa.setup"), code=303)
     notice = _send(account, record.id) or _("A new code is on its way. Earlier codes no longer work.")
     return _email_page(account, CodeForm(), notice)
+
+
+def _record_setup_failure(account: Account, kind: str) -> None:
+    """S28: a wrong first code while setting a factor up is an authentication event."""
+    audit.record(db(), now(), events.SETUP_FAILURE, actor=account.username,
+                 account_id=account.id, where=where(), method=kind)
+    db().commit()
 
 
 def _send(account: Account, binding: str) -> str | None:

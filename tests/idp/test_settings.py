@@ -278,3 +278,8 @@ def test_lists_come_back_as_tuples_and_every_default_has_its_declared_type():
                 assert isinstance(loaded, tuple)
             else:
                 assert loaded == default and type(loaded) is type(default), (section, key)
+
+
+def test_s28_a_username_limit_wider_than_the_column_is_refused():
+    with pytest.raises(ConfigError, match=r"username\.max_length"):
+        load_settings({"username": {"max_length": 65}})

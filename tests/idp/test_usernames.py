@@ -90,3 +90,13 @@ def test_display_name_kept_as_typed_J2(app):
     assert account is not None
     assert account.username == "MixedCase.User"
     assert account.username_key == "mixedcase.user"
+
+
+def test_s28_a_name_whose_case_folded_key_outgrows_the_column_is_refused():
+    """"ß" folds to "ss": 40 of them fit the 64-character limit on screen but not the
+    stored key, which PostgreSQL would refuse with an error."""
+    from idp.usernames import COLUMN_LENGTH
+
+    assert len(username_key("ß" * 40)) > COLUMN_LENGTH
+    assert username_problem("ß" * 40, 3, 64) is UsernameProblem.TOO_LONG_FOLDED
+    assert username_problem("ß" * 32, 3, 64) is None
