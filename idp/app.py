@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import oidc
+from idp import health, log_format, metrics, oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
@@ -32,7 +32,8 @@ from idp.web_session import ServerSessionInterface, current_session
 log = logging.getLogger("clef")
 # Endpoints called by portals' servers, not by a person's browser: no session pages.
 NOT_FOR_PEOPLE = frozenset({"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.introspect",
-                            "oidc.jwks", "oidc.discovery"})
+                            "oidc.jwks", "oidc.discovery", "health.healthz", "health.readyz",
+                            "metrics.metrics"})
 csrf = CSRFProtect()
 
 
@@ -45,6 +46,7 @@ def create_app(
     """Build one Clef app. ``overrides`` is the last configuration layer (tests);
     ``clock`` replaces the system clock (tests move time with it)."""
     settings = settings or load_settings(overrides)
+    log_format.configure(settings.logging.format)
     app = Flask(
         "idp",
         root_path=str(PROJECT_ROOT / "idp"),
@@ -103,6 +105,8 @@ def create_app(
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
+    metrics.init_app(app, settings.metrics.allowed_networks)
+    health.init_app(app, settings.rate_limit.storage_url)
     _register_blueprints(app)
     oidc.init_app(app, services, csrf)
     register_error_handlers(app)

@@ -10,6 +10,7 @@ serves anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -171,6 +172,17 @@ class I18nSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # Networks (CIDR) whose addresses may read /metrics; any other gets a 404.
+    allowed_networks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    format: str  # "text" or "json"
+
+
+@dataclass(frozen=True)
 class Settings:
     service: ServiceSettings
     database: DatabaseSettings
@@ -187,6 +199,8 @@ class Settings:
     revocation: RevocationSettings
     mail: MailSettings
     i18n: I18nSettings
+    metrics: MetricsSettings
+    logging: LoggingSettings
 
     @property
     def instance_path(self) -> Path:
@@ -353,6 +367,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError("session.idle_minutes must be above 0 (D5)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
+    for network in settings.metrics.allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"metrics.allowed_networks: {network!r} is not a network "
+                              "(e.g. 10.0.5.0/24)") from None
+    if settings.logging.format not in ("text", "json"):
+        raise ConfigError("logging.format must be 'text' or 'json'")
 
 
 def resolve_secret(settings: Settings) -> str:
