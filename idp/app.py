@@ -23,9 +23,10 @@ from idp.instance import secure_instance
 from idp.mail_render import send_staged
 from idp.ratelimit import limiter
 from idp.redirects import request_target
+from idp.resources import PACKAGE_DIR, resource
 from idp.runtime import EXTENSION_KEY, build_services, close_db
 from idp.security_headers import add_security_headers
-from idp.settings import PROJECT_ROOT, Settings, load_settings, resolve_secret
+from idp.settings import Settings, load_settings, resolve_secret
 from idp.template_context import register_template_context
 from idp.web_session import ServerSessionInterface, current_session
 
@@ -49,10 +50,10 @@ def create_app(
     log_format.configure(settings.logging.format)
     app = Flask(
         "idp",
-        root_path=str(PROJECT_ROOT / "idp"),
+        root_path=str(PACKAGE_DIR),
         instance_path=str(settings.instance_path),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(resource("templates")),
+        static_folder=str(resource("static")),
     )
     if settings.writes_instance_folder:
         secure_instance(settings.instance_path, settings.embedded_database_file)
@@ -79,7 +80,7 @@ def create_app(
         # until Redis is back (config/defaults.toml, [rate_limit]).
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
-        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(resource("translations")),
         BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
         # Flask-WTF's https Referer check would refuse every browser POST: our own

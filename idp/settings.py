@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from idp.resources import CHECKOUT_ROOT, base_dir, resource
 from idp.setting_types import EnvText, Spec, WrongType, read_value, spec_of
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS_FILE = PROJECT_ROOT / "config" / "defaults.toml"
+PROJECT_ROOT = CHECKOUT_ROOT
+DEFAULTS_FILE = resource("config") / "defaults.toml"
 ENV_PREFIX = "IDP_"
 MIN_SECRET_LENGTH = 32
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -205,7 +206,7 @@ class Settings:
     @property
     def instance_path(self) -> Path:
         path = Path(self.service.instance_dir)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return path if path.is_absolute() else base_dir() / path
 
     @property
     def embedded(self) -> bool:
