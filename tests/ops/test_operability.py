@@ -186,3 +186,14 @@ def test_text_logs_add_no_handler() -> None:
     handlers = list(root.handlers)
     log_format.configure("text")
     assert root.handlers == handlers
+
+
+def test_json_logs_from_the_setting(make_app) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        make_app(logging={"format": "json"})
+        assert any(getattr(h, log_format.MARK, False) for h in root.handlers)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
