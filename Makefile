@@ -8,7 +8,7 @@ HOST := 127.0.0.1
 PORT := 5000
 PORTAL_PORT := 5001
 
-.PHONY: run test check lint bench install translations migrate browser clean
+.PHONY: run test check lint bench install translations migrate browser clean wheel
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,5 +65,10 @@ bench: translations migrate
 	$(PY) bench/signin_throughput.py
 	$(PY) bench/provider_round_trip.py
 
+# A wheel that installs and serves without the source tree: templates, static files,
+# compiled translations and default settings are inside (setup.py, idp/resources.py).
+wheel: install
+	$(PY) -m pip wheel --quiet --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache dist build

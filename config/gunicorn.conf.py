@@ -14,7 +14,10 @@ terminal's SIGINT and the master treats it as SIGTERM, so requests in flight fin
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 from typing import Any
 
 from idp.settings import load_settings
@@ -43,6 +46,14 @@ accesslog = "-"
 # Nothing here uses it.
 control_socket_disable = True
 
+# Prometheus metrics (idp.metrics) from every worker: each writes its values to files in
+# this folder and /metrics sums them. A fresh folder per server start unless the operator
+# names one (then it must be emptied before each start, as prometheus-client requires).
+# Set here, before the app (and prometheus-client) is loaded.
+METRICS_DIR_MADE = ""
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    METRICS_DIR_MADE = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clef-metrics-")
+
 
 def on_starting(server: Any) -> None:
     if per_process_limits(STORAGE_URL) and server.cfg.workers > 1:
@@ -58,3 +69,15 @@ def when_ready(server: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def on_exit(server: Any) -> None:
+    if METRICS_DIR_MADE:
+        shutil.rmtree(METRICS_DIR_MADE, ignore_errors=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges leave the sums (prometheus-client multi-process)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

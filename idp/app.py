@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import oidc
+from idp import health, log_format, metrics, oidc
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
@@ -24,16 +24,18 @@ from idp.instance import secure_instance
 from idp.mail_render import send_staged
 from idp.ratelimit import limiter
 from idp.redirects import request_target
+from idp.resources import PACKAGE_DIR, resource
 from idp.runtime import EXTENSION_KEY, build_services, close_db
 from idp.security_headers import add_security_headers
-from idp.settings import PROJECT_ROOT, Settings, load_settings, resolve_secret
+from idp.settings import Settings, load_settings, resolve_secret
 from idp.template_context import register_template_context
 from idp.web_session import ServerSessionInterface, current_session
 
 log = logging.getLogger("clef")
 # Endpoints called by portals' servers, not by a person's browser: no session pages.
 NOT_FOR_PEOPLE = frozenset({"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.introspect",
-                            "oidc.jwks", "oidc.discovery"})
+                            "oidc.jwks", "oidc.discovery", "health.healthz", "health.readyz",
+                            "metrics.metrics"})
 csrf = CSRFProtect()
 
 
@@ -46,12 +48,13 @@ def create_app(
     """Build one Clef app. ``overrides`` is the last configuration layer (tests);
     ``clock`` replaces the system clock (tests move time with it)."""
     settings = settings or load_settings(overrides)
+    log_format.configure(settings.logging.format)
     app = Flask(
         "idp",
-        root_path=str(PROJECT_ROOT / "idp"),
+        root_path=str(PACKAGE_DIR),
         instance_path=str(settings.instance_path),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(resource("templates")),
+        static_folder=str(resource("static")),
     )
     if settings.writes_instance_folder:
         secure_instance(settings.instance_path, settings.embedded_database_file)
@@ -78,7 +81,7 @@ def create_app(
         # until Redis is back (config/defaults.toml, [rate_limit]).
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
-        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(resource("translations")),
         BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
         # Flask-WTF's https Referer check would refuse every browser POST: our own
@@ -105,6 +108,8 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
     register_input_guard(app, NOT_FOR_PEOPLE)
+    metrics.init_app(app, settings.metrics.allowed_networks)
+    health.init_app(app, settings.rate_limit.storage_url)
     _register_blueprints(app)
     oidc.init_app(app, services, csrf)
     register_error_handlers(app)

@@ -10,6 +10,7 @@ serves anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -19,11 +20,12 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from idp.resources import CHECKOUT_ROOT, base_dir, resource
 from idp.setting_types import EnvText, Spec, WrongType, read_value, spec_of
 from idp.usernames import COLUMN_LENGTH as USERNAME_COLUMN_LENGTH
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS_FILE = PROJECT_ROOT / "config" / "defaults.toml"
+PROJECT_ROOT = CHECKOUT_ROOT
+DEFAULTS_FILE = resource("config") / "defaults.toml"
 ENV_PREFIX = "IDP_"
 MIN_SECRET_LENGTH = 32
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -172,6 +174,17 @@ class I18nSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # Networks (CIDR) whose addresses may read /metrics; any other gets a 404.
+    allowed_networks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    format: str  # "text" or "json"
+
+
+@dataclass(frozen=True)
 class Settings:
     service: ServiceSettings
     database: DatabaseSettings
@@ -188,11 +201,13 @@ class Settings:
     revocation: RevocationSettings
     mail: MailSettings
     i18n: I18nSettings
+    metrics: MetricsSettings
+    logging: LoggingSettings
 
     @property
     def instance_path(self) -> Path:
         path = Path(self.service.instance_dir)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return path if path.is_absolute() else base_dir() / path
 
     @property
     def embedded(self) -> bool:
@@ -357,6 +372,14 @@ def _check(settings: Settings) -> None:
     if settings.username.max_length > USERNAME_COLUMN_LENGTH:
         raise ConfigError(f"username.max_length must be at most {USERNAME_COLUMN_LENGTH} "
                           "(the width of the stored column)")
+    for network in settings.metrics.allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"metrics.allowed_networks: {network!r} is not a network "
+                              "(e.g. 10.0.5.0/24)") from None
+    if settings.logging.format not in ("text", "json"):
+        raise ConfigError("logging.format must be 'text' or 'json'")
 
 
 def resolve_secret(settings: Settings) -> str:

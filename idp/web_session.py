@@ -28,6 +28,9 @@ from idp.runtime import db, services
 from idp.sessions import ANONYMOUS, FULL, PASSWORD
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Probes and metrics (idp.health, idp.metrics) never read or write a session: they stay
+# cheap and answer with the database down.
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 SECURE_COOKIE = "__Host-clef_session"
 PLAIN_COOKIE = "clef_session"
 CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the raw form token (WTF_CSRF_FIELD_NAME)
@@ -82,7 +85,7 @@ def cookie_name(app: Flask) -> str:
 
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        if request.path.startswith("/static/"):
+        if request.path.startswith("/static/") or request.path in OPERATIONS_PATHS:
             inert = ServerSession()
             inert.inert = True
             return inert
