@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, os.environ["CLEF_BENCH_DRIVER_DIR"])
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import oidc_bench  # noqa: E402
+import oidc_bench
 
 PREFIX = os.environ["CLEF_BENCH_PREFIX"]
 COUNTER = os.environ["CLEF_BENCH_COUNTER"]

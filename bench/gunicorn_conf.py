@@ -41,11 +41,16 @@ def post_fork(server: Any, worker: Any) -> None:
     event.listen(Engine, "commit", lambda *a, **k: _bump("commits"))
     verify = argon2.PasswordHasher.verify
 
-    def counted_verify(self: Any, hash: Any, password: Any) -> Any:  # noqa: A002
+    def counted_verify(self: Any, hash: Any, password: Any) -> Any:
         _bump("argon2")
         return verify(self, hash, password)
 
     argon2.PasswordHasher.verify = counted_verify  # type: ignore[method-assign]
+    if os.environ.get("CLEF_BENCH_PROFILE"):
+        import cProfile
+
+        _current["profile"] = cProfile.Profile()
+        _current["profile"].enable()
 
 
 def pre_request(worker: Any, req: Any) -> None:
@@ -65,6 +70,9 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     folder = os.environ.get("CLEF_BENCH_COUNTS")
+    if folder and "profile" in _current:
+        _current["profile"].disable()
+        _current["profile"].dump_stats(os.path.join(folder, f"profile-{os.getpid()}.pstats"))
     if folder:
         with open(os.path.join(folder, f"counts-{os.getpid()}.json"), "w") as out:
             json.dump(_stats, out)

@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607  (a harness: it runs the project's own tools and taskset)
 """``make bench``: Clef under a real gunicorn, driven over HTTP by the shared load driver.
 
 For each database (embedded SQLite; PostgreSQL + Redis when ``CLEF_BENCH_PG`` names a
@@ -34,7 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV = ROOT / ".venv" / "bin"
-SHARED = Path(os.environ.get("CLEF_BENCH_PEER_SRC", ROOT.parent.parent / "shared" / "peers" / "node-oidc-provider"))
+SHARED = Path(os.environ.get("CLEF_BENCH_PEER_SRC",
+                           ROOT.parent.parent / "shared" / "peers" / "node-oidc-provider"))
 WORK = BENCH / ".peer"          # git-ignored copy of the shared driver (and the peer, if installed)
 RESULTS = BENCH / "results"
 SERVER_CPU, DRIVER_CPU = os.environ.get("SRV_CPU", "0"), os.environ.get("DRV_CPU", "1")
@@ -94,11 +96,11 @@ def clef(env: dict[str, str], *args: str) -> str:
 
 def argon2_bound() -> dict[str, float]:
     """argon2id verifications per second on the server's core, same parameters as Clef."""
-    code = ("import os,time;os.sched_setaffinity(0,{%s});"
+    code = ("import os,time;os.sched_setaffinity(0,{" + SERVER_CPU + "});"
             "from idp.passwords import PasswordHasher;from idp.settings import load_settings;"
             "h=PasswordHasher(load_settings().argon2);s=h.hash('x'*20);n=30;t=time.process_time()\n"
             "for _ in range(n): h.verify(s,'x'*20)\n"
-            "print((time.process_time()-t)/n*1e3)") % SERVER_CPU
+            "print((time.process_time()-t)/n*1e3)")
     ms = float(subprocess.run([str(VENV / "python"), "-c", code], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout)
     return {"argon2_ms": ms, "argon2_per_s": 1000 / ms}
@@ -190,6 +192,8 @@ def bench_backend(backend: str, driver_dir: Path) -> dict[str, Any]:
                 stop_server(server)
             result = json.loads(out.read_text())["scenarios"][scenario]
             result["counts"] = read_counts(counts)
+            for prof in counts.glob("profile-*.pstats"):
+                shutil.move(prof, RESULTS / f"profile-{backend}-{scenario}.pstats")
             report["scenarios"][scenario] = result
     return report
 
@@ -242,7 +246,8 @@ def summarise(report: dict[str, Any]) -> list[str]:
 def peer_lines() -> list[str]:
     results = sorted((WORK / "results").glob("*.json")) if (WORK / "results").is_dir() else []
     if not results:
-        return ["", "Peer: not installed (`make bench-peer` installs node-oidc-provider from npm and runs it)."]
+        return ["", "Peer: not installed (`make bench-peer` installs node-oidc-provider from npm"
+                    " and runs it)."]
     out = subprocess.run([str(VENV / "python"), str(WORK / "summarize.py"), *map(str, results)],
                          capture_output=True, text=True, cwd=WORK)
     return ["", "### Peer (node-oidc-provider 9, in-memory store), from bench/.peer/results", "",
@@ -252,16 +257,18 @@ def peer_lines() -> list[str]:
 def main() -> None:
     driver = copy_driver()
     RESULTS.mkdir(exist_ok=True)
-    backends = os.environ.get("BACKENDS", "sqlite postgresql" if os.environ.get("CLEF_BENCH_PG") else "sqlite").split()
-    lines = [f"Clef {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}"
-             f", {os.cpu_count()} CPUs, server on CPU {SERVER_CPU} (1 sync gunicorn worker), driver on CPU {DRIVER_CPU}"
-             f", {RUNS} x {DURATION} s per scenario", ""]
+    default = "sqlite postgresql" if os.environ.get("CLEF_BENCH_PG") else "sqlite"
+    backends = os.environ.get("BACKENDS", default).split()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    lines = [f"Clef {commit}, {os.cpu_count()} CPUs, server on CPU {SERVER_CPU} (1 sync gunicorn "
+             f"worker), driver on CPU {DRIVER_CPU}, {RUNS} x {DURATION} s per scenario", ""]
     if "postgresql" not in backends:
         lines.append("PostgreSQL: not run (set CLEF_BENCH_PG to a database URL).")
     for backend in backends:
         report = bench_backend(backend, driver)
         (RESULTS / f"{backend}.json").write_text(json.dumps(report, indent=1))
-        lines += summarise(report) + [""]
+        lines += [*summarise(report), ""]
     lines += peer_lines()
     text = "\n".join(lines)
     (RESULTS / "summary.md").write_text(text + "\n")
