@@ -12,7 +12,7 @@ chmod -R u+w .peer
 cd .peer
 [ -d node_modules ] || npm ci --no-audit --no-fund
 [ -d node22/node_modules ] || npm --prefix node22 ci --no-audit --no-fund
-export PY=${PY:-python3} RUNS=${RUNS:-3} DURATION=${DURATION:-5}
+export PY=${PY:-python3} RUNS=${RUNS:-3} DURATION=${DURATION:-5} MAX_OTHER=${MAX_OTHER:-0.2}
 ./run_peer_bench.sh quick
 # the argon2id flow alone (the set beside Clef's flow), from the script's own functions
 SRV_CPU=0 DRV_CPU=1
@@ -24,5 +24,5 @@ SRV_PID=$!
 trap 'kill $SRV_PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s provider.pid ] && break; sleep 0.1; done
 taskset -c "$DRV_CPU" "$PY" oidc_bench.py --runs "$RUNS" --duration "$DURATION" --warmup 2 \
-  --procs 2 --threads 8 --server-pid "$SRV_PID" --scenario flow \
+  --procs 2 --threads 8 --server-pid "$SRV_PID" --scenario flow --max-other-cpu "$MAX_OTHER" \
   --label node22_rs256_argon2id_pinned --out results/node22_rs256_argon2id_pinned.json

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -46,6 +45,9 @@ WARMUP = os.environ.get("WARMUP", "1")
 SCENARIOS = os.environ.get("SCENARIOS", "discovery jwks userinfo refresh flow").split()
 REDIRECT = "http://127.0.0.1:8765/cb"
 LIMIT = "1000000/minute"
+# A fixed secret for a throwaway loopback database: the signing keys sealed under it by
+# one run stay readable by the next (and by bench/scale.py's second pass).
+BENCH_SECRET = "clef-bench-loopback-only-secret-0123456789"
 # The flow's requests, in order, for the per-request table.
 FLOW_PATHS = ["GET /authorize", "GET /signin", "POST /signin", "GET /2fa/challenge",
               "POST /2fa/challenge", "POST /authorize", "POST /token"]
@@ -77,7 +79,7 @@ def write_config(folder: Path, backend: str, port: int) -> Path:
     path = folder / "clef.toml"
     path.write_text(f"""[service]
 base_url = "http://127.0.0.1:{port}"
-secret_key = "{secrets.token_hex(32)}"
+secret_key = "{BENCH_SECRET}"
 instance_dir = "{folder}/instance"
 [database]
 url = "{db}"

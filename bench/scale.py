@@ -18,6 +18,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import BENCH_SECRET  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
 RESULTS = ROOT / "bench" / "results"
@@ -41,7 +44,7 @@ def main() -> None:
                SCENARIOS=os.environ.get("SCENARIOS", "userinfo refresh flow"))
     small = run("1k", env)
     config = ROOT / "bench" / "results" / "scale.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n[service]\nsecret_key = "{"s" * 40}"\n'
+    config.write_text(f'[database]\nurl = "{url}"\n[service]\nsecret_key = "{BENCH_SECRET}"\n'
                       f'instance_dir = "{RESULTS / "instance"}"\n')
     subprocess.run([str(VENV / "python"), str(ROOT / "bench" / "seed.py"), "filler", "1000000"],
                    env=dict(os.environ, IDP_CONFIG=str(config)), check=True, cwd=ROOT)
