@@ -2,7 +2,7 @@
 
     python bench/profile_summary.py bench/results/profile-<backend>-<scenario>.pstats [N]
 
-The profiles come from ``PROFILE=1 make bench`` (cProfile in the gunicorn worker, whole
+The profiles come from ``CLEF_BENCH_PROFILE=1 make bench`` (cProfile in the gunicorn worker, whole
 run: warm-up and set-up included). cProfile slows pure-Python code more than C code, so
 read the shares, not the milliseconds.
 """
