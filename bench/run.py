@@ -9,7 +9,8 @@ counts (``gunicorn_conf.py``). It prints, per operation: rate, p50/p95, server C
 operation from /proc (and the database's on PostgreSQL), SQL statements, commits and
 argon2 verifications per operation, and the argon2 bound measured in the same run.
 
-Environment: ``CLEF_BENCH_PG`` (SQLAlchemy URL of the PostgreSQL database, optional),
+Environment: ``CLEF_BENCH_PG`` (SQLAlchemy URL of the PostgreSQL database, optional; its
+schema is dropped and migrated again unless ``CLEF_BENCH_KEEP_DB`` is set),
 ``CLEF_BENCH_REDIS`` (Redis URL for the rate limiter with PostgreSQL), ``RUNS``,
 ``DURATION``, ``WARMUP``, ``SCENARIOS``, ``BACKENDS``, ``POOL``. The per-address rate
 limits are raised to 1,000,000/minute for the run (one address drives everything).
@@ -90,6 +91,20 @@ storage_url = "{limiter}"
     return path
 
 
+def reset_postgres() -> None:
+    """A fresh schema, unless the caller keeps it (bench/scale.py keeps its 1M accounts):
+    the database may hold another run's or the test suite's keys, sealed under another secret."""
+    if os.environ.get("CLEF_BENCH_KEEP_DB"):
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(os.environ["CLEF_BENCH_PG"])
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def clef(env: dict[str, str], *args: str) -> str:
     out = subprocess.run([str(VENV / "clef"), *args], env=env, cwd=ROOT, check=True,
                          capture_output=True, text=True)
@@ -162,6 +177,8 @@ def bench_backend(backend: str, driver_dir: Path) -> dict[str, Any]:
         env = dict(os.environ, IDP_CONFIG=str(cfg), PYTHONPATH=str(ROOT))
         for k in [k for k in env if k.startswith("IDP_") and k != "IDP_CONFIG"]:
             del env[k]
+        if backend == "postgresql":
+            reset_postgres()
         clef(env, "db", "upgrade")
         added = clef(env, "clients", "add", "--name", "Bench portal", "--redirect-uri", REDIRECT)
         ids = dict(line.split(None, 1) for line in added.splitlines() if line.startswith("client_"))

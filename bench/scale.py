@@ -40,7 +40,7 @@ def main() -> None:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    env = dict(os.environ, BACKENDS="postgresql", POOL="1000",
+    env = dict(os.environ, BACKENDS="postgresql", POOL="1000", CLEF_BENCH_KEEP_DB="1",
                SCENARIOS=os.environ.get("SCENARIOS", "userinfo refresh flow"))
     small = run("1k", env)
     config = ROOT / "bench" / "results" / "scale.toml"
