@@ -62,7 +62,7 @@ lint: install
 	$(VENV)/bin/mypy idp mfa recovery examples
 
 # Clef under a real gunicorn, driven over HTTP by the shared load driver (bench/run.py):
-# SQLite, and PostgreSQL + Redis when BENCH_PG names a database. The peer's figures are
+# SQLite, and PostgreSQL + Redis when BENCH_PG names a database (its schema is reset). The peer's figures are
 # shown beside them once `make bench-peer` has installed and run it (npm registry).
 BENCH_PG ?=
 BENCH_REDIS ?= redis://127.0.0.1:6379/8
