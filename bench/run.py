@@ -57,6 +57,10 @@ FLOW_PATHS = ["GET /authorize", "GET /signin", "POST /signin", "GET /2fa/challen
 def copy_driver() -> Path:
     """The driver is read-only in shared/: copy it (not the peer's node_modules) here."""
     WORK.mkdir(exist_ok=True)
+    if not (SHARED / "oidc_bench.py").is_file():
+        if (WORK / "oidc_bench.py").is_file():
+            return WORK
+        raise SystemExit(f"the load driver is not at {SHARED} (set CLEF_BENCH_PEER_SRC)")
     for name in ("oidc_bench.py", "summarize.py"):
         shutil.copy(SHARED / name, WORK / name)
     return WORK
