@@ -14,12 +14,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from idp.forms import PostOnlyForm
+from idp.messages import PASSWORD_MESSAGES, email_code_error, resend_wait_message
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import email_code_error, now, resend_wait_message, where
-from idp.views.register import PASSWORD_MESSAGES
+from idp.views.common import now, where
 from recovery import bp, reset_service
 from recovery.answers import Answers
 from recovery.forms import AllAnswersForm, NewPasswordForm, RecoveryAnswerForm, ResetCodeForm, UsernameForm

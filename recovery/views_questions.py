@@ -11,17 +11,11 @@ from flask_babel import gettext as _
 from idp import audit
 from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import EmailCodeForm
+from idp.messages import email_code_error, resend_wait_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import (
-    email_code_error,
-    now,
-    resend_wait_message,
-    send_code,
-    session_account,
-    where,
-)
+from idp.views.common import now, send_code, session_account, where
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
 from mfa.models import SecondFactor
 from recovery import bp
@@ -158,21 +152,16 @@ def confirm_new_email() -> ResponseReturnValue:
         return render_template(page, form=form, address=pending)
     if not form.validate_on_submit():
         return render_template(page, form=form, address=pending), 400
+    def notify(previous: str | None, address: str) -> None:
+        for to in {previous, address} - {None}:
+            stage(EMAIL_CHANGED, account.locale, str(to), account_id=account.id,
+                  username=account.username, new_address=address)
+
     try:
-        address = services().email_codes.verify(db(), account.id, EMAIL_CODE_PURPOSE,
-                                                 form.code.data or "", now())
+        services().email_codes.confirm_address(
+            db(), account, EMAIL_CODE_PURPOSE, form.code.data or "", now(), where(),
+            tag=audit.RECOVERY_EMAIL_CHANGED, confirmed=notify)
     except CodeError as error:
-        audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
-                     account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
-        db().commit()
         form.code.errors = [email_code_error(error)]
         return render_template(page, form=form, address=pending), 400
-    old = account.email if account.has_confirmed_email else None
-    account.email, account.email_confirmed_at = address, now()
-    audit.record(db(), now(), audit.RECOVERY_EMAIL_CHANGED, actor=account.username,
-                 account_id=account.id, where=where())
-    for to in {old, address} - {None}:
-        stage(EMAIL_CHANGED, account.locale, str(to), account_id=account.id,
-              username=account.username, new_address=address)
-    db().commit()
     return redirect(url_for("recovery.settings", changed="email"), code=303)
