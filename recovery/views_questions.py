@@ -22,6 +22,7 @@ from recovery import bp
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
 from recovery.forms import QuestionsForm, RecoveryEmailForm
 from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, stage
+from recovery.mail import notify as notify_account
 from recovery.models import RecoveryQuestions
 
 EMAIL_CODE_PURPOSE = "recovery_email"
@@ -64,9 +65,8 @@ def _save(form: QuestionsForm, account: Account, *, notify: bool = False) -> Non
     )
     audit.record(db(), now(), audit.RECOVERY_QUESTIONS_SET, actor=account.username,
                  account_id=account.id, where=where())
-    if notify and account.has_confirmed_email and account.email:
-        stage(QUESTIONS_CHANGED, account.locale, account.email, account_id=account.id,
-              username=account.username)
+    if notify:
+        notify_account(account, QUESTIONS_CHANGED)
     db().commit()
 
 

@@ -158,3 +158,19 @@ def test_issue10_slices_take_shared_words_from_idp_messages():
 ])
 def test_issue10_the_decision_checker_sees_the_old_shape(source):
     assert decisions_in(source, SERVICE_DECISIONS) != []
+
+
+def mail_failures_caught(source: str) -> list[int]:
+    """Lines of ``except`` clauses naming MailNotSent."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ExceptHandler) and node.type is not None
+            and "MailNotSent" in ast.unparse(node.type)]
+
+
+def test_issue10_one_mail_path_swallows_mail_not_sent():
+    """Every mail leaves through the outbox (idp.outbox), the one place that logs a mail
+    that could not leave and keeps it for the worker."""
+    found = {path.relative_to(ROOT).as_posix() for package in ("idp", "mfa", "recovery")
+             for path in (ROOT / package).rglob("*.py")
+             if mail_failures_caught(path.read_text(encoding="utf-8"))}
+    assert found == {"idp/outbox.py"}

@@ -53,7 +53,7 @@ def sign_in() -> ResponseReturnValue:
         return render_template("auth/signin.html", form=form), 400
     svc = services()
     try:
-        account = svc.accounts.check_password(
+        account = svc.accounts.verify_password(
             db(), now(), username=form.username.data or "", password=form.password.data or "",
             where=where(),
         )

@@ -11,7 +11,7 @@ from typing import Any
 from flask import abort, session, url_for
 from flask_babel import gettext as _
 
-from idp.mail_render import stage_mail
+from idp.mail_render import stage_notice
 from idp.models import Account
 from idp.runtime import db
 from idp.views.common import NEXT_KEY, after_sign_in_target, now, session_account, where
@@ -58,14 +58,9 @@ def signed_in_target() -> str:
 
 
 def notify(account: Account, message: str, **context: Any) -> None:
-    """A security notification to the confirmed recovery email, if there is one, staged
-    in the transaction of the change it tells of: call before that commit. It leaves
-    once the request is done (idp.outbox); one that cannot leave then is logged, not
-    fatal, and sent later by the worker."""
-    if not account.has_confirmed_email or account.email is None:
-        return
-    stage_mail(message, account.locale, account.email, account_id=account.id,
-               username=account.username, **context)
+    """A security notification to the confirmed recovery email, if there is one
+    (:func:`idp.mail_render.stage_notice`): call before the commit of the change."""
+    stage_notice(account, message, **context)
 
 
 def stash_codes(codes: list[str], purpose: str) -> None:
