@@ -49,6 +49,7 @@ class Checker(Protocol):
 
     kind: str
     amr: str  # D2: what the ID token says was used
+    mails_code: bool  # the challenge page sends a code bound to the attempt (S12)
 
     def verify(self, db: Session, factor: SecondFactor, attempt: Attempt, typed: str,
                now: datetime) -> None:
@@ -61,6 +62,7 @@ class TotpChecker:
 
     kind = TOTP
     amr = AMR[TOTP]
+    mails_code = False
 
     def __init__(self, factors: SecondFactors) -> None:
         self._factors = factors
@@ -76,6 +78,7 @@ class EmailCodeChecker:
 
     kind = EMAIL
     amr = AMR[EMAIL]
+    mails_code = True
 
     def __init__(self, codes: EmailCodes) -> None:
         self._codes = codes

@@ -49,6 +49,10 @@ class SecondStep:
         self._checkers = checkers
         self._recovery_codes = recovery_codes
 
+    def mails_code(self, factor: SecondFactor) -> bool:
+        """Whether the challenge for ``factor`` is a code mailed for the attempt (S12)."""
+        return self._checkers[factor.kind].mails_code
+
     def verify_factor(self, db: Session, attempt: Attempt, factor: SecondFactor, typed: str,
                       now: datetime, sign_in: SignIn) -> str:
         """Check ``typed`` against ``factor`` (one of the account's factors). Returns

@@ -174,3 +174,20 @@ def test_issue10_one_mail_path_swallows_mail_not_sent():
              for path in (ROOT / package).rglob("*.py")
              if mail_failures_caught(path.read_text(encoding="utf-8"))}
     assert found == {"idp/outbox.py"}
+
+
+def kind_comparisons(source: str) -> list[int]:
+    """Lines comparing something's ``.kind`` (``factor.kind == EMAIL``, ``!=``, ``in``)."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Compare)
+            and any(isinstance(side, ast.Attribute) and side.attr == "kind"
+                    for side in [node.left, *node.comparators])]
+
+
+def test_issue10_the_challenge_never_branches_on_the_factor_kind():
+    """authentik's challengers: the kind is the checker's (mfa.checkers), so a new kind
+    of factor changes no view."""
+    assert kind_comparisons("if factor.kind == EMAIL:\n    pass\n") == [1]
+    found = [f"{name}:{line}" for name in (*SECOND_STEP_VIEWS, "mfa/service.py")
+             for line in kind_comparisons((ROOT / name).read_text(encoding="utf-8"))]
+    assert found == []

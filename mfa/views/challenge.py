@@ -60,7 +60,8 @@ def challenge() -> ResponseReturnValue:
         return redirect(url_for("mfa.setup"), code=303)
     form = CodeForm()
     if request.method == "GET":
-        notice = _send_sign_in_code(account) if factor.kind == EMAIL else None
+        mailed = mfa_services().second_step.mails_code(factor)
+        notice = _send_sign_in_code(account) if mailed else None
         return _page(factor, form, notice=notice)
     if not form.validate_on_submit():
         return _page(factor, form, 400)
@@ -109,7 +110,7 @@ def resend_sign_in_code() -> ResponseReturnValue:
     account = current_account()
     factor = _factor_of(account)
     record = current_session().record
-    if factor is None or factor.kind != EMAIL or record is None:
+    if factor is None or not mfa_services().second_step.mails_code(factor) or record is None:
         return redirect(url_for("mfa.challenge"), code=303)
     try:
         sent = send_code(account, SIGN_IN, record.id)

@@ -102,6 +102,7 @@ class _AlwaysKey:
 
     kind = "test_key"
     amr = "hwk"
+    mails_code = False
 
     def verify(self, db: Session, factor: SecondFactor, attempt: Attempt, typed: str,
                now: datetime) -> None:
