@@ -1,7 +1,7 @@
 """The database: declarative base, engine and the per-request session.
 
 SQLAlchemy 2 typed ORM. The same code runs on the embedded SQLite file and on
-PostgreSQL; where the two differ (atomic upserts) `idp.upsert` picks the dialect's
+PostgreSQL; where the two differ (atomic upserts) the service picks the dialect's
 construct. Schema changes go through Alembic (``idp/migrations``), never ``create_all``
 outside tests of the migrations themselves.
 """
