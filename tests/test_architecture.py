@@ -205,7 +205,6 @@ WEB_LAYER = {
     "idp/wsgi.py": "the WSGI entry point",
     "idp/console.py": "the `clef` console script (Flask's click group)",
     "idp/cli.py": "admin commands run on Flask's AppGroup, in the app context",
-    "idp/cli_support.py": "what every admin command shares (app context)",
     "idp/runtime.py": "runtime glue: the app's services and the request's database session",
     "idp/web_session.py": "the server-side web session (Flask's session interface)",
     "idp/errors.py": "error pages",

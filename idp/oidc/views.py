@@ -142,9 +142,9 @@ def authorize() -> ResponseReturnValue:
             return _error_redirect(error, raw_state)
         return _error_page(error)  # S31: unknown client or redirect URI: no redirect
     payload = grant.request.payload
-    client: OAuthClient = grant.request.client
+    client: OAuthClient = grant.request.client.row
     prompts = set((payload.data.get("prompt") or "").split())
-    redirect_uri = payload.redirect_uri or client.get_default_redirect_uri()
+    redirect_uri = payload.redirect_uri or grant.request.client.get_default_redirect_uri()
     try:
         max_age = _max_age(payload.data.get("max_age"))
     except InvalidRequestError as error:
@@ -159,7 +159,7 @@ def authorize() -> ResponseReturnValue:
         return _to_sign_in(payload.data.get("login_hint"))
     reauth.forget(session)
 
-    scope = client.get_allowed_scope(payload.scope or "")
+    scope = grant.request.client.get_allowed_scope(payload.scope or "")
     if _needs_consent(client, account, scope, prompts):
         if "none" in prompts:
             return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
@@ -308,10 +308,11 @@ def userinfo() -> ResponseReturnValue:
         status, body, headers = error()
         return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
                         status=status, headers=headers, mimetype="application/json")
-    client = oidc().clients.find(db(), token.client_id)
+    row = token.row  # idp.oidc.authlib_models.IssuedToken
+    client = oidc().clients.find(db(), row.client_id)
     if client is None:
         abort(401)
-    return jsonify({"sub": subject_for(services().keys, client, token.account_id)})
+    return jsonify({"sub": subject_for(services().keys, client, row.account_id)})
 
 
 @bp.post("/revoke")
@@ -352,8 +353,7 @@ def end_session_view() -> ResponseReturnValue:
         logout = None  # a bad hint: no redirect, and the person decides
     signed_in = current_session().account_id is not None
     if signed_in and not confirmed and not _hint_names_this_session(logout):
-        client = logout.client if logout is not None else None
-        return render_template("oidc/confirm_logout.html", client=client, form=PostOnlyForm(),
+        return render_template("oidc/confirm_logout.html", client=_portal(logout), form=PostOnlyForm(),
                                action=request.full_path.rstrip("?"))
     setattr(g, LOGOUT_ENDER, _end_browser_session)
     if logout is None:
@@ -362,7 +362,13 @@ def end_session_view() -> ResponseReturnValue:
     response = server.create_endpoint_response("end_session", logout)
     if response is not None:
         return response
-    return render_template("oidc/signed_out.html", client=logout.client)
+    return render_template("oidc/signed_out.html", client=_portal(logout))
+
+
+def _portal(logout: Any) -> OAuthClient | None:
+    """The portal row of a logout request, if it named one (Authlib holds a Portal)."""
+    client = getattr(logout, "client", None)
+    return client.row if client is not None else None
 
 
 def _hint_names_this_session(logout: Any) -> bool:
@@ -371,7 +377,7 @@ def _hint_names_this_session(logout: Any) -> bool:
     if logout is None or logout.needs_confirmation or logout.client is None:
         return False
     sid = session.get(SID_KEY)
-    return names_session(logout.id_token_claims, services().keys, logout.client,
+    return names_session(logout.id_token_claims, services().keys, logout.client.row,
                          current_session().account_id, sid if isinstance(sid, str) else None)
 
 

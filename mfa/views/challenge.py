@@ -23,12 +23,13 @@ from idp.views.common import (
     where,
 )
 from idp.web_session import current_session, password_step_required
-from mfa import bp, events
+from mfa import events
 from mfa.factors import AMR, AMR_RECOVERY_CODE
 from mfa.forms import CodeForm, RecoveryCodeForm
 from mfa.mail_codes import SIGN_IN, send_code
 from mfa.models import EMAIL, TOTP, SecondFactor
 from mfa.runtime import mfa_services
+from mfa.views.blueprint import bp
 from mfa.views.common import (
     claim_attempt,
     complete_sign_in,
