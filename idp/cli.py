@@ -17,6 +17,7 @@ from idp.accounts import REVOKE_REASONS
 from idp.cli_support import admin_actor, shown
 from idp.mail_render import absolute_link, send_staged, stage_mail
 from idp.models import ACTIVE, Account
+from idp.oidc.runtime import oidc
 from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account
 from idp.runtime import db, services
 from idp.secret_box import SecretUnreadable, new_key
@@ -204,8 +205,12 @@ def db_upgrade() -> None:
     """Apply every Alembic migration (creates the embedded database on first run)."""
     from idp.migrate import upgrade
 
-    upgrade(services().settings.database_url)
-    click.echo("database at the newest schema")
+    svc = services()
+    upgrade(svc.settings.database_url)
+    made = oidc().signing_keys.ensure(db(), svc.clock.now())  # published before any token
+    db().commit()
+    click.echo("database at the newest schema"
+               + (f"; {len(made)} signing key(s) made" if made else ""))
 
 
 @encryption_group.command("new-key")

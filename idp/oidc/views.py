@@ -77,11 +77,10 @@ def discovery() -> ResponseReturnValue:
 
 @bp.get("/jwks")
 def jwks() -> ResponseReturnValue:
-    """S42: every published key, the next one early and old ones until their tokens end."""
-    keys = oidc().signing_keys
-    keys.ensure(db(), now())
-    db().commit()
-    response = jsonify(keys.jwks(db(), now()))
+    """S42: every published key, the next one early and old ones until their tokens end.
+    Read only: keys are made by ``clef db upgrade``, ``clef keys rotate`` or the first
+    token signed, never by a GET anyone can send."""
+    response = jsonify(oidc().signing_keys.jwks(db(), now()))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
