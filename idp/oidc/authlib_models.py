@@ -1,7 +1,8 @@
 """Authlib's view of the provider's tables: its client, code and token mixins wrapped
 around rows of ``idp.oidc.models``, which stay plain tables (issue 10).
 
-The wrappers are made by the server's hooks (``idp.oidc.server``), which hand them
+``SignedIn`` is the ``grant_user`` the authorize view hands to Authlib. The wrappers
+are made by the server's hooks (``idp.oidc.server``), which hand them
 what a table cannot know: how a client secret is checked (a keyed hash, constant
 time) and the app's clock. Each keeps its row as ``row`` for Clef's own code.
 """
@@ -9,16 +10,32 @@ time) and the app's clock. Each keeps its row as ``row`` for Clef's own code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 
+from idp.models import Account
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
+from idp.oidc.tokens import SignInFacts
 
 SecretCheck = Callable[[OAuthClient, str], bool]
 Now = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The person who grants an authorization, as Authlib's ``grant_user``: the account
+    and how and when they signed in, which the code carries to every token (D2)."""
+
+    account: Account
+    facts: SignInFacts
+
+    @property
+    def id(self) -> int:
+        return self.account.id
 
 
 class Portal(ClientMixin):

@@ -31,19 +31,17 @@ from sqlalchemy import select, update
 
 from idp import audit
 from idp.models import Account
-from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal
+from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
-from idp.oidc.tokens import SignInFacts, token_hash
+from idp.oidc.tokens import token_hash
 from idp.runtime import db, services
 
 SERVER_KEY = "clef.oidc.server"
 PROTECTOR_KEY = "clef.oidc.protector"
 CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
-# The facts of the sign-in behind an authorization (set by the authorize view).
-FACTS = "oidc_sign_in_facts"
 LOGOUT_ENDER = "oidc_end_session"
 
 
@@ -62,9 +60,8 @@ class CodeGrant(AuthorizationCodeGrant):
         return secrets.token_urlsafe(32)  # S32: 256 bits
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        facts: SignInFacts = g.get(FACTS)
-        if facts is None:
-            raise RuntimeError("the authorize view sets the sign-in facts first")
+        signed_in: SignedIn = request.user  # the authorize view's grant_user
+        facts = signed_in.facts
         payload = request.payload
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds

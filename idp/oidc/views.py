@@ -41,12 +41,13 @@ from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc import reauth, token_limit
+from idp.oidc.authlib_models import SignedIn
 from idp.oidc.discovery import discovery_document
 from idp.oidc.hints import names_session, names_subject, verified_claims
 from idp.oidc.liveness import SID_KEY
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import oidc
-from idp.oidc.server import FACTS, LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
+from idp.oidc.server import LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
 from idp.ratelimit import configured, limiter
@@ -170,12 +171,12 @@ def authorize() -> ResponseReturnValue:
             return server.create_authorization_response(grant_user=None, grant=grant)
         _remember_consent(account, client, scope)
 
-    setattr(g, FACTS, _sign_in_facts(record))
     _remember_portal(account, client)
     audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
     db().commit()
-    return server.create_authorization_response(grant_user=account, grant=grant)
+    signed_in = SignedIn(account, _sign_in_facts(record))  # Authlib's grant_user
+    return server.create_authorization_response(grant_user=signed_in, grant=grant)
 
 
 def _needs_sign_in(account: Account, record: Any, prompts: set[str],
