@@ -1,8 +1,10 @@
 """Imports run one way (STYLE.md): ``mfa`` and ``recovery`` build on ``idp``; ``idp``
 never imports them except the app factory, which registers their blueprints (and the
 migration environment, which sees their models); ``recovery``
-may call ``mfa``, never the reverse. Checked on the source with ``ast``, so an import
-inside a function counts too."""
+may call ``mfa``, never the reverse. No module of the three packages is part of an
+import circle, and Flask (``flask_*``, ``werkzeug``) is imported only by the web layer
+listed in ``WEB_LAYER``. Checked on the source with ``ast``, so an import inside a
+function counts too."""
 
 from __future__ import annotations
 
