@@ -86,7 +86,7 @@ class Backchannel:
             return
         used = list(db.scalars(select(PortalSession).where(PortalSession.sid.in_(sids))))
         for portal in used:
-            client = self._clients.find(db, portal.client_id)
+            client = self._clients.get(db, portal.client_id)
             if client is None or not client.backchannel_logout_uri:
                 continue
             db.add(LogoutDelivery(
@@ -124,7 +124,7 @@ class Backchannel:
         delivered = 0
         timeout = self._timeout
         for delivery in due:
-            client = self._clients.find(db, delivery.client_id)
+            client = self._clients.get(db, delivery.client_id)
             if client is None:  # the portal was removed meanwhile
                 delivery.given_up_at = now
                 continue

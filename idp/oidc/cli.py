@@ -29,7 +29,7 @@ oidc_group = AppGroup("oidc", help="Back-channel logout and expired sessions.")
 
 
 def _client(client_id: str) -> OAuthClient:
-    found = oidc().clients.find(db(), client_id)
+    found = oidc().clients.get(db(), client_id)
     if found is None:
         raise click.ClickException(f"no client {client_id!r}")
     return found

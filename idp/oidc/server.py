@@ -182,7 +182,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         """S40: live, not yet used; a used one presented again revokes its family."""
         now = _now()
         tokens = oidc().tokens
-        row = tokens.by_refresh(db(), refresh_token)
+        row = tokens.get_by_refresh(db(), refresh_token)
         if row is None or row.revoked_at is not None:
             return None
         if row.rotated_at is not None or not tokens.claim_refresh(db(), row, now):
@@ -211,8 +211,8 @@ class RotatingRefreshGrant(RefreshTokenGrant):
 
 def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
     tokens = oidc().tokens
-    order = [tokens.by_refresh, tokens.by_access] if hint == "refresh_token" \
-        else [tokens.by_access, tokens.by_refresh]
+    order = [tokens.get_by_refresh, tokens.get_by_access] if hint == "refresh_token" \
+        else [tokens.get_by_access, tokens.get_by_refresh]
     for find in order:
         row = find(db(), token_string)
         if row is not None:
@@ -248,7 +248,7 @@ class Introspection(IntrospectionEndpoint):
 
     def introspect_token(self, token: Any) -> dict[str, Any]:
         row: OAuthToken = token.row
-        client = oidc().clients.find(db(), row.client_id)
+        client = oidc().clients.get(db(), row.client_id)
         expires = row.refresh_expires_at if token.is_refresh else row.access_expires_at
         payload: dict[str, Any] = {
             "active": True, "client_id": row.client_id, "scope": row.scope,
@@ -283,7 +283,7 @@ class IntrospectedToken:
 
 class BearerValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
-        row = oidc().tokens.by_access(db(), token_string)
+        row = oidc().tokens.get_by_access(db(), token_string)
         return IssuedToken(row, _now) if row is not None else None
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:
@@ -341,7 +341,7 @@ def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
 def build_server(app: Flask) -> AuthorizationServer:
     def query_client(client_id: str) -> Portal | None:
         clients = oidc().clients
-        row = clients.find(db(), client_id)
+        row = clients.get(db(), client_id)
         return Portal(row, clients.secret_matches) if row is not None else None
 
     def save_token(token: dict[str, Any], request: Any) -> None:

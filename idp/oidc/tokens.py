@@ -107,11 +107,11 @@ class Tokens:
                    .values(reused_at=now).execution_options(synchronize_session=False))
         return self.revoke_from_code(db, code_hash, now)
 
-    def by_access(self, db: Session, value: str) -> OAuthToken | None:
+    def get_by_access(self, db: Session, value: str) -> OAuthToken | None:
         return db.scalars(select(OAuthToken).where(
             OAuthToken.access_token_hash == token_hash(value))).first()
 
-    def by_refresh(self, db: Session, value: str) -> OAuthToken | None:
+    def get_by_refresh(self, db: Session, value: str) -> OAuthToken | None:
         return db.scalars(select(OAuthToken).where(
             OAuthToken.refresh_token_hash == token_hash(value))).first()
 

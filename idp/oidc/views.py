@@ -338,7 +338,7 @@ def userinfo() -> ResponseReturnValue:
         return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
                         status=status, headers=headers, mimetype="application/json")
     row = token.row  # idp.oidc.authlib_models.IssuedToken
-    client = oidc().clients.find(db(), row.client_id)
+    client = oidc().clients.get(db(), row.client_id)
     if client is None:
         abort(401)
     return jsonify({"sub": subject_for(services().keys, client, row.account_id)})
