@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, settings
 from werkzeug.wrappers import Response
 
 from mfa.runtime import EXTENSION_KEY as MFA_KEY
-from recovery.answers import Answers, Hints, save_questions
 from tests.conftest import TEST_SECRET
 from tests.helpers import (
     GOOD_PASSWORD,
@@ -35,7 +34,7 @@ from tests.helpers import (
 )
 from tests.oidc.rp import RelyingParty, register_client
 from tests.recovery.conftest import MailWaitingClient
-from tests.recovery.flows import ANSWER, DATE_HINT, MEMORABLE, PERSON, PERSON_HINT, QUESTION
+from tests.recovery.flows import ANSWER, PERSON, set_questions
 from tests.snapshots import changed_tables, table_rows
 
 settings.register_profile(
@@ -129,17 +128,6 @@ class World:
                 assert secret not in line, "a secret in the log"
 
 
-def _give_questions(app: Flask, account_id: int) -> None:
-    svc = app.extensions["clef"]
-    db = svc.session_factory()
-    try:
-        save_questions(db, svc.hasher, account_id, Hints(QUESTION, PERSON_HINT, DATE_HINT),
-                       Answers(ANSWER, PERSON, MEMORABLE.isoformat()), svc.clock.now())
-        db.commit()
-    finally:
-        db.close()
-
-
 def _recovery_codes(app: Flask, account_id: int) -> list[str]:
     svc = app.extensions["clef"]
     db = svc.session_factory()
@@ -163,7 +151,7 @@ def world(make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture) -> I
     alice = create_account(app, "alice", email_address="alice@example.org", confirmed=True)
     create_account(app, "bob", email_address="bob@example.org", confirmed=True,
                    second_factor=None)
-    _give_questions(app, alice.id)
+    set_questions(app, alice.id)
     secrets = [GOOD_PASSWORD, TEST_SECRET, TEST_TOTP_SECRET, ANSWER, PERSON,
                *_recovery_codes(app, alice.id)]
     yield World(app, caplog, secrets)

@@ -21,6 +21,7 @@ from tests.recovery.flows import (
     post_questions,
     set_questions,
     start,
+    start_timer,
     text,
 )
 
@@ -161,17 +162,7 @@ def test_forgot_password_start_time_does_not_reveal_the_account_S6(make_app, bac
                    email_code={"resend_interval_seconds": 0})
     known(app)
     client = app.test_client()
-    token = csrf(client, "/forgot-password")
-
-    def timed(username: str) -> float:
-        begin = time.perf_counter()
-        response = client.post("/forgot-password", data={"csrf_token": token, "username": username},
-                               wait_for_mail=False)
-        elapsed = time.perf_counter() - begin  # the answer, without the mail sent after it
-        response.close()  # as the server does once the answer is sent
-        wait_for_mail(app)  # not timed: the next request starts on a quiet queue
-        assert response.status_code == 303
-        return elapsed
+    timed = start_timer(app, client)
 
     known_median, unknown_median = _interleaved(timed, "alice", lambda i: f"nobody-{i}")
     _assert_close(known_median, unknown_median, f"{backend} forgot password")

@@ -10,14 +10,12 @@ from __future__ import annotations
 import re
 import statistics
 import threading
-import time
 
 import pytest
 from sqlalchemy import event
 
 from tests.helpers import create_account, csrf, outbox, run_cli
-from tests.recovery.conftest import wait_for_mail
-from tests.recovery.flows import masked, post_code, resend, set_questions, start
+from tests.recovery.flows import masked, post_code, resend, set_questions, start, start_timer
 
 ADDRESS = "alice@example.org"
 # One name per kind of username; each is typed back on the pages (masked).
@@ -169,17 +167,7 @@ def test_s6_start_and_restart_take_the_same_time_for_every_username(app, clock, 
     above, which sees the extra row write a real account used to make (10-20%)."""
     _accounts(app)
     client = app.test_client()
-    token = csrf(client, "/forgot-password")
-
-    def timed(username: str) -> float:
-        begin = time.perf_counter()
-        response = client.post("/forgot-password", data={"csrf_token": token, "username": username},
-                               wait_for_mail=False)
-        elapsed = time.perf_counter() - begin  # the answer, without the mail sent after it
-        response.close()  # as the server does once the answer is sent
-        wait_for_mail(app)  # not timed: the next request starts on a quiet queue
-        assert response.status_code == 303
-        return elapsed
+    timed = start_timer(app, client)
 
     for name in KINDS:  # warm up
         timed(name)
