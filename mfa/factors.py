@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from idp.secret_box import SecretBox
 from idp.settings import MfaSettings
 from mfa.models import EMAIL, TOTP, SecondFactor
+from mfa.security_keys import AMR_HARDWARE_KEY, SecurityKeys
 from mfa.totp import Totp
 
 # amr values (RFC 8176 where it has one) per factor; D2: the ID token says what was used.
@@ -24,9 +25,10 @@ AMR_RECOVERY_CODE = "kba"
 
 
 class SecondFactors:
-    def __init__(self, settings: MfaSettings, box: SecretBox) -> None:
+    def __init__(self, settings: MfaSettings, box: SecretBox, keys: SecurityKeys) -> None:
         self._settings = settings
         self.box = box
+        self._keys = keys
 
     def totp(self, secret: str) -> Totp:
         s = self._settings
@@ -36,8 +38,16 @@ class SecondFactors:
     def of(self, db: Session, account_id: int) -> SecondFactor | None:
         return db.get(SecondFactor, account_id)
 
+    def has_any(self, db: Session, account_id: int) -> bool:
+        """Whether the account has set up a second factor of any kind (J8): an app or
+        email codes, or at least one security key (D3)."""
+        return self.of(db, account_id) is not None or self._keys.count(db, account_id) > 0
+
     def amr_of(self, db: Session, account_id: int) -> str | None:
-        """The amr value a sign-in with the account's factor gets (D2), or None."""
+        """The amr value of the strongest factor the account has (D2, D3), or None: a
+        security key when it has one (the provider only asks for a step-up it can get)."""
+        if self._keys.count(db, account_id):
+            return AMR_HARDWARE_KEY
         factor = self.of(db, account_id)
         return AMR.get(factor.kind) if factor is not None else None
 

@@ -10,6 +10,7 @@ from idp.runtime import Services
 from idp.secret_box import SecretBox
 from mfa.factors import SecondFactors
 from mfa.recovery_codes import RecoveryCodes
+from mfa.security_keys import SecurityKeys
 
 EXTENSION_KEY = "clef.mfa"
 
@@ -18,18 +19,21 @@ EXTENSION_KEY = "clef.mfa"
 class MfaServices:
     factors: SecondFactors
     recovery_codes: RecoveryCodes
+    security_keys: SecurityKeys
     box: SecretBox
 
 
 def build_mfa_services(core: Services) -> MfaServices:
     settings = core.settings.mfa
-    factors = SecondFactors(settings, core.box)
+    keys = SecurityKeys(settings, core.settings.service.base_url, core.settings.service.name)
+    factors = SecondFactors(settings, core.box, keys)
     core.resealers["TOTP secrets"] = factors.reseal_all
     core.factor_amr = factors.amr_of
     return MfaServices(
         factors=factors,
         recovery_codes=RecoveryCodes(core.keys, settings.recovery_code_count,
                                      settings.recovery_code_length),
+        security_keys=keys,
         box=core.box,
     )
 
