@@ -21,4 +21,4 @@ def _build_services(state: BlueprintSetupState) -> None:
     state.app.extensions[EXTENSION_KEY] = build_mfa_services(state.app.extensions["clef"])
 
 
-from mfa.views import challenge, enrol, manage  # noqa: E402,F401 - registers the routes
+from mfa.views import challenge, enrol, keys, manage  # noqa: E402,F401 - registers the routes

@@ -57,11 +57,13 @@ def record_failure(account: Account, tag: str = events.FAILURE, **details: str) 
     db().commit()
 
 
-def complete_sign_in(account: Account, factor_amr: str, method: str) -> None:
+def complete_sign_in(account: Account, factor_amr: str | list[str], method: str) -> None:
     """Both factors passed: the session is signed in (new token, S20), the attempt
-    counts are cleared, the inactivity clock restarts (D7). Commits."""
+    counts are cleared, the inactivity clock restarts (D7). Commits. ``factor_amr`` is
+    one value, or several (a security key: ``hwk`` and ``pop``)."""
     svc = services()
-    passed_second_factor([AMR_PASSWORD, factor_amr])
+    amr = [factor_amr] if isinstance(factor_amr, str) else factor_amr
+    passed_second_factor([AMR_PASSWORD, *amr])
     svc.throttle.clear(db(), account.username_key)
     svc.accounts.mark_used(account, now())
     audit.record(db(), now(), audit.LOGIN_SUCCESS, actor=account.username,
