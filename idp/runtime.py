@@ -30,6 +30,7 @@ from idp.throttle import Throttle
 
 EXTENSION_KEY = "clef"
 FactorAmr = Callable[[Session, int], "str | None"]
+FactorList = Callable[[Session, int], "list[str]"]
 
 
 @dataclass
@@ -53,6 +54,9 @@ class Services:
     # The amr value of an account's second factor ("otp", "mail"), told by the mfa slice:
     # the provider asks for a stronger sign-in only when the account has the factor.
     factor_amr: FactorAmr = field(default=lambda _db, _account_id: None)
+    # The account's second factors, one line each (kind, name, dates; never key material),
+    # told by the mfa slice for `clef users show`.
+    factor_list: FactorList = field(default=lambda _db, _account_id: [])
 
 
 def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None:

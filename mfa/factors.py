@@ -43,6 +43,20 @@ class SecondFactors:
         email codes, or at least one security key (D3)."""
         return self.of(db, account_id) is not None or self._keys.count(db, account_id) > 0
 
+    def describe(self, db: Session, account_id: int) -> list[str]:
+        """One line per factor for ``clef users show``: kind, name and dates, never a
+        secret or key material (S5)."""
+        lines = []
+        factor = self.of(db, account_id)
+        if factor is not None:
+            kind = "authenticator app" if factor.kind == TOTP else "email codes"
+            lines.append(f"{kind} (added {factor.created_at:%Y-%m-%d})")
+        for key in self._keys.of(db, account_id):
+            used = f"{key.last_used_at:%Y-%m-%d}" if key.last_used_at else "never"
+            kind = "passkey" if key.synced else "security key"
+            lines.append(f"{kind} {key.name!r} (added {key.created_at:%Y-%m-%d}, last used {used})")
+        return lines
+
     def amr_of(self, db: Session, account_id: int) -> str | None:
         """The amr value of the strongest factor the account has (D2, D3), or None: a
         security key when it has one (the provider only asks for a step-up it can get)."""

@@ -29,6 +29,7 @@ def build_mfa_services(core: Services) -> MfaServices:
     factors = SecondFactors(settings, core.box, keys)
     core.resealers["TOTP secrets"] = factors.reseal_all
     core.factor_amr = factors.amr_of
+    core.factor_list = factors.describe
     return MfaServices(
         factors=factors,
         recovery_codes=RecoveryCodes(core.keys, settings.recovery_code_count,

@@ -210,3 +210,17 @@ def _keys(app):
         return list(db.scalars(select(SecurityKey).order_by(SecurityKey.id)))
     finally:
         db.close()
+
+
+def test_d3_users_show_lists_factors_without_key_material(app, client):
+    from tests.helpers import run_cli
+
+    create_account(app, "alice")
+    sign_in(client, "alice")
+    pass_second_factor(app, client)
+    register_key(client, SoftKey(ORIGIN), name="YubiKey bleue")
+    out = run_cli(app, "users", "show", "alice").output
+    assert "second factor    authenticator app (added 2026-01-05)" in out
+    assert "second factor    security key 'YubiKey bleue' (added 2026-01-05, last used never)" in out
+    [key] = _keys(app)
+    assert key.credential_id not in out and "pQEC" not in out
