@@ -72,7 +72,7 @@ _ROOT_FORMATS = (AttestationFormat.PACKED, AttestationFormat.FIDO_U2F, Attestati
                  AttestationFormat.ANDROID_KEY, AttestationFormat.APPLE)
 
 
-class KeyRefused(Exception):  # noqa: N818 - named like the other refusals of a factor
+class KeyRefused(Exception):
     """The browser's answer does not prove the credential (wrong origin, challenge,
     signature, an unknown or foreign credential, an expired or reused challenge)."""
 

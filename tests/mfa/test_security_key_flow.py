@@ -10,8 +10,8 @@ from tests.helpers import (
     audit_events,
     body_of,
     create_account,
-    fresh_totp,
     csrf_from,
+    fresh_totp,
     outbox,
     pass_second_factor,
     shown_recovery_codes,
@@ -203,8 +203,9 @@ def test_d3_portal_step_up_knows_the_account_has_a_key(app, client):
 
 
 def _keys(app):
-    from mfa.models import SecurityKey
     from sqlalchemy import select
+
+    from mfa.models import SecurityKey
     db = app.extensions["clef"].session_factory()
     try:
         return list(db.scalars(select(SecurityKey).order_by(SecurityKey.id)))

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the test vectors are long base64url strings, kept whole to compare
 """Security keys (D3) at the service level, with the ``webauthn`` library's own test
 vectors (py_webauthn's tests: a "none" attestation and an EC2 assertion, both made for
 rp id ``localhost`` at origin ``http://localhost:5000``)."""
