@@ -10,12 +10,17 @@ party id, so a site on http://127.0.0.1 cannot register a key at all.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -23,9 +28,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from idp.clock import FrozenClock
 from mfa import events
+from idp.oidc.acr import ACR_PHISHING_RESISTANT
 from mfa.models import SecurityKey
 from tests.browser.journey import LiveServer, Visitor
-from tests.helpers import GOOD_PASSWORD, audit_events, create_account, french
+from tests.helpers import GOOD_PASSWORD, audit_events, create_account, french, get_account, run_cli
+from tests.support.soft_key import SoftKey, b64
 
 pytestmark = pytest.mark.browser
 
@@ -167,3 +174,83 @@ def test_d3_a_cloned_key_whose_counter_goes_back_is_refused(open_browser, live_s
         say(v, "Your security key was not accepted. Try again, or use another method."))
     assert re.fullmatch(r"\d+", audit_events(live_server.app, events.KEY_COUNTER_WENT_BACK)[0]
                         .details["stored"])
+
+
+# --- a portal demanding the phishing-resistant level ---------------------------------
+
+
+@pytest.fixture
+def strict_portal(live_server: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
+    """The sample portal, registered with the live Clef, asking every sign-in for
+    ``acr_values=urn:clef:acr:phishing-resistant``."""
+    from examples.employer_portal import create_app
+    from examples.employer_portal.register import parse_credentials, registration_args
+
+    holder: dict[str, Any] = {}
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        return holder["app"](environ, start_response)
+
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    added = run_cli(live_server.app, *registration_args(url))
+    assert added.exit_code == 0, added.output
+    client_file = tmp_path / "employer_portal.json"
+    client_file.write_text(json.dumps(parse_credentials(added.output)), encoding="utf-8")
+    holder["app"] = create_app({
+        "ISSUER": live_server.url, "URL": url, "CLIENT_FILE": str(client_file),
+        "STORE": str(tmp_path / "portal.sqlite3"), "SECRET_KEY": "portal-test-" + "x" * 32,
+        "ACR_VALUES": ACR_PHISHING_RESISTANT,
+    })
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              name="portal-live-server", daemon=True)
+    thread.start()
+    yield LiveServer(holder["app"], url, live_server.clock)
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def give_key(server: LiveServer, key: Authenticator, username: str) -> None:
+    """A key already registered: the credential in the virtual authenticator, its public
+    half in Clef's table (as a registration would leave them)."""
+    soft = SoftKey(server.url)
+    der = soft.private.private_bytes(serialization.Encoding.DER,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+    key.add({"credentialId": base64.b64encode(soft.credential_id).decode(),
+             "isResidentCredential": False, "rpId": "localhost",
+             "privateKey": base64.b64encode(der).decode(), "signCount": 0})
+    account = get_account(server.app, username)
+    assert account is not None
+    svc = server.app.extensions["clef"]
+    db = svc.session_factory()
+    try:
+        db.add(SecurityKey(account_id=account.id, credential_id=b64(soft.credential_id),
+                           public_key=soft.cose(), sign_count=0, name="YubiKey bleue",
+                           synced=False, transports="usb", created_at=svc.clock.now(),
+                           last_used_at=None))
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_d3_portal_asking_for_phishing_resistant_gets_it_with_a_key(
+        open_browser, live_server, strict_portal, locale):
+    """The OIDC round trip: the portal sends acr_values=urn:clef:acr:phishing-resistant;
+    the person with an app and a key signs in with the key and the portal's validated
+    ID token says acr phishing-resistant, amr pwd hwk pop."""
+    clock = live_server.clock
+    clock.advance(seconds=time.time() - clock.now().timestamp())  # the portal checks iat
+    create_account(live_server.app, "alice")
+    v: Visitor = open_browser(locale, "/", server=strict_portal)
+    give_key(live_server, Authenticator(v), "alice")
+    v.follow("Sign in with Clef" if locale == "en" else "Se connecter avec Clef")
+    expect(v.page).to_have_url(re.compile(re.escape(live_server.url + "/signin") + r"(\?.*)?$"))
+    v.field(v.words.username).fill("alice")
+    v.field(v.words.password).fill(GOOD_PASSWORD)
+    v.submit(v.words.continue_)
+    expect(v.page).to_have_url(re.compile(re.escape(live_server.url + "/2fa/challenge/key")))
+    v.submit(say(v, "Use my security key"))
+    expect(v.page).to_have_url(v.url("/account"))
+    assert v.page.locator('[data-claim="acr"]').inner_text() == ACR_PHISHING_RESISTANT
+    assert v.page.locator('[data-claim="amr"]').inner_text().split() == ["pwd", "hwk", "pop"]

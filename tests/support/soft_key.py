@@ -49,7 +49,7 @@ class SoftKey:
     def _flags(self, extra: int = 0) -> bytes:
         return bytes([UP | UV | extra | ((BE | BS) if self.synced else 0)])
 
-    def _cose(self) -> bytes:
+    def cose(self) -> bytes:
         numbers = self.private.public_key().public_numbers()
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
                             -3: numbers.y.to_bytes(32, "big")})
@@ -64,7 +64,7 @@ class SoftKey:
         rp_hash = hashlib.sha256(options["rp"]["id"].encode()).digest()
         auth_data = (rp_hash + self._flags(AT) + self.sign_count.to_bytes(4, "big")
                      + bytes(16) + len(self.credential_id).to_bytes(2, "big")
-                     + self.credential_id + self._cose())
+                     + self.credential_id + self.cose())
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return json.dumps({
             "id": b64(self.credential_id), "rawId": b64(self.credential_id), "type": "public-key",
