@@ -8,7 +8,7 @@ HOST := 127.0.0.1
 PORT := 5000
 PORTAL_PORT := 5001
 
-.PHONY: run test check lint bench install translations migrate browser clean wheel
+.PHONY: run test check lint bench bench-peer bench-scale install translations migrate browser clean wheel
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,7 +61,14 @@ lint: install
 	$(VENV)/bin/ruff check idp mfa recovery examples tests bench
 	$(VENV)/bin/mypy idp mfa recovery examples
 
-bench: translations migrate
+# Clef under a real gunicorn, driven over HTTP by the shared load driver (bench/run.py):
+# SQLite, and PostgreSQL + Redis when BENCH_PG names a database (its schema is reset). The peer's figures are
+# shown beside them once `make bench-peer` has installed and run it (npm registry).
+BENCH_PG ?=
+BENCH_REDIS ?= redis://127.0.0.1:6379/8
+bench: translations
+	CLEF_BENCH_PG=$(BENCH_PG) CLEF_BENCH_REDIS=$(BENCH_REDIS) $(PY) bench/run.py
+	@echo "In-process figures (test client):"
 	$(PY) bench/signin_throughput.py
 	$(PY) bench/provider_round_trip.py
 
@@ -69,6 +76,13 @@ bench: translations migrate
 # compiled translations and default settings are inside (setup.py, idp/resources.py).
 wheel: install
 	$(PY) -m pip wheel --quiet --no-deps -w dist .
+
+bench-peer: install
+	PY=$(abspath $(PY)) bash bench/peer.sh
+
+# Cost at 1,000 and at 1,000,000 accounts on PostgreSQL (BENCH_PG required; its schema is reset).
+bench-scale: translations
+	CLEF_BENCH_PG=$(BENCH_PG) CLEF_BENCH_REDIS=$(BENCH_REDIS) $(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache dist build

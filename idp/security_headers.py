@@ -2,7 +2,8 @@
 
 Pages load only their own scripts and styles; nothing may frame them; responses are not
 stored by caches (every page here is personal or carries a form token), except static
-files, which are public."""
+files and the provider's public documents (discovery, JWKS), whose views mark them
+``public`` themselves."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def add_security_headers(response: Response, hsts: bool) -> Response:
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if hsts:
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if not request.path.startswith("/static/"):
+    if not request.path.startswith("/static/") and not response.cache_control.public:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
     return response

@@ -35,23 +35,30 @@ class SecondFactors:
         return Totp(secret, digits=s.totp_digits, period=s.totp_period_seconds,
                     drift=s.totp_drift_steps)
 
-    def of(self, db: Session, account_id: int) -> SecondFactor | None:
-        return db.get(SecondFactor, account_id)
+    def find_for(self, db: Session, account_id: int) -> list[SecondFactor]:
+        """Every factor the account signs in with (today at most one; a list so that
+        an account may hold several, e.g. security keys beside an app)."""
+        return list(db.scalars(select(SecondFactor).where(SecondFactor.account_id == account_id)))
+
+    def get(self, db: Session, account_id: int) -> SecondFactor | None:
+        """The factor the screens show (the first of :meth:`find_for`), or None when
+        the account has not set one up (J8)."""
+        return next(iter(self.find_for(db, account_id)), None)
 
     def has_any(self, db: Session, account_id: int) -> bool:
         """Whether the account has set up a second factor of any kind (J8): an app or
         email codes, or at least one security key (D3)."""
-        return self.of(db, account_id) is not None or self._keys.count(db, account_id) > 0
+        return self.get(db, account_id) is not None or self._keys.count(db, account_id) > 0
 
     def describe(self, db: Session, account_id: int) -> list[str]:
         """One line per factor for ``clef users show``: kind, name and dates, never a
         secret or key material (S5)."""
         lines = []
-        factor = self.of(db, account_id)
+        factor = self.get(db, account_id)
         if factor is not None:
             kind = "authenticator app" if factor.kind == TOTP else "email codes"
             lines.append(f"{kind} (added {factor.created_at:%Y-%m-%d})")
-        for key in self._keys.of(db, account_id):
+        for key in self._keys.find_for(db, account_id):
             used = f"{key.last_used_at:%Y-%m-%d}" if key.last_used_at else "never"
             kind = "passkey" if key.synced else "security key"
             lines.append(f"{kind} {key.name!r} (added {key.created_at:%Y-%m-%d}, last used {used})")
@@ -62,7 +69,7 @@ class SecondFactors:
         security key when it has one (the provider only asks for a step-up it can get)."""
         if self._keys.count(db, account_id):
             return AMR_HARDWARE_KEY
-        factor = self.of(db, account_id)
+        factor = self.get(db, account_id)
         return AMR.get(factor.kind) if factor is not None else None
 
     def confirm_totp(self, secret: str, typed: str, now: datetime) -> int | None:
@@ -88,7 +95,8 @@ class SecondFactors:
         factor.created_at = now
         return factor
 
-    def check_totp(self, db: Session, factor: SecondFactor, typed: str, now: datetime) -> bool:
+    def claim_totp_step(self, db: Session, factor: SecondFactor, typed: str,
+                        now: datetime) -> bool:
         """True when ``typed`` is the code of a step later than every step accepted
         before (S11). The step is claimed by one conditional UPDATE, so a code raced in
         by two requests passes once. The caller commits."""

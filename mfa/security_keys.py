@@ -228,7 +228,7 @@ class SecurityKeys:
 
     # -- the account's keys -----------------------------------------------------------
 
-    def of(self, db: Session, account_id: int) -> list[SecurityKey]:
+    def find_for(self, db: Session, account_id: int) -> list[SecurityKey]:
         return list(db.scalars(select(SecurityKey).where(SecurityKey.account_id == account_id)
                                .order_by(SecurityKey.created_at, SecurityKey.id)))
 
@@ -265,7 +265,7 @@ class SecurityKeys:
                     id=base64url_to_bytes(key.credential_id),
                     transports=[AuthenticatorTransport(t) for t in key.transports.split()
                                 if t in _TRANSPORTS] or None)
-                for key in self.of(db, account_id)]
+                for key in self.find_for(db, account_id)]
 
     def _uv_required(self) -> bool:
         return self._settings.webauthn_user_verification == "required"

@@ -9,6 +9,7 @@ makes and serialises the keys.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ from idp.secret_box import SecretBox
 
 ALGORITHMS = ("RS256", "ES256")
 RSA_BITS = 2048
+# The JWKS is served from memory (issue 11). Another process (``clef keys rotate``) may
+# publish new keys; they sign only ``key_publish_lead_minutes`` later, so a document at
+# most this old never lacks a key that signs (S42). This process's own changes, and the
+# removal time of a retiring key, refresh it at once.
+JWKS_MEMORY = timedelta(seconds=60)
 
 
 def _generate(alg: str, kid: str) -> RSAKey | ECKey:
@@ -50,6 +56,8 @@ class SigningKeys:
         # kid -> opened private key. A kid's key never changes, so each worker opens
         # (decrypts and parses) it once, not on every token it signs.
         self._opened: dict[str, RSAKey | ECKey] = {}
+        # (JSON bytes, ETag, valid until): the published keys, see JWKS_MEMORY.
+        self._published: tuple[bytes, str, datetime] | None = None
 
     def _add(self, db: Session, alg: str, now: datetime, active_from: datetime) -> SigningKey:
         kid = f"{alg.lower()}-{now:%Y%m%d}-{secrets.token_hex(4)}"
@@ -60,6 +68,7 @@ class SigningKeys:
             public_jwk=key.as_dict(private=False),
         )
         db.add(row)
+        self._published = None
         return row
 
     def ensure(self, db: Session, now: datetime) -> list[SigningKey]:
@@ -121,6 +130,24 @@ class SigningKeys:
             or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now)
         ).order_by(SigningKey.created_at))
         return {"keys": [dict(row.public_jwk) for row in rows]}
+
+    def published(self, db: Session, now: datetime) -> tuple[bytes, str]:
+        """The JWKS document as bytes and its ETag, from memory while it is valid. On a
+        rebuild, keys missing on a first start are made and committed."""
+        cached = self._published
+        if cached is not None and now < cached[2]:
+            return cached[0], cached[1]
+        if self.ensure(db, now):
+            db.commit()
+        rows = list(db.scalars(select(SigningKey).where(
+            or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now)
+        ).order_by(SigningKey.created_at)))
+        body = json.dumps({"keys": [dict(row.public_jwk) for row in rows]},
+                          separators=(",", ":")).encode()
+        until = min([now + JWKS_MEMORY] + [row.remove_after for row in rows if row.remove_after])
+        etag = hashlib.sha256(body).hexdigest()[:32]
+        self._published = (body, etag, until)
+        return body, etag
 
     def reseal_all(self, db: Session, box: SecretBox) -> int:
         count = 0

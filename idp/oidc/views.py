@@ -9,6 +9,8 @@ page. Requests that cannot be redirected safely get a page, never a redirect (S3
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 from datetime import timedelta
@@ -57,6 +59,7 @@ from idp.views.common import now, remember_next, session_account, where
 from idp.web_session import current_session, end_session
 
 bp = Blueprint("oidc", __name__)
+DISCOVERY_KEY = "clef.oidc.discovery"  # the encoded discovery document and its ETag
 MAX_AGE_DIGITS = 10  # about 317 years: longer is not a number of seconds anyone means
 
 
@@ -70,21 +73,32 @@ def _url(endpoint: str) -> str:
     return oidc().issuer + url_for(endpoint)
 
 
+def _static_json(body: bytes, etag: str) -> ResponseReturnValue:
+    """A document that changes rarely: cached bytes, an ETag and a 304 when the portal
+    already holds them (issue 11: no database, no JSON encoding per request)."""
+    response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response.make_conditional(request)
+
+
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> ResponseReturnValue:
-    """OpenID Connect Discovery 1.0 §3; the issuer is the configured base URL (S42)."""
-    return jsonify(discovery_document(_url))
+    """OpenID Connect Discovery 1.0 §3; the issuer is the configured base URL (S42). The
+    document depends on the settings only, so each process encodes it once."""
+    cached: tuple[bytes, str] | None = current_app.extensions.get(DISCOVERY_KEY)
+    if cached is None:
+        body = json.dumps(discovery_document(_url), separators=(",", ":")).encode()
+        cached = (body, hashlib.sha256(body).hexdigest()[:32])
+        current_app.extensions[DISCOVERY_KEY] = cached
+    return _static_json(*cached)
 
 
 @bp.get("/jwks")
 def jwks() -> ResponseReturnValue:
-    """S42: every published key, the next one early and old ones until their tokens end."""
-    keys = oidc().signing_keys
-    keys.ensure(db(), now())
-    db().commit()
-    response = jsonify(keys.jwks(db(), now()))
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    """S42: every published key, the next one early and old ones until their tokens end;
+    served from memory (``SigningKeys.published``)."""
+    return _static_json(*oidc().signing_keys.published(db(), now()))
 
 
 def _error_page(error: OAuth2Error, status: int = 400) -> ResponseReturnValue:

@@ -11,25 +11,26 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.forms import PostOnlyForm
+from idp.messages import locked_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db
 from idp.sessions import FULL, PASSWORD
 from idp.views.common import after_sign_in_target, now, where
-from idp.web_session import current_session, fresh_sign_in_required, password_step_required
+from idp.web_session import (
+    current_session,
+    fresh_sign_in_required,
+    passed_second_factor,
+    password_step_required,
+)
 from mfa import bp, events
+from mfa.checkers import WrongCode
 from mfa.forms import SecurityKeyForm, SecurityKeySignInForm
 from mfa.models import SECURITY_KEY
 from mfa.runtime import mfa_services
-from mfa.security_keys import CounterWentBack, DuplicateKey, KeyRefused, Pending
-from mfa.views.common import (
-    claim_attempt,
-    complete_sign_in,
-    current_account,
-    notify,
-    record_failure,
-    signed_in_target,
-)
+from mfa.security_keys import DuplicateKey, KeyRefused, Pending
+from mfa.service import SecondStepLocked
+from mfa.views.common import attempt, current_account, notify, signed_in_target
 from mfa.views.enrol import changing, enrolment_step, finish_setup
 
 PENDING_KEY = "mfa.webauthn"
@@ -95,8 +96,9 @@ def _registration_page(account: Account, form: SecurityKeyForm,
 @password_step_required
 @limiter.limit(configured("second_factor_per_ip"), methods=["POST"], scope="ip.second_factor")
 def challenge_key() -> ResponseReturnValue:
-    """The second step with a key (D3). A refused answer counts like a wrong code (D4,
-    S7); a counter that went back is audited as a possible clone."""
+    """The second step with a key (D3), through the second-step service: a refused
+    answer counts like a wrong code (D4, S7); a counter that went back is audited as a
+    possible clone."""
     if current_session().level == FULL:
         return redirect(after_sign_in_target(), code=303)
     account = current_account()
@@ -109,20 +111,13 @@ def challenge_key() -> ResponseReturnValue:
     pending = _take_pending()
     if not form.validate_on_submit():
         return _assertion_page(account, form, 400)
-    locked = claim_attempt(account)
-    if locked:
-        return _assertion_page(account, form, 429, locked)
     try:
-        key = m.security_keys.verify_assertion(db(), account.id, pending,
-                                               form.credential.data or "", _binding(), now())
-    except CounterWentBack as clone:
-        record_failure(account, events.KEY_COUNTER_WENT_BACK, key=str(clone.key.id),
-                       stored=str(clone.key.sign_count), got=str(clone.got))
+        m.second_step.verify_security_key(db(), attempt(account), form.credential.data or "",
+                                          pending, now(), passed_second_factor)
+    except SecondStepLocked as locked:
+        return _assertion_page(account, form, 429, locked_message(locked.retry_after))
+    except WrongCode:
         return _assertion_page(account, form, 401, refused_message())
-    except KeyRefused:
-        record_failure(account, method=SECURITY_KEY)
-        return _assertion_page(account, form, 401, refused_message())
-    complete_sign_in(account, m.security_keys.amr_of(key), SECURITY_KEY)
     return redirect(signed_in_target(), code=303)
 
 
@@ -132,7 +127,7 @@ def _assertion_page(account: Account, form: SecurityKeySignInForm, status: int =
     options, pending = m.security_keys.assertion_options(db(), account.id, _binding(), now())
     session[PENDING_KEY] = pending.to_json()
     return render_template("mfa/challenge_key.html", form=form, options=options, error=error,
-                           factor=m.factors.of(db(), account.id)), status
+                           factor=m.factors.get(db(), account.id)), status
 
 
 @bp.post("/keys/<int:key_id>/remove")
@@ -147,7 +142,7 @@ def remove_key(key_id: int) -> ResponseReturnValue:
     key = m.security_keys.get(db(), account.id, key_id)
     if key is None:
         abort(404)
-    if m.factors.of(db(), account.id) is None and m.security_keys.count(db(), account.id) <= 1:
+    if m.factors.get(db(), account.id) is None and m.security_keys.count(db(), account.id) <= 1:
         return redirect(url_for("mfa.manage", last=1), code=303)
     name = key.name
     db().delete(key)

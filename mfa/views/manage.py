@@ -24,7 +24,7 @@ from mfa.views.common import current_account, drop_codes, notify, stash_codes, s
 def _manage_page(just_signed_in: bool) -> ResponseReturnValue:
     account = current_account()
     record = current_session().record
-    factor: SecondFactor | None = mfa_services().factors.of(db(), account.id)
+    factor: SecondFactor | None = mfa_services().factors.get(db(), account.id)
     # J10: signed in with a recovery code and not set up again since.
     recovered = (record is not None and record.auth_time is not None
                  and AMR_RECOVERY_CODE in (record.amr or "").split()
@@ -36,7 +36,7 @@ def _manage_page(just_signed_in: bool) -> ResponseReturnValue:
         continue_to=session.get(NEXT_KEY) or url_for("account.home"),
         fresh=is_fresh(record), post_form=PostOnlyForm(),
         others_ended=request.args.get("ended", type=int),
-        keys=mfa_services().security_keys.of(db(), account.id),
+        keys=mfa_services().security_keys.find_for(db(), account.id),
         key_notice=_key_notice(),
     )
 

@@ -27,8 +27,8 @@ from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from idp.clock import FrozenClock
-from mfa import events
 from idp.oidc.acr import ACR_PHISHING_RESISTANT
+from mfa import events
 from mfa.models import SecurityKey
 from tests.browser.journey import LiveServer, Visitor
 from tests.helpers import GOOD_PASSWORD, audit_events, create_account, french, get_account, run_cli

@@ -97,7 +97,7 @@ def _assert(app, account_id, pending=None):
 def test_d3_registration_vector_is_kept_with_its_name_and_public_key_only(keys_app):
     account = create_account(keys_app, "alice")
     assert _register(keys_app, account.id) == json.loads(REGISTRATION)["id"]
-    key = _with_db(keys_app, lambda db, keys, now: keys.of(db, account.id)[0])
+    key = _with_db(keys_app, lambda db, keys, now: keys.find_for(db, account.id)[0])
     assert (key.name, key.sign_count, key.transports, key.synced) == ("YubiKey bleue", 23, "nfc usb", False)
     assert key.public_key.startswith(b"\xa5")  # a COSE key map, public only
 
@@ -142,7 +142,7 @@ def test_d3_assertion_vector_signs_in_and_moves_the_counter(keys_app):
     account = create_account(keys_app, "alice")
     _stored_key(keys_app, account.id, 77)
     assert _assert(keys_app, account.id) == 78
-    key = _with_db(keys_app, lambda db, keys, now: keys.of(db, account.id)[0])
+    key = _with_db(keys_app, lambda db, keys, now: keys.find_for(db, account.id)[0])
     assert key.last_used_at is not None and key.sign_count == 78
 
 
@@ -152,7 +152,7 @@ def test_d3_counter_going_back_is_refused_as_a_clone(keys_app):
     with pytest.raises(CounterWentBack) as refused:
         _assert(keys_app, account.id)
     assert refused.value.got == 78
-    key = _with_db(keys_app, lambda db, keys, now: keys.of(db, account.id)[0])
+    key = _with_db(keys_app, lambda db, keys, now: keys.find_for(db, account.id)[0])
     assert key.sign_count == 78 and key.last_used_at is None
 
 

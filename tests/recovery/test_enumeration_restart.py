@@ -195,4 +195,6 @@ def test_s6_start_and_restart_take_the_same_time_for_every_username(app, clock, 
     print(backend, {f"{n}/{s}": f"{m * 1000:.2f} ms" for (n, s), m in medians.items()})
     for (name, step), median in medians.items():
         reference = medians[("nobody-here", step)]
-        assert 0.6 <= median / reference <= 1.67, (name, step, median, reference)
+        # Half to twice: what a real account would add without the SQL guard (an argon2
+        # run, a mail sent in the request) is several times the whole step.
+        assert 0.5 <= median / reference <= 2.0, (name, step, median, reference)
