@@ -199,3 +199,50 @@ def test_d3_acr_phishing_resistant_is_above_the_app():
     assert acr.achieved("pwd swk pop") == acr.ACR_PHISHING_RESISTANT
     assert acr.satisfies(acr.ACR_PHISHING_RESISTANT, [acr.ACR_APP])
     assert not acr.satisfies(acr.ACR_APP, [acr.ACR_PHISHING_RESISTANT])
+
+
+def test_d3_defaults_preferred_verification_and_no_attestation():
+    from idp.settings import load_settings
+
+    mfa = load_settings({}, environ={}).mfa
+    assert (mfa.webauthn_user_verification, mfa.webauthn_attestation) == ("preferred", "none")
+    assert mfa.webauthn_attestation_roots == () and mfa.webauthn_challenge_seconds <= 600
+
+
+@pytest.mark.parametrize("values", [
+    {"webauthn_user_verification": "sometimes"},
+    {"webauthn_attestation": "indirect"},
+    {"webauthn_attestation": "direct"},  # without a root it would accept nothing
+    {"webauthn_challenge_seconds": 3600},
+])
+def test_d3_unsafe_webauthn_settings_are_refused(values):
+    from idp.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="webauthn"):
+        load_settings({"mfa": values}, environ={})
+
+
+def test_d3_direct_attestation_refuses_a_key_without_one(make_app, tmp_path):
+    from webauthn.helpers.known_root_certs import apple_webauthn_root_ca
+
+    root = tmp_path / "root.pem"
+    root.write_bytes(apple_webauthn_root_ca)
+    app = make_app(service={"base_url": ORIGIN},
+                   mfa={"webauthn_attestation": "direct",
+                        "webauthn_attestation_roots": [str(root)]})
+    account = create_account(app, "alice")
+    raw, _ = _with_db(app, lambda db, keys, now: keys.registration_options(
+        db, account.id, "alice", BINDING, now))
+    assert json.loads(raw)["attestation"] == "direct"
+    with pytest.raises(KeyRefused):
+        _register(app, account.id)
+    assert _with_db(app, lambda db, keys, now: keys.count(db, account.id)) == 0
+
+
+def test_d3_user_verification_required_refuses_a_key_that_did_not_verify(make_app):
+    app = make_app(service={"base_url": ORIGIN}, mfa={"webauthn_user_verification": "required"})
+    account = create_account(app, "alice")
+    _stored_key(app, account.id, 77)
+    # The vector's flags are 0x01: the user was present, not verified.
+    with pytest.raises(KeyRefused):
+        _assert(app, account.id)
