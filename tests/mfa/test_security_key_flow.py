@@ -225,3 +225,20 @@ def test_d3_users_show_lists_factors_without_key_material(app, client):
     assert "second factor    security key 'YubiKey bleue' (added 2026-01-05, last used never)" in out
     [key] = _keys(app)
     assert key.credential_id not in out and "pQEC" not in out
+
+
+def test_d3_an_account_with_only_keys_shows_them_as_its_method(app, client):
+    enrolled_with_key(app, client)
+    page = client.get("/2fa/manage").get_data(as_text=True)
+    assert "<dd>Security key or passkey</dd>" in page and "YubiKey bleue" in page
+
+
+def test_d3_a_garbled_answer_is_a_clear_4xx_and_registers_nothing(app, client):
+    create_account(app, "alice", second_factor=None)
+    sign_in(client, "alice")
+    for garbled in ("[]", "null", "{", '{"response": []}', "x" * 20000):
+        page = client.get("/2fa/setup/key")
+        answer = client.post("/2fa/setup/key", data={"csrf_token": csrf_from(page),
+                                                      "name": "k", "credential": garbled})
+        assert answer.status_code == 400
+    assert _keys(app) == []
