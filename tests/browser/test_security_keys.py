@@ -31,7 +31,15 @@ from idp.oidc.acr import ACR_PHISHING_RESISTANT
 from mfa import events
 from mfa.models import SecurityKey
 from tests.browser.journey import LiveServer, Visitor
-from tests.helpers import GOOD_PASSWORD, audit_events, create_account, french, get_account, run_cli
+from tests.helpers import (
+    GOOD_PASSWORD,
+    audit_events,
+    create_account,
+    french,
+    fresh_totp,
+    get_account,
+    run_cli,
+)
 from tests.support.soft_key import SoftKey, b64
 
 pytestmark = pytest.mark.browser
@@ -254,3 +262,18 @@ def test_d3_portal_asking_for_phishing_resistant_gets_it_with_a_key(
     expect(v.page).to_have_url(v.url("/account"))
     assert v.page.locator('[data-claim="acr"]').inner_text() == ACR_PHISHING_RESISTANT
     assert v.page.locator('[data-claim="amr"]').inner_text().split() == ["pwd", "hwk", "pop"]
+
+
+def test_d3_the_app_stays_a_backup_through_use_another_method(open_browser, live_server, locale):
+    """An account with the app and a key: the challenge asks for the key first, and
+    "Use another method" leads to the app's code, which still signs in."""
+    create_account(live_server.app, "alice")
+    v: Visitor = open_browser(locale, "/signin")
+    give_key(live_server, Authenticator(v), "alice")
+    v.sign_in("alice", GOOD_PASSWORD)
+    expect(v.page).to_have_url(v.path_re("/2fa/challenge/key"))
+    expect(v.page.get_by_role("heading", level=2)).to_have_text(say(v, "Use another method"))
+    v.follow(say(v, "A code from your authenticator app"))
+    v.field(v.words.code).fill(fresh_totp(live_server.app, "alice"))
+    v.submit(v.words.continue_)
+    expect(v.page.get_by_role("heading", level=1)).to_have_text(v.words.authenticated_title)
