@@ -242,3 +242,18 @@ def test_d3_a_garbled_answer_is_a_clear_4xx_and_registers_nothing(app, client):
                                                       "name": "k", "credential": garbled})
         assert answer.status_code == 400
     assert _keys(app) == []
+
+
+def test_s14_the_password_alone_cannot_set_questions_on_an_account_with_only_keys(app, client):
+    """A key counts as a finished registration: the J2 questions page is closed to a
+    session that holds only the password (it failed open before)."""
+    from tests.recovery.test_questions import FORM, rows
+
+    enrolled_with_key(app, client)
+    other = app.test_client()
+    sign_in(other, "alice")
+    assert other.get("/register/questions").headers["Location"] == "/2fa/setup"
+    token = csrf_from(other.get("/2fa/challenge/key"))
+    refused = other.post("/register/questions", data={**FORM, "csrf_token": token})
+    assert refused.headers["Location"] == "/2fa/setup"
+    assert rows(app) == []
