@@ -19,7 +19,8 @@ class SecondFactor(Base):
     """The second factor of one account (J8): an authenticator app or email codes.
 
     One per account: setting it up again replaces it in one write, so there is never a
-    moment with two or none. ``kind`` leaves room for a third (D3: WebAuthn).
+    moment with two or none. Security keys (D3) are rows of their own
+    (:class:`SecurityKey`), several per account, beside this one or instead of it.
     """
 
     __tablename__ = "second_factors"
