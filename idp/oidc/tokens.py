@@ -28,13 +28,6 @@ def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
 
 
-def token_now() -> datetime:
-    """The app's clock (tests move it), for Authlib's model callbacks."""
-    from idp.runtime import services
-
-    return services().clock.now()
-
-
 @dataclass(frozen=True)
 class SignInFacts:
     """How and when the person signed in, carried from the code to every token."""

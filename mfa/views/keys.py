@@ -23,13 +23,14 @@ from idp.web_session import (
     passed_second_factor,
     password_step_required,
 )
-from mfa import bp, events
+from mfa import events
 from mfa.checkers import WrongCode
 from mfa.forms import SecurityKeyForm, SecurityKeySignInForm
 from mfa.models import SECURITY_KEY
 from mfa.runtime import mfa_services
 from mfa.security_keys import DuplicateKey, KeyRefused, Pending
 from mfa.service import SecondStepLocked
+from mfa.views.blueprint import bp
 from mfa.views.common import attempt, current_account, notify, signed_in_target
 from mfa.views.enrol import changing, enrolment_step, finish_setup
 
