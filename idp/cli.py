@@ -83,6 +83,8 @@ def users_show(name: str) -> None:
     }
     for key, value in rows.items():
         click.echo(f"{key:16} {value}")
+    for line in svc.factor_list(db(), account.id) or ["none"]:
+        click.echo(f"{'second factor':16} {line}")
     audit.record(db(), svc.clock.now(), audit.ADMIN_VIEW, actor=admin_actor(), account_id=account.id)
     db().commit()
 

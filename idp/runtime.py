@@ -31,6 +31,7 @@ from idp.throttle import Throttle
 
 EXTENSION_KEY = "clef"
 FactorAmr = Callable[[Session, int], "str | None"]
+FactorList = Callable[[Session, int], "list[str]"]
 
 
 @dataclass
@@ -39,13 +40,14 @@ class Hooks:
 
     resealers: dict[str, Resealer] = field(default_factory=dict)
     factor_policy: FactorAmr | None = None
+    factor_lister: FactorList | None = None
 
 
 @dataclass(frozen=True)
 class Services:
     """The core's services, built once; slices plug in through the registration points
-    (``add_resealer``, ``on_sessions_ended``, ``set_factor_policy``), never by assigning
-    to it, and each service is given what it uses, not the container."""
+    (``add_resealer``, ``on_sessions_ended``, ``set_factor_policy``, ``set_factor_lister``),
+    never by assigning to it, and each service is given what it uses, not the container."""
 
     settings: Settings
     clock: Clock
@@ -78,6 +80,13 @@ class Services:
         sessions that ends (the provider's back-channel logout)."""
         self.sessions.add_listener(listener)
 
+    def set_factor_lister(self, factor_list: FactorList) -> None:
+        """How to list an account's second factors for ``clef users show`` (one line
+        each: kind, name, dates; never key material), told once by the mfa slice."""
+        if self._hooks.factor_lister is not None:
+            raise ValueError("the second-factor lister is already set")
+        self._hooks.factor_lister = factor_list
+
     def set_factor_policy(self, factor_amr: FactorAmr) -> None:
         """How to tell an account's second factor (its amr value, "otp" or "mail"),
         told once by the mfa slice. Raises ``ValueError`` when told twice."""
@@ -97,6 +106,11 @@ class Services:
         the account has the factor."""
         policy = self._hooks.factor_policy
         return None if policy is None else policy(db, account_id)
+
+    def factor_list(self, db: Session, account_id: int) -> list[str]:
+        """The account's second factors, one line each, or [] (no slice told)."""
+        lister = self._hooks.factor_lister
+        return [] if lister is None else lister(db, account_id)
 
 
 def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None:

@@ -125,6 +125,12 @@ class MfaSettings:
     totp_drift_steps: int
     recovery_code_count: int
     recovery_code_length: int
+    # D3 (WebAuthn): "preferred", "required" or "discouraged"; "none" or "direct"
+    # attestation, and with "direct" the PEM files of the accepted roots.
+    webauthn_user_verification: str
+    webauthn_attestation: str
+    webauthn_attestation_roots: tuple[str, ...]
+    webauthn_challenge_seconds: int
 
 
 @dataclass(frozen=True)
@@ -357,6 +363,14 @@ def _check(settings: Settings) -> None:
     if settings.mail.backend not in ("outbox", "smtp"):
         raise ConfigError("mail.backend must be 'outbox' or 'smtp'")
     mfa = settings.mfa
+    if mfa.webauthn_user_verification not in ("preferred", "required", "discouraged"):
+        raise ConfigError("mfa.webauthn_user_verification must be preferred, required or discouraged")
+    if mfa.webauthn_attestation not in ("none", "direct"):
+        raise ConfigError("mfa.webauthn_attestation must be 'none' or 'direct' (D3)")
+    if mfa.webauthn_attestation == "direct" and not mfa.webauthn_attestation_roots:
+        raise ConfigError("mfa.webauthn_attestation = 'direct' needs webauthn_attestation_roots (D3)")
+    if not 30 <= mfa.webauthn_challenge_seconds <= 600:
+        raise ConfigError("mfa.webauthn_challenge_seconds must be 30 to 600 (D3: short-lived)")
     if mfa.totp_drift_steps > 1 or mfa.totp_digits < 6:
         raise ConfigError("mfa: TOTP needs at least 6 digits and at most 1 step of drift (S11)")
     if mfa.recovery_code_length * 5 < 64 or mfa.recovery_code_count < 1:

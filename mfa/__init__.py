@@ -1,4 +1,5 @@
-"""Second factors (J8-J11): TOTP, email codes, recovery codes.
+"""Second factors (J8-J11): TOTP, email codes, security keys and passkeys (D3),
+recovery codes.
 
 The core hands over here by endpoint name: ``mfa.setup`` after registration and
 ``mfa.challenge`` after the password step. This slice decides when the second factor

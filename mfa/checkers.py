@@ -20,7 +20,8 @@ from idp.audit import Where
 from idp.email_codes import CodeError, EmailCodes
 from idp.models import Account
 from mfa.factors import AMR, SecondFactors
-from mfa.models import EMAIL, TOTP, SecondFactor
+from mfa.models import EMAIL, SECURITY_KEY, TOTP, SecondFactor
+from mfa.security_keys import AMR_HARDWARE_KEY, CounterWentBack, KeyRefused, Pending, SecurityKeys
 
 SIGN_IN = "mfa_sign_in"  # the emailed code's purpose (idp.email_codes) when signing in
 
@@ -42,6 +43,16 @@ class WrongCode(Exception):
 
     blank: bool
     cause: CodeError | None = None
+
+
+@dataclass
+class ClonedKey(WrongCode):
+    """A security key's signature holds but its sign counter went back (WebAuthn
+    §6.1.1): a cloned authenticator. Refused like a wrong code, audited on its own."""
+
+    key_id: int = 0
+    stored: int = 0
+    got: int = 0
 
 
 class Checker(Protocol):
@@ -90,6 +101,34 @@ class EmailCodeChecker:
                                binding=attempt.binding)
         except CodeError as refused:
             raise WrongCode(blank=not typed.strip(), cause=refused) from refused
+
+
+class SecurityKeyChecker:
+    """A security key or passkey (D3): the browser's answer to this attempt's challenge,
+    signed by one of the account's keys, for this origin, its counter moving on. The
+    account's keys are rows of their own (several per account), so this checker is
+    given the answer and the pending challenge rather than a :class:`SecondFactor`."""
+
+    kind = SECURITY_KEY
+    amr = AMR_HARDWARE_KEY
+    mails_code = False
+
+    def __init__(self, keys: SecurityKeys) -> None:
+        self._keys = keys
+
+    def verify_answer(self, db: Session, attempt: Attempt, answer: str,
+                      pending: Pending | None, now: datetime) -> list[str]:
+        """The amr values the key proves (``hwk`` or ``swk``, and ``pop``); raises
+        :class:`WrongCode` (:class:`ClonedKey` for a counter that went back)."""
+        try:
+            key = self._keys.verify_assertion(db, attempt.account.id, pending, answer,
+                                              attempt.binding, now)
+        except CounterWentBack as clone:
+            raise ClonedKey(blank=False, key_id=clone.key.id, stored=clone.key.sign_count,
+                            got=clone.got) from clone
+        except KeyRefused as refused:
+            raise WrongCode(blank=not answer.strip()) from refused
+        return self._keys.amr_of(key)
 
 
 def checkers_for(factors: SecondFactors, codes: EmailCodes) -> Mapping[str, Checker]:

@@ -11,3 +11,7 @@ RECOVERY_CODE_USED = "account:recovery_code:used"
 RECOVERY_CODE_FAILURE = "account:recovery_code:failure"
 RECOVERY_CODES_REPLACED = "account:recovery_codes:replaced"
 OTHER_SESSIONS_ENDED = "account:sessions:others_ended"
+# D3: security keys added, removed, and one whose sign counter went back (a clone).
+KEY_ADDED = "account:security_key:added"
+KEY_REMOVED = "account:security_key:removed"
+KEY_COUNTER_WENT_BACK = "account:security_key:cloned"

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from idp.secret_box import SecretBox
 from idp.settings import MfaSettings
 from mfa.models import EMAIL, TOTP, SecondFactor
+from mfa.security_keys import AMR_HARDWARE_KEY, SecurityKeys
 from mfa.totp import Totp
 
 # amr values (RFC 8176 where it has one) per factor; D2: the ID token says what was used.
@@ -24,9 +25,10 @@ AMR_RECOVERY_CODE = "kba"
 
 
 class SecondFactors:
-    def __init__(self, settings: MfaSettings, box: SecretBox) -> None:
+    def __init__(self, settings: MfaSettings, box: SecretBox, keys: SecurityKeys) -> None:
         self._settings = settings
         self.box = box
+        self._keys = keys
 
     def totp(self, secret: str) -> Totp:
         s = self._settings
@@ -43,8 +45,30 @@ class SecondFactors:
         the account has not set one up (J8)."""
         return next(iter(self.find_for(db, account_id)), None)
 
+    def has_any(self, db: Session, account_id: int) -> bool:
+        """Whether the account has set up a second factor of any kind (J8): an app or
+        email codes, or at least one security key (D3)."""
+        return self.get(db, account_id) is not None or self._keys.count(db, account_id) > 0
+
+    def describe(self, db: Session, account_id: int) -> list[str]:
+        """One line per factor for ``clef users show``: kind, name and dates, never a
+        secret or key material (S5)."""
+        lines = []
+        factor = self.get(db, account_id)
+        if factor is not None:
+            kind = "authenticator app" if factor.kind == TOTP else "email codes"
+            lines.append(f"{kind} (added {factor.created_at:%Y-%m-%d})")
+        for key in self._keys.find_for(db, account_id):
+            used = f"{key.last_used_at:%Y-%m-%d}" if key.last_used_at else "never"
+            kind = "passkey" if key.synced else "security key"
+            lines.append(f"{kind} {key.name!r} (added {key.created_at:%Y-%m-%d}, last used {used})")
+        return lines
+
     def amr_of(self, db: Session, account_id: int) -> str | None:
-        """The amr value a sign-in with the account's factor gets (D2), or None."""
+        """The amr value of the strongest factor the account has (D2, D3), or None: a
+        security key when it has one (the provider only asks for a step-up it can get)."""
+        if self._keys.count(db, account_id):
+            return AMR_HARDWARE_KEY
         factor = self.get(db, account_id)
         return AMR.get(factor.kind) if factor is not None else None
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from idp.forms import AsciiCode
-from mfa.models import EMAIL, TOTP
+from mfa.models import EMAIL, SECURITY_KEY, TOTP
+from mfa.security_keys import NAME_MAX_LENGTH
 
 LETTERS_AND_DIGITS = _l("Type the recovery code with the letters A to Z and the digits 0 to 9.")
 
@@ -17,7 +18,7 @@ class ChooseMethodForm(FlaskForm):
     method = RadioField(
         _l("How do you want to get your codes?"),
         # The page writes each choice's label and explanation itself (mfa/setup.html).
-        choices=[TOTP, EMAIL],
+        choices=[SECURITY_KEY, TOTP, EMAIL],
         validators=[InputRequired(message=_l("Choose one."))],
     )
 
@@ -49,3 +50,26 @@ class SavedCodesForm(FlaskForm):
         validators=[DataRequired(message=_l("Confirm that you have saved your codes."))],
     )
 
+
+
+# The browser's answer to a WebAuthn ceremony (JSON): a few kilobytes at most.
+CREDENTIAL_MAX_LENGTH = 16000
+
+
+class SecurityKeyForm(FlaskForm):
+    """Registering a key (D3): the name the person gives it, and the browser's answer."""
+
+    name = StringField(
+        _l("Name of the key"),
+        validators=[DataRequired(message=_l("Give the key a name.")),
+                    Length(max=NAME_MAX_LENGTH)],
+        render_kw={"autocomplete": "off", "maxlength": str(NAME_MAX_LENGTH)},
+    )
+    credential = HiddenField(validators=[Length(max=CREDENTIAL_MAX_LENGTH)])
+
+
+class SecurityKeySignInForm(FlaskForm):
+    """Signing in with a key (D3): only the browser's answer. Not DataRequired: an empty
+    answer is still an attempt and is counted (S7)."""
+
+    credential = HiddenField(validators=[Length(max=CREDENTIAL_MAX_LENGTH)])

@@ -10,9 +10,10 @@ from flask import Flask, current_app
 
 from idp.runtime import Services
 from idp.secret_box import SecretBox
-from mfa.checkers import checkers_for
+from mfa.checkers import SecurityKeyChecker, checkers_for
 from mfa.factors import SecondFactors
 from mfa.recovery_codes import RecoveryCodes
+from mfa.security_keys import SecurityKeys
 from mfa.service import SecondStep
 
 EXTENSION_KEY = "clef.mfa"
@@ -22,21 +23,25 @@ EXTENSION_KEY = "clef.mfa"
 class MfaServices:
     factors: SecondFactors
     recovery_codes: RecoveryCodes
+    security_keys: SecurityKeys
     box: SecretBox
     second_step: SecondStep
 
 
 def build_mfa_services(core: Services) -> MfaServices:
     settings = core.settings.mfa
-    factors = SecondFactors(settings, core.box)
+    keys = SecurityKeys(settings, core.settings.service.base_url, core.settings.service.name)
+    factors = SecondFactors(settings, core.box, keys)
     core.add_resealer("TOTP secrets", factors.reseal_all)
     core.set_factor_policy(factors.amr_of)
+    core.set_factor_lister(factors.describe)
     recovery_codes = RecoveryCodes(core.keys, settings.recovery_code_count,
                                    settings.recovery_code_length)
     second_step = SecondStep(core.throttle, core.accounts,
-                             checkers_for(factors, core.email_codes), recovery_codes)
-    return MfaServices(factors=factors, recovery_codes=recovery_codes, box=core.box,
-                       second_step=second_step)
+                             checkers_for(factors, core.email_codes), recovery_codes,
+                             SecurityKeyChecker(keys))
+    return MfaServices(factors=factors, recovery_codes=recovery_codes, security_keys=keys,
+                       box=core.box, second_step=second_step)
 
 
 def init_app(app: Flask, core: Services) -> None:

@@ -22,10 +22,11 @@ from idp import audit
 from idp.accounts import AccountService
 from idp.throttle import SECOND_FACTOR_STEP, Throttle, TooManyAttempts
 from mfa import events
-from mfa.checkers import Attempt, Checker, WrongCode
+from mfa.checkers import Attempt, Checker, ClonedKey, SecurityKeyChecker, WrongCode
 from mfa.factors import AMR_PASSWORD, AMR_RECOVERY_CODE
 from mfa.models import SecondFactor
 from mfa.recovery_codes import RecoveryCodes
+from mfa.security_keys import Pending
 
 # The web layer's part of a pass, done in the same transaction: the session is signed
 # in with these amr values (new token, S20).
@@ -43,11 +44,13 @@ class SecondStepLocked(Exception):
 
 class SecondStep:
     def __init__(self, throttle: Throttle, accounts: AccountService,
-                 checkers: Mapping[str, Checker], recovery_codes: RecoveryCodes) -> None:
+                 checkers: Mapping[str, Checker], recovery_codes: RecoveryCodes,
+                 key_checker: SecurityKeyChecker) -> None:
         self._throttle = throttle
         self._accounts = accounts
         self._checkers = checkers
         self._recovery_codes = recovery_codes
+        self._key_checker = key_checker
 
     def mails_code(self, factor: SecondFactor) -> bool:
         """Whether the challenge for ``factor`` is a code mailed for the attempt (S12)."""
@@ -68,6 +71,26 @@ class SecondStep:
         self.passed(db, attempt, checker.amr, factor.kind, now, sign_in)
         return checker.amr
 
+    def verify_security_key(self, db: Session, attempt: Attempt, answer: str,
+                            pending: Pending | None, now: datetime, sign_in: SignIn) -> list[str]:
+        """D3: the browser's answer to the pending challenge, from one of the account's
+        keys. Counted like a code (D4, S7); a counter that went back is audited as a
+        possible clone. Returns the amr values once the session is signed in; raises
+        :class:`SecondStepLocked` or :class:`WrongCode`. Commits."""
+        self._claim(db, attempt, now)
+        checker = self._key_checker
+        try:
+            amr = checker.verify_answer(db, attempt, answer, pending, now)
+        except ClonedKey as clone:
+            self._failed(db, attempt, now, events.KEY_COUNTER_WENT_BACK, key=str(clone.key_id),
+                         stored=str(clone.stored), got=str(clone.got))
+            raise
+        except WrongCode:
+            self._failed(db, attempt, now, events.FAILURE, method=checker.kind)
+            raise
+        self.passed(db, attempt, amr, checker.kind, now, sign_in)
+        return amr
+
     def verify_recovery_code(self, db: Session, attempt: Attempt, typed: str, now: datetime,
                              sign_in: SignIn, notify: Callable[[int], None]) -> int:
         """J10: one unused recovery code instead of the lost factor (amr ``kba``, D2).
@@ -86,13 +109,13 @@ class SecondStep:
         self.passed(db, attempt, AMR_RECOVERY_CODE, RECOVERY_CODE_METHOD, now, sign_in)
         return remaining
 
-    def passed(self, db: Session, attempt: Attempt, amr: str, method: str, now: datetime,
-               sign_in: SignIn) -> None:
+    def passed(self, db: Session, attempt: Attempt, amr: str | list[str], method: str,
+               now: datetime, sign_in: SignIn) -> None:
         """Both factors passed (here or by proving a new factor, J8): the session is
         signed in, the attempt counts are cleared, the inactivity clock restarts (D7).
-        Commits."""
+        Commits. ``amr``: one value, or several (a security key: ``hwk``, ``pop``)."""
         account = attempt.account
-        sign_in([AMR_PASSWORD, amr])
+        sign_in([AMR_PASSWORD, *([amr] if isinstance(amr, str) else amr)])
         self._throttle.clear(db, account.username_key)
         self._accounts.mark_used(account, now)
         audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,

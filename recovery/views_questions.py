@@ -17,7 +17,7 @@ from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.views.common import now, send_code, session_account, where
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
-from mfa.models import SecondFactor
+from mfa.runtime import mfa_services
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
 from recovery.blueprint import bp
 from recovery.forms import QuestionsForm, RecoveryEmailForm
@@ -83,7 +83,7 @@ def setup_questions() -> ResponseReturnValue:
     questions and reset it with them; later changes need a fresh sign-in (S14)."""
     account = _account()
     if (db().get(RecoveryQuestions, account.id) is not None
-            or db().get(SecondFactor, account.id) is not None):
+            or mfa_services().factors.has_any(db(), account.id)):
         return redirect(url_for("mfa.setup"), code=303)
     form = QuestionsForm()
     if request.method == "GET":

@@ -333,6 +333,7 @@ WEB_LAYER = {
     "mfa/views/challenge.py": "views",
     "mfa/views/common.py": "view helpers",
     "mfa/views/enrol.py": "views",
+    "mfa/views/keys.py": "views",
     "mfa/views/manage.py": "views",
     "recovery/runtime.py": "runtime glue: the slice's services of the app",
     "recovery/blueprint.py": "the slice's blueprint",

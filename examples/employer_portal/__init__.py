@@ -10,6 +10,8 @@ Configured by environment variables (``PORTAL_<NAME>``, Flask's ``from_prefixed_
 - ``PORTAL_CLIENT_FILE``: the JSON file with ``client_id`` and ``client_secret``, written
   by ``register.py`` (default ``instance/employer_portal.json``);
 - ``PORTAL_STORE``: the SQLite file of sessions (default ``instance/employer_portal.sqlite3``);
+- ``PORTAL_ACR_VALUES``: the acr_values to demand (default none; for example
+  ``urn:clef:acr:phishing-resistant`` for a security key or passkey);
 - ``PORTAL_SECRET_KEY``: signs the portal's cookie (default: random at each start).
 """
 
@@ -37,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # clocks are never exactly together).
     "LEEWAY_SECONDS": 10,
     "SESSION_HOURS": 12,
+    # acr_values the portal asks for (space-separated; empty: none), e.g.
+    # "urn:clef:acr:phishing-resistant" to demand a security key or passkey (D3).
+    "ACR_VALUES": "",
     # The portal's cookie must not be Clef's: on 127.0.0.1 both sites share cookies.
     "SESSION_COOKIE_NAME": "employer_portal",
     "SESSION_COOKIE_SAMESITE": "Lax",

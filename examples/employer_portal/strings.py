@@ -60,6 +60,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "acr_urn:clef:acr:authenticator-app": "authenticator app",
         "acr_urn:clef:acr:email-code": "emailed code",
         "acr_urn:clef:acr:recovery-code": "recovery code",
+        "acr_urn:clef:acr:phishing-resistant": "security key or passkey",
         "sign_out": "Sign out",
         "error_title": "Sign-in did not work",
         "error_text": "The portal could not complete your sign-in with Clef. Nothing was saved.",
@@ -118,6 +119,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "acr_urn:clef:acr:authenticator-app": "application d'authentification",
         "acr_urn:clef:acr:email-code": "code par courriel",
         "acr_urn:clef:acr:recovery-code": "code de récupération",
+        "acr_urn:clef:acr:phishing-resistant": "clé de sécurité ou clé d'accès",
         "sign_out": "Se déconnecter",
         "error_title": "La connexion n'a pas fonctionné",
         "error_text": (

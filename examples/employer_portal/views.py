@@ -137,9 +137,12 @@ def choose_language(code: str) -> ResponseReturnValue:
 @bp.get("/signin")
 def sign_in() -> ResponseReturnValue:
     """To Clef's authorization endpoint: code flow, PKCE S256, state and nonce (Authlib
-    makes and remembers them), in the portal's language (``ui_locales``)."""
+    makes and remembers them), in the portal's language (``ui_locales``), with the
+    ``acr_values`` it is configured to demand, if any."""
+    extra = {"acr_values": current_app.config["ACR_VALUES"]} if current_app.config["ACR_VALUES"] else {}
     try:
-        response: Response = _clef().authorize_redirect(_url("/callback"), ui_locales=locale())
+        response: Response = _clef().authorize_redirect(_url("/callback"), ui_locales=locale(),
+                                                        **extra)
     except OSError as error:  # Clef cannot be reached (discovery)
         log.warning("sign-in not started: %s", error)
         return render_template("error.html"), 503

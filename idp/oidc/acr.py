@@ -1,8 +1,8 @@
 """Authentication context classes (D2): what a portal learns about how the person
 signed in, and what it may demand with ``acr_values``.
 
-Levels, weakest first: a recovery code, an emailed code, an authenticator app. A
-phishing-resistant factor (D3) would be a fourth, above the app.
+Levels, weakest first: a recovery code, an emailed code, an authenticator app, and a
+phishing-resistant factor (D3: a security key or passkey, amr ``hwk`` or ``swk``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 ACR_RECOVERY_CODE = "urn:clef:acr:recovery-code"
 ACR_EMAIL = "urn:clef:acr:email-code"
 ACR_APP = "urn:clef:acr:authenticator-app"
-LEVELS = (ACR_RECOVERY_CODE, ACR_EMAIL, ACR_APP)
+ACR_PHISHING_RESISTANT = "urn:clef:acr:phishing-resistant"
+LEVELS = (ACR_RECOVERY_CODE, ACR_EMAIL, ACR_APP, ACR_PHISHING_RESISTANT)
 # amr (set by the second-factor slice, D2) -> acr
-BY_AMR = {"kba": ACR_RECOVERY_CODE, "mail": ACR_EMAIL, "otp": ACR_APP}
+BY_AMR = {"kba": ACR_RECOVERY_CODE, "mail": ACR_EMAIL, "otp": ACR_APP,
+          "hwk": ACR_PHISHING_RESISTANT, "swk": ACR_PHISHING_RESISTANT}
 
 
 def achieved(amr: str | None) -> str:

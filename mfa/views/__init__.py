@@ -3,9 +3,9 @@ registers it (importing the view modules puts their routes on ``bp``)."""
 
 from __future__ import annotations
 
-from mfa.views import challenge, enrol, manage
+from mfa.views import challenge, enrol, keys, manage
 from mfa.views.blueprint import bp
 
-ROUTES = (challenge, enrol, manage)
+ROUTES = (challenge, enrol, keys, manage)
 
 __all__ = ["ROUTES", "bp"]

@@ -39,8 +39,10 @@ BLANK_CODE = {TOTP: _l("Enter the code your app shows now."),
 
 def _page(factor: SecondFactor, form: CodeForm, status: int = 200,
           error: str | None = None, notice: str | None = None) -> ResponseReturnValue:
+    has_keys = mfa_services().security_keys.count(db(), factor.account_id) > 0
     return render_template("mfa/challenge.html", factor=factor, form=form, error=error,
-                           notice=notice, resend=PostOnlyForm(), email=EMAIL), status
+                           notice=notice, resend=PostOnlyForm(), email=EMAIL,
+                           has_keys=has_keys), status
 
 
 def _factor_of(account: Account) -> SecondFactor | None:
@@ -55,9 +57,14 @@ def challenge() -> ResponseReturnValue:
         return redirect(after_sign_in_target(), code=303)
     account = current_account()
     factor = _factor_of(account)
-    if factor is None:
+    has_keys = mfa_services().security_keys.count(db(), account.id) > 0
+    if factor is None and not has_keys:
         # J8: an account that never finished setting up does it now, before anything else.
         return redirect(url_for("mfa.setup"), code=303)
+    if factor is None or (has_keys and request.args.get("use") != "code"
+                          and request.method == "GET"):
+        # D3: the strongest factor first; "Use another method" comes back with use=code.
+        return redirect(url_for("mfa.challenge_key"), code=303)
     form = CodeForm()
     if request.method == "GET":
         mailed = mfa_services().second_step.mails_code(factor)
@@ -130,7 +137,7 @@ def recover() -> ResponseReturnValue:
     if current_session().level == FULL:
         return redirect(url_for("mfa.done"), code=303)
     account = current_account()
-    if _factor_of(account) is None:
+    if not mfa_services().factors.has_any(db(), account.id):
         return redirect(url_for("mfa.setup"), code=303)
     form = RecoveryCodeForm()
     if request.method == "GET":

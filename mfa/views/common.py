@@ -43,8 +43,9 @@ def attempt(account: Account) -> Attempt:
     return Attempt(account=account, binding=record.id, where=where())
 
 
-def complete_sign_in(account: Account, factor_amr: str, method: str) -> None:
-    """A new factor was just proved (J8): the second step is passed. Commits."""
+def complete_sign_in(account: Account, factor_amr: str | list[str], method: str) -> None:
+    """A new factor was just proved (J8): the second step is passed. Commits.
+    ``factor_amr`` is one value, or several (a security key: ``hwk`` and ``pop``)."""
     mfa_services().second_step.passed(db(), attempt(account), factor_amr, method, now(),
                                       passed_second_factor)
 

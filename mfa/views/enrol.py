@@ -32,7 +32,7 @@ from mfa import events
 from mfa.factors import AMR
 from mfa.forms import ChooseMethodForm, CodeForm
 from mfa.mail_codes import SET_UP, send_code
-from mfa.models import EMAIL, TOTP
+from mfa.models import EMAIL, SECURITY_KEY, TOTP
 from mfa.runtime import mfa_services
 from mfa.totp import grouped, new_secret
 from mfa.views.blueprint import bp
@@ -55,7 +55,7 @@ def enrolment_step(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_session().level == PASSWORD:
             account = current_account()
-            if mfa_services().factors.get(db(), account.id) is not None:
+            if mfa_services().factors.has_any(db(), account.id):
                 return redirect(url_for("mfa.challenge"), code=303)
             return view(*args, **kwargs)
         return fresh_view(*args, **kwargs)
@@ -63,7 +63,7 @@ def enrolment_step(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _changing() -> bool:
+def changing() -> bool:
     """Setting up again (J9) rather than for the first time (J8)."""
     return current_session().level == FULL
 
@@ -77,12 +77,14 @@ def setup() -> ResponseReturnValue:
     if request.method == "POST" and form.validate_on_submit():
         if form.method.data == TOTP:
             return redirect(url_for("mfa.setup_app"), code=303)
+        if form.method.data == SECURITY_KEY:
+            return redirect(url_for("mfa.setup_key"), code=303)
         if email_ready:
             return redirect(url_for("mfa.setup_email"), code=303)
         form.method.errors = [_("Email codes need a confirmed recovery email. Choose the app.")]
     status = 400 if request.method == "POST" else 200
     return render_template("mfa/setup.html", form=form, email_ready=email_ready,
-                           changing=_changing(), account=account), status
+                           changing=changing(), account=account), status
 
 
 @bp.route("/setup/app", methods=["GET", "POST"])
@@ -105,7 +107,7 @@ def setup_app() -> ResponseReturnValue:
         if step is not None:
             m.factors.use_totp(db(), account.id, secret, step, now())
             session.pop(PENDING_TOTP_KEY, None)
-            return _finish(account, TOTP)
+            return finish_setup(account, TOTP)
         _record_setup_failure(account, TOTP)
         form.code.errors = [
             _("Enter the code your app shows now.") if not (form.code.data or "").strip()
@@ -116,7 +118,7 @@ def setup_app() -> ResponseReturnValue:
     totp = m.factors.totp(secret)
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "mfa/setup_app.html", form=form, changing=_changing(),
+        "mfa/setup_app.html", form=form, changing=changing(),
         qr_svg=totp.qr_svg(account.username, issuer), secret=grouped(secret),
         uri=totp.provisioning_uri(account.username, issuer),
     ), status
@@ -147,7 +149,7 @@ def setup_email() -> ResponseReturnValue:
         error = email_code_error(refused)
     else:
         mfa_services().factors.use_email(db(), account.id, now())
-        return _finish(account, EMAIL)
+        return finish_setup(account, EMAIL)
     _record_setup_failure(account, EMAIL)  # and the wrong try counts (S16)
     form.code.errors = [error]
     return _email_page(account, form, status=400)
@@ -185,22 +187,24 @@ def _send(account: Account, binding: str) -> str | None:
 def _email_page(account: Account, form: CodeForm, notice: str | None = None,
                 status: int = 200) -> ResponseReturnValue:
     return render_template("mfa/setup_email.html", form=form, account=account, notice=notice,
-                           changing=_changing(), resend=PostOnlyForm()), status
+                           changing=changing(), resend=PostOnlyForm()), status
 
 
-def _finish(account: Account, kind: str) -> ResponseReturnValue:
+def finish_setup(account: Account, kind: str,
+                 amr: list[str] | None = None) -> ResponseReturnValue:
     """The new factor is proved: a new set of recovery codes replaces the old (S13),
-    and the person is signed in (J8) or told by email of the change (J9, S14)."""
+    and the person is signed in (J8, with ``amr`` or the kind's) or told by email of
+    the change (J9, S14)."""
     codes = mfa_services().recovery_codes.replace(db(), account.id, now())
-    changing = _changing()
-    audit.record(db(), now(), events.CHANGED if changing else events.ENROLLED,
+    is_change = changing()
+    audit.record(db(), now(), events.CHANGED if is_change else events.ENROLLED,
                  actor=account.username, account_id=account.id, where=where(), method=kind)
     audit.record(db(), now(), events.RECOVERY_CODES_REPLACED, actor=account.username,
                  account_id=account.id, where=where())
-    stash_codes(codes, "change" if changing else "enrol")
-    if changing:
+    stash_codes(codes, "change" if is_change else "enrol")
+    if is_change:
         notify(account, "second_factor_changed", method=kind)
         db().commit()
     else:
-        complete_sign_in(account, AMR[kind], kind)
+        complete_sign_in(account, amr or AMR[kind], kind)
     return redirect(url_for("mfa.recovery_codes"), code=303)

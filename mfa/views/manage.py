@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from idp import audit
 from idp.forms import PostOnlyForm
@@ -36,7 +37,21 @@ def _manage_page(just_signed_in: bool) -> ResponseReturnValue:
         continue_to=session.get(NEXT_KEY) or url_for("account.home"),
         fresh=is_fresh(record), post_form=PostOnlyForm(),
         others_ended=request.args.get("ended", type=int),
+        keys=mfa_services().security_keys.find_for(db(), account.id),
+        key_notice=_key_notice(),
     )
+
+
+def _key_notice() -> str | None:
+    """What the last change to the security keys did (D3), after its redirect."""
+    if request.args.get("added"):
+        return str(_("Your security key was added."))
+    if request.args.get("removed"):
+        return str(_("The security key was removed."))
+    if request.args.get("last"):
+        return str(_("This is your only way to sign in after your password, so it cannot "
+                     "be removed. Add another key or an app first."))
+    return None
 
 
 @bp.get("/done")

@@ -86,6 +86,9 @@ FORMS = {
     "setup_choose": Form("/2fa/setup", ("method",), enrolment),
     "setup_app": Form("/2fa/setup/app", ("code",), enrolment),
     "setup_email": Form("/2fa/setup/email", ("code",), enrolment),
+    "setup_key": Form("/2fa/setup/key", ("name", "credential"), enrolment),
+    "challenge_key": Form("/2fa/challenge", ("credential",), password_step, "/2fa/challenge/key"),
+    "remove_key": Form("/2fa/manage", (), signed_in, "/2fa/keys/1/remove"),
     "setup_email_resend": Form("/2fa/setup/email", (), enrolment, "/2fa/setup/email/resend"),
     "register_questions": Form(
         "/register/questions",

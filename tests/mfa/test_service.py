@@ -15,7 +15,7 @@ from idp.audit import Where
 from idp.models import Account, AuditEvent
 from idp.throttle import SECOND_FACTOR_STEP
 from mfa import events
-from mfa.checkers import Attempt, WrongCode, checkers_for
+from mfa.checkers import Attempt, SecurityKeyChecker, WrongCode, checkers_for
 from mfa.models import SecondFactor
 from mfa.runtime import EXTENSION_KEY
 from mfa.service import SecondStep, SecondStepLocked
@@ -114,7 +114,8 @@ def test_issue10_a_new_kind_of_factor_is_one_new_checker(app, db):
     account = create_account(app, "alice")
     svc, m = app.extensions["clef"], app.extensions[EXTENSION_KEY]
     checkers = {**checkers_for(m.factors, svc.email_codes), _AlwaysKey.kind: _AlwaysKey()}
-    step = SecondStep(svc.throttle, svc.accounts, checkers, m.recovery_codes)
+    step = SecondStep(svc.throttle, svc.accounts, checkers, m.recovery_codes,
+                      SecurityKeyChecker(m.security_keys))
     key = SecondFactor(account_id=account.id, kind=_AlwaysKey.kind)
     signed_in: list[list[str]] = []
     with pytest.raises(WrongCode):
