@@ -141,6 +141,7 @@ class OidcSettings:
     refresh_idle_minutes: int
     refresh_absolute_hours: int
     key_publish_lead_minutes: int
+    jwks_memory_seconds: int
     backchannel_retry_seconds: tuple[int, ...]
     backchannel_timeout_seconds: float
 
@@ -377,6 +378,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("mfa.recovery_code_length must give at least 64 bits (13 characters, S13)")
     if not 0 < settings.oidc.code_lifetime_seconds <= 600:
         raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
+    if not 0 <= settings.oidc.jwks_memory_seconds * 2 <= settings.oidc.key_publish_lead_minutes * 60:
+        raise ConfigError("oidc.jwks_memory_seconds must be at most half the key publish lead (S42)")
     if settings.recovery.answer_max_failures < 1 or settings.recovery.token_minutes < 1:
         raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
     if settings.session.idle_minutes <= 0 or settings.session.expired_notice_hours < 0:

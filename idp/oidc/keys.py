@@ -25,10 +25,11 @@ from idp.secret_box import SecretBox
 
 ALGORITHMS = ("RS256", "ES256")
 RSA_BITS = 2048
-# The JWKS is served from memory (issue 11). Another process (``clef keys rotate``) may
-# publish new keys; they sign only ``key_publish_lead_minutes`` later, so a document at
-# most this old never lacks a key that signs (S42). This process's own changes, and the
-# removal time of a retiring key, refresh it at once.
+# The JWKS is served from memory (issue 11), by default for this long
+# (`oidc.jwks_memory_seconds`). Another process (``clef keys rotate``) may publish new
+# keys; they sign only ``key_publish_lead_minutes`` later, so a document at most this old
+# never lacks a key that signs (S42). This process's own changes, and the removal time of
+# a retiring key, refresh it at once.
 JWKS_MEMORY = timedelta(seconds=60)
 
 
@@ -49,8 +50,10 @@ class ActiveKey:
 
 
 class SigningKeys:
-    def __init__(self, box: SecretBox, publish_lead: timedelta, token_lifetime: timedelta) -> None:
+    def __init__(self, box: SecretBox, publish_lead: timedelta, token_lifetime: timedelta,
+                 memory: timedelta = JWKS_MEMORY) -> None:
         self._box = box
+        self._memory = memory
         self._lead = publish_lead
         self._lifetime = token_lifetime
         # kid -> opened private key. A kid's key never changes, so each worker opens
@@ -143,7 +146,7 @@ class SigningKeys:
         ).order_by(SigningKey.created_at)))
         body = json.dumps({"keys": [dict(row.public_jwk) for row in rows]},
                           separators=(",", ":")).encode()
-        until = min([now + JWKS_MEMORY] + [row.remove_after for row in rows if row.remove_after])
+        until = min([now + self._memory] + [row.remove_after for row in rows if row.remove_after])
         etag = hashlib.sha256(body).hexdigest()[:32]
         self._published = (body, etag, until)
         return body, etag

@@ -35,7 +35,8 @@ def build_oidc_services(settings: Settings, clock: Clock, keys: KeyRing,
     issuer = settings.service.base_url.rstrip("/")
     clients = Clients(keys)
     signing_keys = SigningKeys(box, timedelta(minutes=s.key_publish_lead_minutes),
-                               timedelta(seconds=s.id_token_lifetime_seconds))
+                               timedelta(seconds=s.id_token_lifetime_seconds),
+                               timedelta(seconds=s.jwks_memory_seconds))
     tokens = Tokens(s)
     backchannel = Backchannel(issuer=issuer, settings=s, clock=clock, keys=keys,
                               clients=clients, tokens=tokens, signing_keys=signing_keys)

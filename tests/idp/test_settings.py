@@ -283,3 +283,10 @@ def test_lists_come_back_as_tuples_and_every_default_has_its_declared_type():
 def test_s28_a_username_limit_wider_than_the_column_is_refused():
     with pytest.raises(ConfigError, match=r"username\.max_length"):
         load_settings({"username": {"max_length": 65}})
+
+
+def test_s42_the_jwks_memory_must_stay_well_below_the_key_publish_lead():
+    """A JWKS kept longer than the lead could lack a key that already signs."""
+    with pytest.raises(ConfigError, match=r"oidc\.jwks_memory_seconds"):
+        load_settings({"oidc": {"jwks_memory_seconds": 1801, "key_publish_lead_minutes": 60}}, environ={})
+    assert load_settings({"oidc": {"jwks_memory_seconds": 1800}}, environ={}).oidc.jwks_memory_seconds == 1800

@@ -90,6 +90,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Cluster, Flask]]:
         "IDP_DATABASE__URL": PG_URL,
         "IDP_RATE_LIMIT__STORAGE_URL": REDIS_URL,
         "IDP_RATE_LIMIT__TRUSTED_PROXIES": "1",
+        "IDP_OIDC__JWKS_MEMORY_SECONDS": "1",  # the rotation below is seen within a second
         "IDP_RATE_LIMIT__REGISTER_PER_IP": "3/minute",
         "IDP_METRICS__ALLOWED_NETWORKS": f'["{MONITORING}"]',
         "IDP_ARGON2__MEMORY_KIB": "1024",
@@ -265,6 +266,7 @@ def test_journeys_hold_across_two_instances(cluster, portal_endpoint) -> None:
     before = kids(seen)
     result = run_cli(admin, "keys", "rotate")
     assert result.exit_code == 0, result.output
+    time.sleep(1.5)  # each instance's JWKS memory (oidc.jwks_memory_seconds)
     published = [kids(seen), kids(seen)]
     assert all(p > before for p in published) and published[0] == published[1]
     assert set(seen.served[-2:]) == both
