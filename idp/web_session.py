@@ -9,6 +9,7 @@ the token as S20 and S21 ask.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -72,11 +73,19 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 
     def adopt(self, token: str, record: WebSession) -> None:
         """Point at a renewed row, keeping what this request stored so far except the
-        form token: pages after a privilege step get a fresh one (S20)."""
-        self.pop(CSRF_KEY, None)
+        form token: pages after a privilege step get a fresh one (S20), made here so the
+        page that follows has nothing to write back (issue 11)."""
+        self[CSRF_KEY] = new_form_token()
         self.token, self.record = token, record
         record.data = dict(self)
         self.renewed = True
+
+
+def new_form_token() -> str:
+    """A raw form token as Flask-WTF makes one (160 random bits, hex), stored with the
+    session when its row is written anyway: the GET page that then renders a form finds
+    it and leaves the session unchanged, instead of a write and a commit per page."""
+    return secrets.token_hex(20)
 
 
 def cookie_name(app: Flask) -> str:
@@ -125,6 +134,7 @@ class ServerSessionInterface(SessionInterface):
                     response.delete_cookie(name, path="/", secure=secure, httponly=True,
                                            samesite="Lax")
                 return
+            session.setdefault(CSRF_KEY, new_form_token())
             session.token, session.record = svc.sessions.create(db(), now, dict(session))
             changed = True
         elif session.modified:

@@ -1,0 +1,52 @@
+"""A page that changes nothing writes nothing (issue 11): no session write-back and no
+commit on a GET after the session's row was written, while the form token is still
+renewed at every privilege step (S20, S24)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import event
+
+from tests.helpers import create_account, sign_in
+from tests.support.screens import csrf
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[dict[str, int]]:
+    engine = app.extensions["clef"].engine
+    counts = {"commits": 0, "writes": 0}
+
+    def on_commit(*_args: object) -> None:
+        counts["commits"] += 1
+
+    def on_statement(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.lstrip().upper().startswith("SELECT"):
+            counts["writes"] += 1
+
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "commit", on_commit)
+        event.remove(engine, "before_cursor_execute", on_statement)
+
+
+def test_pages_after_the_first_write_nothing(app: Flask) -> None:
+    create_account(app, "alice")
+    browser = app.test_client()
+    with counted(app) as first:
+        first_token = csrf(browser, "/signin")  # a new visitor: one row, its form token in it
+    assert first["commits"] == 1
+    with counted(app) as again:
+        assert csrf(browser, "/signin") == first_token
+    assert again == {"commits": 0, "writes": 0}
+
+    assert sign_in(browser, "alice").status_code == 303
+    with counted(app) as challenge:
+        step_token = csrf(browser, "/2fa/challenge")
+    assert challenge == {"commits": 0, "writes": 0}, "the password step stored the new token"
+    assert step_token != first_token  # S20: a fresh form token after the privilege step
