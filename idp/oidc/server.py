@@ -68,11 +68,12 @@ class CodeGrant(AuthorizationCodeGrant):
         payload = request.payload
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
+        nonce = payload.data.get("nonce")
         db().add(AuthorizationCode(
             code_hash=token_hash(code), client_id=request.client.client_id,
             account_id=request.user.id, redirect_uri=payload.redirect_uri or "",
             scope=request.client.get_allowed_scope(payload.scope or ""),
-            nonce=payload.data.get("nonce"),
+            nonce=nonce, nonce_hash=token_hash(nonce) if nonce else None,
             code_challenge=payload.data.get("code_challenge"),
             code_challenge_method=payload.data.get("code_challenge_method"),
             auth_time=facts.auth_time, amr=facts.amr, acr=facts.acr, sid=facts.sid,
@@ -135,10 +136,11 @@ class S256CodeChallenge(CodeChallenge):
 
 class ClefOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        """A nonce is never accepted twice from one client (replayed requests)."""
+        """A nonce is never accepted twice from one client (replayed requests): looked
+        up by its hash, which is indexed with the client (issue 11)."""
         found = db().scalars(select(AuthorizationCode.code_hash).where(
             AuthorizationCode.client_id == request.payload.client_id,
-            AuthorizationCode.nonce == nonce).limit(1)).first()
+            AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()
         return found is not None
 
     def _key(self, client: OAuthClient) -> Any:
