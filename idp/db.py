@@ -60,11 +60,13 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
+                prepare_threshold: int = 2) -> Engine:
     """An engine for ``url``; SQLite gets the pragmas above and its folder created.
 
     Statement parameters are kept out of SQL logging and error messages (S28): a
-    username looked up may be a password typed in the wrong field."""
+    username looked up may be a password typed in the wrong field. On PostgreSQL the
+    pool's size and psycopg's prepared statements follow ``[database]`` (issue 11)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False},
                                hide_parameters=True)
@@ -72,7 +74,10 @@ def make_engine(url: str) -> Engine:
         return engine
     # No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per
     # request. ``_check_liveness`` below does the same job without one.
-    engine = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
+    # psycopg's prepare_threshold: None never prepares (config/defaults.toml: -1).
+    connect_args = {"prepare_threshold": None if prepare_threshold < 0 else prepare_threshold}
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                           hide_parameters=True, connect_args=connect_args)
     event.listen(engine, "checkin", _stamp_checkin)
     event.listen(engine, "checkout", _check_liveness)
     return engine

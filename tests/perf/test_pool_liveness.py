@@ -57,3 +57,15 @@ def test_a_connection_the_server_ended_is_replaced_unseen():
     finally:
         engine.dispose()
         killer.dispose()
+
+
+def test_prepared_statements_follow_the_setting():
+    """psycopg prepares hot statements (issue 11); -1 turns it off for a pooler in
+    transaction mode."""
+    for setting, expected in ((2, 2), (-1, None)):
+        engine = make_engine(PG_URL, prepare_threshold=setting)
+        try:
+            with engine.connect() as conn:
+                assert conn.connection.dbapi_connection.prepare_threshold == expected
+        finally:
+            engine.dispose()
