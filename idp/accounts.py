@@ -3,6 +3,11 @@
 Owns the security decisions of the core (STYLE.md, after warehouse's services): the
 password policy, equal work for known and unknown usernames (S6), the throttle (D4), the
 revoked state (D7). Views call it with plain values and turn its exceptions into pages.
+
+Verbs, the same in every slice: ``verify_*`` returns what passed or raises a typed
+error; ``check_*`` answers a bool and never raises for a "no" (the convention of
+Authlib's hooks, which Clef implements); ``get_*`` returns an object or None;
+``find_*`` returns a list, possibly empty.
 """
 
 from __future__ import annotations
@@ -123,7 +128,7 @@ class AccountService:
             problems.append(PasswordProblem.MISMATCH)
         return RegistrationRefused(name_problem, False, tuple(problems))
 
-    def check_password(
+    def verify_password(
         self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where
     ) -> Account:
         """The password step of sign-in (J1, J3). Returns the account when the password

@@ -5,19 +5,27 @@ One row per (account, purpose) holds the live code's keyed hash, what it is boun
 (the address being confirmed, a sign-in attempt), its expiry and its wrong tries. The
 core uses it to confirm a recovery email; the second-factor and recovery slices use it
 for their own purposes.
+
+:meth:`EmailCodes.send` (issue, audit, stage the mail, commit, send) and
+:meth:`EmailCodes.confirm_address` (the code proves an address, which becomes the
+account's recovery email) are the whole flows, so that views only call and render: the
+mail itself is the caller's (a function that stages it in the outbox and one that sends
+what was staged, ``idp.mail_render``), since rendering needs the web layer.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp.keys import KeyRing
-from idp.models import EmailCode
+from idp.models import Account, EmailCode
 from idp.settings import EmailCodeSettings
 
 CODE_HASH_PURPOSE = "email_code"
@@ -49,6 +57,14 @@ class TooManyWrongCodes(CodeError):
 @dataclass
 class ResendTooSoon(CodeError):
     retry_after: timedelta
+
+
+# Stage the mail holding ``code`` (valid ``minutes``) in the current transaction.
+StageCodeMail = Callable[[str, int], object]
+# Send what was staged once committed; False when a mail could not leave now.
+SendStaged = Callable[[], bool]
+# After a new address is confirmed, before the commit: (previous confirmed address, new).
+AddressConfirmed = Callable[[str | None, str], None]
 
 
 def _drop(db: Session, row: EmailCode) -> None:
@@ -144,3 +160,48 @@ class EmailCodes:
     def pending_binding(self, db: Session, account_id: int, purpose: str) -> str | None:
         row = db.get(EmailCode, (account_id, purpose))
         return None if row is None else row.binding
+
+    def send(self, db: Session, account: Account, purpose: str, binding: str, now: datetime,
+             where: audit.Where, *, stage: StageCodeMail, send: SendStaged,
+             tag: str = audit.EMAIL_CODE_SENT) -> bool:
+        """Issue a fresh code for ``purpose`` bound to ``binding`` (an address being
+        confirmed, a sign-in attempt) and mail it (S16).
+
+        The code, the audit row and the staged mail are committed together before the
+        mail leaves, so a mail that cannot leave now (False) loses nothing: the page
+        offers a new code, and the worker still sends this one while the code lives.
+        Raises :class:`ResendTooSoon` (nothing written) when asked again too soon."""
+        code = self.issue(db, account.id, purpose, binding, now)
+        audit.record(db, now, tag, actor=account.username, account_id=account.id,
+                     where=where, purpose=purpose)
+        stage(code, self._settings.lifetime_minutes)
+        db.commit()
+        return send()
+
+    def confirm_address(self, db: Session, account: Account, purpose: str, typed: str,
+                        now: datetime, where: audit.Where, *, tag: str,
+                        expected: str | None = None,
+                        confirmed: AddressConfirmed | None = None) -> str:
+        """The code sent to an address proves it: that address becomes the account's
+        confirmed recovery email, audited as ``tag``; ``confirmed`` (given the previous
+        confirmed address and the new one) stages notifications before the commit.
+
+        Returns the address. Raises :class:`CodeError` (audited, the wrong try counted),
+        :class:`NoLiveCode` too when the code was for another address than
+        ``expected``. Commits either way."""
+        try:
+            address = self.verify(db, account.id, purpose, typed, now)
+            if expected is not None and address != expected:
+                raise NoLiveCode()
+        except CodeError:
+            audit.record(db, now, audit.EMAIL_CODE_FAILED, actor=account.username,
+                         account_id=account.id, where=where, purpose=purpose)
+            db.commit()
+            raise
+        previous = account.email if account.has_confirmed_email else None
+        account.email, account.email_confirmed_at = address, now
+        audit.record(db, now, tag, actor=account.username, account_id=account.id, where=where)
+        if confirmed is not None:
+            confirmed(previous, address)
+        db.commit()
+        return address

@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from sqlalchemy import inspect
 
 from idp.mail import OutgoingMail
-from idp.models import OutboxMail
+from idp.models import Account, OutboxMail
 from idp.runtime import db, services
 
 STAGED_KEY = "clef_staged_mail"
@@ -53,6 +53,18 @@ def stage_mail(message: str, locale: str, to: str, *, account_id: int | None = N
                            message=message, account_id=account_id, expires_at=expires)
     g.setdefault(STAGED_KEY, []).append(row)
     return row
+
+
+def stage_notice(account: Account, message: str, **context: Any) -> bool:
+    """A security notification (S14, S18) to the account's confirmed recovery email,
+    staged in the transaction of the change it tells of: call before that commit. False
+    when there is no confirmed address to tell. Like every mail it leaves through the
+    outbox, the one place where a mail that cannot leave is logged and kept for later."""
+    if not account.has_confirmed_email or account.email is None:
+        return False
+    stage_mail(message, account.locale, account.email, account_id=account.id,
+               username=account.username, **context)
+    return True
 
 
 def send_staged() -> bool:

@@ -191,9 +191,10 @@ class SessionStore:
         db.add(record)
         return token, record
 
-    def touch(self, record: WebSession, now: datetime) -> bool:
-        """Record activity, at most once per ``touch_interval``; True when it wrote."""
-        if now - record.last_seen_at < self.touch_interval:
+    def touch(self, record: WebSession, now: datetime, *, force: bool = False) -> bool:
+        """Record activity, at most once per ``touch_interval`` (always with ``force``:
+        "Stay signed in", J4); True when it wrote. The caller commits."""
+        if not force and now - record.last_seen_at < self.touch_interval:
             return False
         record.last_seen_at = now
         return True

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, delete, literal, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
 from idp.models import LoginThrottle
 from idp.settings import LockoutSettings
+from idp.upsert import upsert
 
 THROTTLE_KEY_PURPOSE = "throttle.username"
 PASSWORD_STEP = "password"  # noqa: S105 - a step name, not a secret
@@ -93,23 +93,15 @@ class Throttle:
         key = self.key_for(username_key, step)
         new_failures = LoginThrottle.failures + 1
         lock_until = self._lock_expression(new_failures, now)
-        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
         first_lock = self.lock_length(1)
-        statement = (
-            dialect.insert(LoginThrottle)
-            .values(
-                key=key,
-                failures=1,
-                locked_until=now + first_lock if first_lock else None,
-                updated_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=[LoginThrottle.key],
-                set_={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
-                where=or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
-            )
-            .returning(LoginThrottle.failures)
-        )
+        statement = upsert(
+            db, LoginThrottle,
+            {"key": key, "failures": 1,
+             "locked_until": now + first_lock if first_lock else None, "updated_at": now},
+            key=LoginThrottle.key,
+            update={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
+            where=or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+        ).returning(LoginThrottle.failures)
         claimed = db.execute(statement).scalar_one_or_none()
         db.commit()
         if claimed is None:

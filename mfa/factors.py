@@ -33,12 +33,19 @@ class SecondFactors:
         return Totp(secret, digits=s.totp_digits, period=s.totp_period_seconds,
                     drift=s.totp_drift_steps)
 
-    def of(self, db: Session, account_id: int) -> SecondFactor | None:
-        return db.get(SecondFactor, account_id)
+    def find_for(self, db: Session, account_id: int) -> list[SecondFactor]:
+        """Every factor the account signs in with (today at most one; a list so that
+        an account may hold several, e.g. security keys beside an app)."""
+        return list(db.scalars(select(SecondFactor).where(SecondFactor.account_id == account_id)))
+
+    def get(self, db: Session, account_id: int) -> SecondFactor | None:
+        """The factor the screens show (the first of :meth:`find_for`), or None when
+        the account has not set one up (J8)."""
+        return next(iter(self.find_for(db, account_id)), None)
 
     def amr_of(self, db: Session, account_id: int) -> str | None:
         """The amr value a sign-in with the account's factor gets (D2), or None."""
-        factor = self.of(db, account_id)
+        factor = self.get(db, account_id)
         return AMR.get(factor.kind) if factor is not None else None
 
     def confirm_totp(self, secret: str, typed: str, now: datetime) -> int | None:
@@ -64,7 +71,8 @@ class SecondFactors:
         factor.created_at = now
         return factor
 
-    def check_totp(self, db: Session, factor: SecondFactor, typed: str, now: datetime) -> bool:
+    def claim_totp_step(self, db: Session, factor: SecondFactor, typed: str,
+                        now: datetime) -> bool:
         """True when ``typed`` is the code of a step later than every step accepted
         before (S11). The step is claimed by one conditional UPDATE, so a code raced in
         by two requests passes once. The caller commits."""

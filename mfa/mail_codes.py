@@ -7,8 +7,10 @@ from __future__ import annotations
 from idp.models import Account
 from idp.views.common import send_code as mail_code
 from mfa import events
+from mfa.checkers import SIGN_IN
 
-SIGN_IN = "mfa_sign_in"
+__all__ = ["SET_UP", "SIGN_IN", "send_code"]
+
 SET_UP = "mfa_set_up"
 
 

@@ -8,8 +8,10 @@ from flask import current_app
 
 from idp.runtime import Services
 from idp.secret_box import SecretBox
+from mfa.checkers import checkers_for
 from mfa.factors import SecondFactors
 from mfa.recovery_codes import RecoveryCodes
+from mfa.service import SecondStep
 
 EXTENSION_KEY = "clef.mfa"
 
@@ -19,6 +21,7 @@ class MfaServices:
     factors: SecondFactors
     recovery_codes: RecoveryCodes
     box: SecretBox
+    second_step: SecondStep
 
 
 def build_mfa_services(core: Services) -> MfaServices:
@@ -26,12 +29,12 @@ def build_mfa_services(core: Services) -> MfaServices:
     factors = SecondFactors(settings, core.box)
     core.resealers["TOTP secrets"] = factors.reseal_all
     core.factor_amr = factors.amr_of
-    return MfaServices(
-        factors=factors,
-        recovery_codes=RecoveryCodes(core.keys, settings.recovery_code_count,
-                                     settings.recovery_code_length),
-        box=core.box,
-    )
+    recovery_codes = RecoveryCodes(core.keys, settings.recovery_code_count,
+                                   settings.recovery_code_length)
+    second_step = SecondStep(core.throttle, core.accounts,
+                             checkers_for(factors, core.email_codes), recovery_codes)
+    return MfaServices(factors=factors, recovery_codes=recovery_codes, box=core.box,
+                       second_step=second_step)
 
 
 def mfa_services() -> MfaServices:

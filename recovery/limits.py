@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, literal, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
+from idp.upsert import upsert
 from recovery.models import AnswerLimit
 
 LIMIT_KEY_PURPOSE = "recovery.answers.username"
@@ -57,18 +57,14 @@ class AnswerLimits:
             (restarted >= self.max_failures, literal(now + self.block)),
             else_=literal(None, type_=AnswerLimit.blocked_until.type),
         )
-        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
         first_block = now + self.block if self.max_failures <= 1 else None
-        statement = (
-            dialect.insert(AnswerLimit)
-            .values(key=key, failures=1, blocked_until=first_block, updated_at=now)
-            .on_conflict_do_update(
-                index_elements=[AnswerLimit.key],
-                set_={"failures": restarted, "blocked_until": block_until, "updated_at": now},
-                where=expired,
-            )
-            .returning(AnswerLimit.failures)
-        )
+        statement = upsert(
+            db, AnswerLimit,
+            {"key": key, "failures": 1, "blocked_until": first_block, "updated_at": now},
+            key=AnswerLimit.key,
+            update={"failures": restarted, "blocked_until": block_until, "updated_at": now},
+            where=expired,
+        ).returning(AnswerLimit.failures)
         failures = db.execute(statement).scalar_one_or_none()
         db.commit()
         if failures is None:

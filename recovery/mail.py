@@ -24,7 +24,8 @@ from typing import Any
 
 from flask import Response, after_this_request, current_app
 
-from idp.mail_render import absolute_link, render_mail, send_staged, stage_mail
+from idp.mail_render import absolute_link, render_mail, send_staged, stage_mail, stage_notice
+from idp.models import Account
 from idp.outbox import Outbox
 from idp.runtime import db, services
 
@@ -61,6 +62,12 @@ def stage(message: str, locale: str, to: str, *, account_id: int | None = None,
     once the request is done, or later by the worker."""
     merged: dict[str, Any] = {**links(), **context}
     stage_mail(message, locale, to, account_id=account_id, **merged)
+
+
+def notify(account: Account, message: str, **context: Any) -> None:
+    """A notification to the account's confirmed recovery email, if any, with the
+    recovery links, staged in the caller's transaction (:func:`idp.mail_render.stage_notice`)."""
+    stage_notice(account, message, **links(), **context)
 
 
 def deliver(message: str, locale: str, to: str, **context: Any) -> bool:

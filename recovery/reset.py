@@ -27,6 +27,9 @@ For a username with no usable email route (unknown, revoked, or no confirmed ema
 code step plays out the same, on the same row: a code nobody receives, with the same
 messages, tries, expiry and restarts as a mailed one, so the code page does not tell the
 cases apart either.
+
+The steps' ``verify_*`` return the next step's token or raise (STYLE verbs, as in
+``idp.accounts``).
 """
 
 from __future__ import annotations
@@ -195,7 +198,7 @@ class ResetService:
 
     # --- step 2, email route -------------------------------------------------------------
 
-    def check_code(self, db: Session, now: datetime, flow: Flow, code: str,
+    def verify_code(self, db: Session, now: datetime, flow: Flow, code: str,
                    where: audit.Where) -> tuple[str, str]:
         """The emailed code (S16). Returns the next step's purpose and token: the
         recovery question, or the new password when the account has no questions.
@@ -247,7 +250,7 @@ class ResetService:
     def _questions(self, db: Session, flow: Flow) -> RecoveryQuestions | None:
         return None if flow.account is None else db.get(RecoveryQuestions, flow.account.id)
 
-    def check_question(self, db: Session, now: datetime, flow: Flow, answer: str,
+    def verify_question(self, db: Session, now: datetime, flow: Flow, answer: str,
                        where: audit.Where) -> str:
         """The recovery question after the code (email route). Raises
         :class:`WrongAnswer` or :class:`TooManyWrongAnswers`."""
@@ -258,7 +261,7 @@ class ResetService:
         self._verified(db, now, flow.account, where, "code+question")
         return self._next(flow, VERIFIED)
 
-    def check_questions(self, db: Session, now: datetime, flow: Flow, answers: Answers,
+    def verify_questions(self, db: Session, now: datetime, flow: Flow, answers: Answers,
                         where: audit.Where) -> str:
         """All three questions (questions route, D1). Three argon2 verifications for
         every username (S6). Raises :class:`WrongAnswer`, :class:`TooManyWrongAnswers`

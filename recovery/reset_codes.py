@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.clock import as_utc
@@ -37,6 +36,7 @@ from idp.email_codes import (
 )
 from idp.keys import KeyRing
 from idp.settings import EmailCodeSettings
+from idp.upsert import upsert
 from recovery.models import ResetFlow
 
 FLOW_KEY_PURPOSE = "recovery.flow.username"
@@ -83,10 +83,8 @@ class ResetCodes:
         if sent is None or now - as_utc(sent) >= self._interval:
             code, code_hash = self._new_code(key)
             values |= {"code_hash": code_hash, "code_sent_at": now, "code_tries": 0}
-        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(ResetFlow).values(key=key, **{"code_hash": None, "code_sent_at": None,
-                                                              "code_tries": 0, **values})
-        db.execute(insert.on_conflict_do_update(index_elements=[ResetFlow.key], set_=values))
+        fresh = {"key": key, "code_hash": None, "code_sent_at": None, "code_tries": 0, **values}
+        db.execute(upsert(db, ResetFlow, fresh, key=ResetFlow.key, update=values))
         return StartedFlow(nonce, code)
 
     def nonce_of(self, db: Session, username_key: str) -> str | None:

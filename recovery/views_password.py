@@ -14,12 +14,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from idp.forms import PostOnlyForm
+from idp.messages import PASSWORD_MESSAGES, email_code_error, resend_wait_message
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import email_code_error, now, resend_wait_message, where
-from idp.views.register import PASSWORD_MESSAGES
+from idp.views.common import now, where
 from recovery import bp, reset_service
 from recovery.answers import Answers
 from recovery.forms import AllAnswersForm, NewPasswordForm, RecoveryAnswerForm, ResetCodeForm, UsernameForm
@@ -29,7 +29,7 @@ from recovery.mail import (
     REVOKED_NOTICE,
     code_minutes,
     deliver_in_background,
-    stage,
+    notify,
 )
 from recovery.reset import (
     CodeError,
@@ -121,7 +121,7 @@ def reset_code() -> ResponseReturnValue:
         return _code_page(flow, form, 400)
     service = reset_service()
     try:
-        purpose, token = service.check_code(db(), now(), flow, form.code.data or "", where())
+        purpose, token = service.verify_code(db(), now(), flow, form.code.data or "", where())
     except TooManyWrongCodes:
         return _restart("codes")
     except CodeError as error:
@@ -185,7 +185,7 @@ def reset_questions() -> ResponseReturnValue:
     answers = Answers(form.answer.data or "", form.person.data or "",
                       form.memorable_date.data.isoformat() if form.memorable_date.data else "")
     try:
-        token = service.check_questions(db(), now(), flow, answers, where())
+        token = service.verify_questions(db(), now(), flow, answers, where())
     except CredentialRevoked:
         session.pop(TOKEN_KEY, None)
         return render_template("auth/revoked.html"), 403
@@ -211,7 +211,7 @@ def reset_question() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template(page, form=form, hints=hints), 400
     try:
-        token = service.check_question(db(), now(), flow, form.answer.data or "", where())
+        token = service.verify_question(db(), now(), flow, form.answer.data or "", where())
     except (WrongAnswer, TooManyWrongAnswers) as error:
         return render_template(page, form=form, hints=hints, error=_answer_error(error)), 400
     session[TOKEN_KEY] = token
@@ -233,9 +233,7 @@ def _show_refusal(form: NewPasswordForm, refused: NewPasswordRefused) -> None:
 
 def _notify_reset(account: Account) -> None:
     """S18: the recovery email is told, in the reset's own transaction."""
-    if account.has_confirmed_email and account.email:
-        stage(PASSWORD_RESET, account.locale, account.email, account_id=account.id,
-              username=account.username)
+    notify(account, PASSWORD_RESET)
 
 
 @bp.route("/forgot-password/new", methods=["GET", "POST"])

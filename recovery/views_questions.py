@@ -11,23 +11,18 @@ from flask_babel import gettext as _
 from idp import audit
 from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import EmailCodeForm
+from idp.messages import email_code_error, resend_wait_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
-from idp.views.common import (
-    email_code_error,
-    now,
-    resend_wait_message,
-    send_code,
-    session_account,
-    where,
-)
+from idp.views.common import now, send_code, session_account, where
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
 from mfa.models import SecondFactor
 from recovery import bp
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
 from recovery.forms import QuestionsForm, RecoveryEmailForm
 from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, stage
+from recovery.mail import notify as notify_account
 from recovery.models import RecoveryQuestions
 
 EMAIL_CODE_PURPOSE = "recovery_email"
@@ -70,9 +65,8 @@ def _save(form: QuestionsForm, account: Account, *, notify: bool = False) -> Non
     )
     audit.record(db(), now(), audit.RECOVERY_QUESTIONS_SET, actor=account.username,
                  account_id=account.id, where=where())
-    if notify and account.has_confirmed_email and account.email:
-        stage(QUESTIONS_CHANGED, account.locale, account.email, account_id=account.id,
-              username=account.username)
+    if notify:
+        notify_account(account, QUESTIONS_CHANGED)
     db().commit()
 
 
@@ -158,21 +152,16 @@ def confirm_new_email() -> ResponseReturnValue:
         return render_template(page, form=form, address=pending)
     if not form.validate_on_submit():
         return render_template(page, form=form, address=pending), 400
+    def notify(previous: str | None, address: str) -> None:
+        for to in {previous, address} - {None}:
+            stage(EMAIL_CHANGED, account.locale, str(to), account_id=account.id,
+                  username=account.username, new_address=address)
+
     try:
-        address = services().email_codes.verify(db(), account.id, EMAIL_CODE_PURPOSE,
-                                                 form.code.data or "", now())
+        services().email_codes.confirm_address(
+            db(), account, EMAIL_CODE_PURPOSE, form.code.data or "", now(), where(),
+            tag=audit.RECOVERY_EMAIL_CHANGED, confirmed=notify)
     except CodeError as error:
-        audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
-                     account_id=account.id, where=where(), purpose=EMAIL_CODE_PURPOSE)
-        db().commit()
         form.code.errors = [email_code_error(error)]
         return render_template(page, form=form, address=pending), 400
-    old = account.email if account.has_confirmed_email else None
-    account.email, account.email_confirmed_at = address, now()
-    audit.record(db(), now(), audit.RECOVERY_EMAIL_CHANGED, actor=account.username,
-                 account_id=account.id, where=where())
-    for to in {old, address} - {None}:
-        stage(EMAIL_CHANGED, account.locale, str(to), account_id=account.id,
-              username=account.username, new_address=address)
-    db().commit()
     return redirect(url_for("recovery.settings", changed="email"), code=303)

@@ -37,7 +37,7 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_uri(uri: str, what: str) -> str:
+def verify_uri(uri: str, what: str) -> str:
     """RFC 9700 §2.1, S31: absolute https URIs (http only on a loopback host), no
     fragment, compared later as exact strings."""
     parts = urlsplit(uri)
@@ -74,9 +74,9 @@ class Clients:
             raise ClientRefused("a client needs a name")
         if not redirect_uris:
             raise ClientRefused("a client needs at least one redirect URI")
-        redirects = [check_uri(u, "redirect URI") for u in redirect_uris]
-        logouts = [check_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris or []]
-        backchannel = check_uri(backchannel_logout_uri, "back-channel logout URI") \
+        redirects = [verify_uri(u, "redirect URI") for u in redirect_uris]
+        logouts = [verify_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris or []]
+        backchannel = verify_uri(backchannel_logout_uri, "back-channel logout URI") \
             if backchannel_logout_uri else None
         if public and not pkce_required:
             raise ClientRefused("a public client must use PKCE (D8): --pkce optional is for "

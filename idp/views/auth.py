@@ -3,9 +3,6 @@ sign out (J4), the language toggle (J5)."""
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
-
 from flask import (
     Blueprint,
     abort,
@@ -18,12 +15,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from idp import audit
 from idp.accounts import InvalidCredentials, RevokedCredential, TooManyAttempts
 from idp.forms import PostOnlyForm, SignInForm
 from idp.i18n import LANGUAGE_COOKIE, languages, select_locale, set_language_cookie
+from idp.messages import locked_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.redirects import safe_next
@@ -33,21 +30,6 @@ from idp.views.common import now, remember_next, session_account, where
 from idp.web_session import current_session, end_session, passed_password
 
 bp = Blueprint("auth", __name__)
-
-
-def locked_message(retry_after: timedelta | None) -> str:
-    """J3 wording, the same for every username, existing or not (D4)."""
-    if retry_after is None:
-        return str(_(
-            "Too many attempts. Sign-in with this username is locked. Reset your password "
-            "or contact the help desk to unlock it."
-        ))
-    minutes = max(1, math.ceil(retry_after.total_seconds() / 60))
-    return str(ngettext(
-        "Too many attempts. Try again in %(num)d minute.",
-        "Too many attempts. Try again in %(num)d minutes.",
-        minutes,
-    ))
 
 
 @bp.get("/")
@@ -71,7 +53,7 @@ def sign_in() -> ResponseReturnValue:
         return render_template("auth/signin.html", form=form), 400
     svc = services()
     try:
-        account = svc.accounts.check_password(
+        account = svc.accounts.verify_password(
             db(), now(), username=form.username.data or "", password=form.password.data or "",
             where=where(),
         )
@@ -146,7 +128,7 @@ def keep_alive() -> ResponseReturnValue:
     current, account = current_session(), session_account()
     if current.record is None or account is None:
         return redirect(url_for("auth.sign_in"), code=303)
-    current.record.last_seen_at = now()
+    services().sessions.touch(current.record, now(), force=True)
     audit.record(db(), now(), audit.SESSION_RENEWED, actor=account.username,
                  account_id=account.id, where=where())
     db().commit()

@@ -1,17 +1,15 @@
 """Small helpers the core's views share: where a request came from, the clock's now,
-the post-sign-in destination."""
+the post-sign-in destination, the web side of mailing a code. The words they share with
+the other slices are in :mod:`idp.messages`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask import request, session, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from idp import audit
 from idp.audit import Where
-from idp.email_codes import CodeError, CodeExpired, ResendTooSoon, TooManyWrongCodes, WrongCode
 from idp.mail_render import send_staged, stage_mail
 from idp.models import Account
 from idp.redirects import safe_next
@@ -50,50 +48,17 @@ def after_sign_in_target() -> str:
     return safe_next(session.pop(NEXT_KEY, None)) or url_for("account.home")
 
 
-def email_code_error(refused: CodeError) -> str:
-    """What a person is told when an emailed code is refused (S16), whatever the code
-    was for."""
-    if isinstance(refused, WrongCode):
-        return str(ngettext("That code is not correct. %(num)d try left.",
-                            "That code is not correct. %(num)d tries left.", refused.attempts_left))
-    if isinstance(refused, TooManyWrongCodes):
-        return str(_("Too many wrong codes. Ask for a new code."))
-    if isinstance(refused, CodeExpired):
-        return str(_("That code has expired. Ask for a new code."))
-    if isinstance(refused, ResendTooSoon):
-        return resend_wait_message(refused)
-    return str(_("There is no code waiting. Ask for a new code."))
-
-
-def resend_wait_message(wait: ResendTooSoon) -> str:
-    seconds = max(1, int(wait.retry_after.total_seconds()))
-    return str(ngettext(
-        "A code was sent a moment ago. Wait %(num)d second before asking again.",
-        "A code was sent a moment ago. Wait %(num)d seconds before asking again.",
-        seconds,
-    ))
-
-
-def mail_not_sent_message() -> str:
-    return str(_("We could not send the code just now. Wait a minute, then choose “Send a new code”."))
-
-
 def send_code(account: Account, purpose: str, binding: str, to: str, *,
               message: str = "confirm_email", tag: str = audit.EMAIL_CODE_SENT,
               **context: object) -> bool:
-    """Issue a fresh emailed code for ``purpose``, bound to ``binding`` (an address being
-    confirmed, a sign-in attempt), and mail it to ``to`` in the person's language (S16).
+    """Mail ``to`` a fresh code for ``purpose`` bound to ``binding``, in the person's
+    language (S16): the web layer's mail functions handed to
+    :meth:`idp.email_codes.EmailCodes.send`, which owns the flow. False when the mail
+    could not leave now; raises ``ResendTooSoon`` when asked again too soon."""
 
-    The code, the audit row and the mail (in the outbox, idp.outbox) are committed
-    together before the mail leaves, so a mail that cannot leave now (False) loses
-    nothing: the page offers a new code, and the worker still sends this one while the
-    code lives. Raises ``ResendTooSoon`` when asked again too soon."""
-    svc = services()
-    minutes = svc.settings.email_code.lifetime_minutes
-    code = svc.email_codes.issue(db(), account.id, purpose, binding, now())
-    audit.record(db(), now(), tag, actor=account.username, account_id=account.id,
-                 where=where(), purpose=purpose)
-    stage_mail(message, account.locale, to, account_id=account.id, valid_minutes=minutes,
-               code=code, username=account.username, minutes=minutes, **context)
-    db().commit()
-    return send_staged()
+    def stage(code: str, minutes: int) -> None:
+        stage_mail(message, account.locale, to, account_id=account.id, valid_minutes=minutes,
+                   code=code, username=account.username, minutes=minutes, **context)
+
+    return services().email_codes.send(db(), account, purpose, binding, now(), where(),
+                                       stage=stage, send=send_staged, tag=tag)

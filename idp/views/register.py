@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from idp import audit
@@ -14,19 +13,13 @@ from idp.accounts import RegistrationRefused
 from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import EmailCodeForm, PostOnlyForm, RegisterForm
 from idp.i18n import select_locale
+from idp.messages import PASSWORD_MESSAGES, email_code_error, resend_wait_message
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.usernames import UsernameProblem
-from idp.views.common import (
-    email_code_error,
-    now,
-    resend_wait_message,
-    send_code,
-    session_account,
-    where,
-)
+from idp.views.common import now, send_code, session_account, where
 from idp.web_session import passed_password, password_step_required
 
 bp = Blueprint("register", __name__)
@@ -36,21 +29,6 @@ CONFIRM_EMAIL = "confirm_email"
 # slice), which hand over to the second-factor set-up (mfa.setup).
 AFTER_DETAILS = "recovery.setup_questions"
 
-PASSWORD_MESSAGES = {
-    PasswordProblem.TOO_SHORT: _l("Use at least %(min)d characters."),
-    PasswordProblem.TOO_LONG: _l("Use at most %(max)d characters."),
-    PasswordProblem.COMMON: _l(
-        "This password is one of the most common passwords, which are tried first by attackers. "
-        "Choose another."
-    ),
-    PasswordProblem.CONTAINS_USERNAME: _l("The password must not contain your username."),
-    PasswordProblem.CONTAINS_SERVICE_NAME: _l("The password must not contain the name of this service."),
-    PasswordProblem.BREACHED: _l(
-        "This password has appeared in a data breach elsewhere, so attackers may know it. "
-        "Choose another."
-    ),
-    PasswordProblem.MISMATCH: _l("The two passwords are not the same."),
-}
 USERNAME_MESSAGES = {
     UsernameProblem.TOO_SHORT: _l("Use at least %(min)d characters."),
     UsernameProblem.TOO_LONG: _l("Use at most %(max)d characters."),
@@ -154,26 +132,15 @@ def confirm_email() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("register/confirm_email.html", form=form, account=account,
                                resend=PostOnlyForm()), 400
-    svc = services()
-    error: str
     try:
-        bound = svc.email_codes.verify(db(), account.id, CONFIRM_EMAIL, form.code.data or "", now())
+        services().email_codes.confirm_address(
+            db(), account, CONFIRM_EMAIL, form.code.data or "", now(), where(),
+            tag=audit.EMAIL_CONFIRMED, expected=account.email)
     except CodeError as refused:
-        error = email_code_error(refused)
-    else:
-        if bound == account.email:
-            account.email_confirmed_at = now()
-            audit.record(db(), now(), audit.EMAIL_CONFIRMED, actor=account.username,
-                         account_id=account.id, where=where())
-            db().commit()
-            return redirect(url_for(AFTER_DETAILS), code=303)
-        error = _("There is no code waiting. Ask for a new code.")
-    audit.record(db(), now(), audit.EMAIL_CODE_FAILED, actor=account.username,
-                 account_id=account.id, where=where(), purpose=CONFIRM_EMAIL)
-    db().commit()
-    form.code.errors = [error]
-    return render_template("register/confirm_email.html", form=form, account=account,
-                           resend=PostOnlyForm()), 400
+        form.code.errors = [email_code_error(refused)]
+        return render_template("register/confirm_email.html", form=form, account=account,
+                               resend=PostOnlyForm()), 400
+    return redirect(url_for(AFTER_DETAILS), code=303)
 
 
 @bp.post("/register/email/resend")

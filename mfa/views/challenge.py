@@ -6,38 +6,35 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from idp import audit
-from idp.email_codes import CodeError, ResendTooSoon
+from idp.email_codes import ResendTooSoon
 from idp.forms import PostOnlyForm
+from idp.messages import email_code_error, locked_message, mail_not_sent_message, resend_wait_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.sessions import FULL
-from idp.views.common import (
-    after_sign_in_target,
-    email_code_error,
-    mail_not_sent_message,
-    now,
-    resend_wait_message,
-    where,
-)
-from idp.web_session import current_session, password_step_required
-from mfa import bp, events
-from mfa.factors import AMR, AMR_RECOVERY_CODE
+from idp.views.common import after_sign_in_target, now
+from idp.web_session import current_session, passed_second_factor, password_step_required
+from mfa import bp
+from mfa.checkers import WrongCode
 from mfa.forms import CodeForm, RecoveryCodeForm
 from mfa.mail_codes import SIGN_IN, send_code
 from mfa.models import EMAIL, TOTP, SecondFactor
 from mfa.runtime import mfa_services
+from mfa.service import SecondStepLocked
 from mfa.views.common import (
-    claim_attempt,
-    complete_sign_in,
+    attempt,
     current_account,
     notify,
-    record_failure,
     signed_in_target,
     wrong_code_message,
 )
+
+# An empty field: asked for by what the factor shows (an app, a mail).
+BLANK_CODE = {TOTP: _l("Enter the code your app shows now."),
+              EMAIL: _l("Enter the code we emailed you.")}
 
 
 def _page(factor: SecondFactor, form: CodeForm, status: int = 200,
@@ -47,7 +44,7 @@ def _page(factor: SecondFactor, form: CodeForm, status: int = 200,
 
 
 def _factor_of(account: Account) -> SecondFactor | None:
-    return mfa_services().factors.of(db(), account.id)
+    return mfa_services().factors.get(db(), account.id)
 
 
 @bp.route("/challenge", methods=["GET", "POST"])
@@ -63,41 +60,29 @@ def challenge() -> ResponseReturnValue:
         return redirect(url_for("mfa.setup"), code=303)
     form = CodeForm()
     if request.method == "GET":
-        notice = _send_sign_in_code(account) if factor.kind == EMAIL else None
+        mailed = mfa_services().second_step.mails_code(factor)
+        notice = _send_sign_in_code(account) if mailed else None
         return _page(factor, form, notice=notice)
     if not form.validate_on_submit():
         return _page(factor, form, 400)
-    locked = claim_attempt(account)
-    if locked:
-        return _page(factor, form, 429, error=locked)
-    typed = form.code.data or ""
-    if factor.kind == TOTP:
-        if mfa_services().factors.check_totp(db(), factor, typed, now()):
-            complete_sign_in(account, AMR[TOTP], TOTP)
-            return redirect(signed_in_target(), code=303)
-        record_failure(account, method=TOTP)
-        error = _("Enter the code your app shows now.") if not typed.strip() else wrong_code_message()
-        return _page(factor, form, 401, error=error)
-    return _check_email_code(account, factor, form, typed)
-
-
-def _check_email_code(account: Account, factor: SecondFactor, form: CodeForm,
-                      typed: str) -> ResponseReturnValue:
-    """S12: the code must be the live one, sent for this very sign-in attempt."""
-    record = current_session().record
-    if record is None:
-        abort(403)
     try:
-        services().email_codes.verify(db(), account.id, SIGN_IN, typed, now(), binding=record.id)
-    except CodeError as refused:
-        error = email_code_error(refused)
-    else:
-        complete_sign_in(account, AMR[EMAIL], EMAIL)
-        return redirect(signed_in_target(), code=303)
-    if not typed.strip():
-        error = _("Enter the code we emailed you.")
-    record_failure(account, method=EMAIL)
-    return _page(factor, form, 401, error=error)
+        mfa_services().second_step.verify_factor(db(), attempt(account), factor,
+                                                 form.code.data or "", now(), passed_second_factor)
+    except SecondStepLocked as locked:
+        return _page(factor, form, 429, error=locked_message(locked.retry_after))
+    except WrongCode as wrong:
+        return _page(factor, form, 401, error=_wrong_code_error(factor, wrong))
+    return redirect(signed_in_target(), code=303)
+
+
+def _wrong_code_error(factor: SecondFactor, wrong: WrongCode) -> str:
+    """What the page says: an empty field is asked for by what the factor shows; an
+    emailed code's refusal says why (S16)."""
+    if wrong.blank:
+        return str(BLANK_CODE.get(factor.kind, BLANK_CODE[TOTP]))
+    if wrong.cause is not None:
+        return email_code_error(wrong.cause)
+    return wrong_code_message()
 
 
 def _send_sign_in_code(account: Account) -> str | None:
@@ -125,7 +110,7 @@ def resend_sign_in_code() -> ResponseReturnValue:
     account = current_account()
     factor = _factor_of(account)
     record = current_session().record
-    if factor is None or factor.kind != EMAIL or record is None:
+    if factor is None or not mfa_services().second_step.mails_code(factor) or record is None:
         return redirect(url_for("mfa.challenge"), code=303)
     try:
         sent = send_code(account, SIGN_IN, record.id)
@@ -152,19 +137,16 @@ def recover() -> ResponseReturnValue:
         return render_template("mfa/recover.html", form=form)
     if not form.validate_on_submit():
         return render_template("mfa/recover.html", form=form), 400
-    locked = claim_attempt(account)
-    if locked:
-        return render_template("mfa/recover.html", form=form, error=locked), 429
-    codes = mfa_services().recovery_codes
-    if not codes.burn(db(), account.id, form.code.data or "", now()):
-        record_failure(account, events.RECOVERY_CODE_FAILURE)
+    try:
+        mfa_services().second_step.verify_recovery_code(
+            db(), attempt(account), form.code.data or "", now(), passed_second_factor,
+            notify=lambda remaining: notify(account, "recovery_code_used", remaining=remaining))
+    except SecondStepLocked as locked:
+        error = locked_message(locked.retry_after)
+        return render_template("mfa/recover.html", form=form, error=error), 429
+    except WrongCode:
         error = _("That recovery code is not correct, or it was already used.")
         return render_template("mfa/recover.html", form=form, error=error), 401
-    remaining = codes.remaining(db(), account.id)
-    audit.record(db(), now(), events.RECOVERY_CODE_USED, actor=account.username,
-                 account_id=account.id, where=where(), remaining=remaining)
-    notify(account, "recovery_code_used", remaining=remaining)
-    complete_sign_in(account, AMR_RECOVERY_CODE, "recovery_code")
     return redirect(url_for("mfa.done"), code=303)
 
 

@@ -1,5 +1,6 @@
-"""What the second-factor screens share: the account behind the session, finishing a
-sign-in, counting attempts, notifications, and the codes shown once."""
+"""What the second-factor screens share: the account behind the session, the attempt
+handed to the second step (:mod:`mfa.service`, which counts, checks, audits and
+commits), notifications, and the codes shown once."""
 
 from __future__ import annotations
 
@@ -10,16 +11,12 @@ from typing import Any
 from flask import abort, session, url_for
 from flask_babel import gettext as _
 
-from idp import audit
-from idp.mail_render import stage_mail
+from idp.mail_render import stage_notice
 from idp.models import Account
-from idp.runtime import db, services
-from idp.throttle import SECOND_FACTOR_STEP, TooManyAttempts
-from idp.views.auth import locked_message
+from idp.runtime import db
 from idp.views.common import NEXT_KEY, after_sign_in_target, now, session_account, where
-from idp.web_session import passed_second_factor
-from mfa import events
-from mfa.factors import AMR_PASSWORD
+from idp.web_session import current_session, passed_second_factor
+from mfa.checkers import Attempt
 from mfa.runtime import mfa_services
 
 log = logging.getLogger("clef.mfa")
@@ -38,35 +35,18 @@ def current_account() -> Account:
     return account
 
 
-def claim_attempt(account: Account) -> str | None:
-    """Count one second-factor attempt before checking it (S7, D4). Returns the J3
-    message when the step is locked (nothing is checked then), else None."""
-    try:
-        services().throttle.claim(db(), account.username_key, now(), SECOND_FACTOR_STEP)
-    except TooManyAttempts as locked:
-        audit.record(db(), now(), events.LOCKED, actor=account.username,
-                     account_id=account.id, where=where())
-        db().commit()
-        return locked_message(locked.retry_after)
-    return None
-
-
-def record_failure(account: Account, tag: str = events.FAILURE, **details: str) -> None:
-    audit.record(db(), now(), tag, actor=account.username, account_id=account.id,
-                 where=where(), **details)
-    db().commit()
+def attempt(account: Account) -> Attempt:
+    """This sign-in attempt at its second step, for :mod:`mfa.service`."""
+    record = current_session().record
+    if record is None:
+        abort(403)
+    return Attempt(account=account, binding=record.id, where=where())
 
 
 def complete_sign_in(account: Account, factor_amr: str, method: str) -> None:
-    """Both factors passed: the session is signed in (new token, S20), the attempt
-    counts are cleared, the inactivity clock restarts (D7). Commits."""
-    svc = services()
-    passed_second_factor([AMR_PASSWORD, factor_amr])
-    svc.throttle.clear(db(), account.username_key)
-    svc.accounts.mark_used(account, now())
-    audit.record(db(), now(), audit.LOGIN_SUCCESS, actor=account.username,
-                 account_id=account.id, where=where(), step="second_factor", method=method)
-    db().commit()
+    """A new factor was just proved (J8): the second step is passed. Commits."""
+    mfa_services().second_step.passed(db(), attempt(account), factor_amr, method, now(),
+                                      passed_second_factor)
 
 
 def signed_in_target() -> str:
@@ -78,14 +58,9 @@ def signed_in_target() -> str:
 
 
 def notify(account: Account, message: str, **context: Any) -> None:
-    """A security notification to the confirmed recovery email, if there is one, staged
-    in the transaction of the change it tells of: call before that commit. It leaves
-    once the request is done (idp.outbox); one that cannot leave then is logged, not
-    fatal, and sent later by the worker."""
-    if not account.has_confirmed_email or account.email is None:
-        return
-    stage_mail(message, account.locale, account.email, account_id=account.id,
-               username=account.username, **context)
+    """A security notification to the confirmed recovery email, if there is one
+    (:func:`idp.mail_render.stage_notice`): call before the commit of the change."""
+    stage_notice(account, message, **context)
 
 
 def stash_codes(codes: list[str], purpose: str) -> None:

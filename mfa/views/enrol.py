@@ -21,17 +21,12 @@ from flask_babel import gettext as _
 from idp import audit
 from idp.email_codes import CodeError, ResendTooSoon
 from idp.forms import PostOnlyForm
+from idp.messages import email_code_error, mail_not_sent_message, resend_wait_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.sessions import FULL, PASSWORD
-from idp.views.common import (
-    email_code_error,
-    mail_not_sent_message,
-    now,
-    resend_wait_message,
-    where,
-)
+from idp.views.common import now, where
 from idp.web_session import current_session, fresh_sign_in_required
 from mfa import bp, events
 from mfa.factors import AMR
@@ -59,7 +54,7 @@ def enrolment_step(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_session().level == PASSWORD:
             account = current_account()
-            if mfa_services().factors.of(db(), account.id) is not None:
+            if mfa_services().factors.get(db(), account.id) is not None:
                 return redirect(url_for("mfa.challenge"), code=303)
             return view(*args, **kwargs)
         return fresh_view(*args, **kwargs)

@@ -23,7 +23,7 @@ from mfa.views.common import current_account, drop_codes, notify, stash_codes, s
 def _manage_page(just_signed_in: bool) -> ResponseReturnValue:
     account = current_account()
     record = current_session().record
-    factor: SecondFactor | None = mfa_services().factors.of(db(), account.id)
+    factor: SecondFactor | None = mfa_services().factors.get(db(), account.id)
     # J10: signed in with a recovery code and not set up again since.
     recovered = (record is not None and record.auth_time is not None
                  and AMR_RECOVERY_CODE in (record.amr or "").split()

@@ -184,7 +184,7 @@ def test_default_permanent_lock_after_exactly_100_failures_S7_D4(app, clock):
     try:
         for attempt in range(1, 101):
             with pytest.raises(InvalidCredentials):
-                svc.accounts.check_password(db, clock.now(), username="alice", password=WRONG,
+                svc.accounts.verify_password(db, clock.now(), username="alice", password=WRONG,
                                             where=here)
             db.expire_all()
             state = svc.throttle.state(db, username_key("alice"))
@@ -194,7 +194,7 @@ def test_default_permanent_lock_after_exactly_100_failures_S7_D4(app, clock):
                 continue
             # Locked now, even against the right password.
             with pytest.raises(TooManyAttempts) as locked:
-                svc.accounts.check_password(db, clock.now(), username="alice",
+                svc.accounts.verify_password(db, clock.now(), username="alice",
                                             password=GOOD_PASSWORD, where=here)
             if attempt < 100:
                 wait = locked.value.retry_after
@@ -205,7 +205,7 @@ def test_default_permanent_lock_after_exactly_100_failures_S7_D4(app, clock):
                 assert locked.value.retry_after is None
         clock.advance(days=365 * 5)
         with pytest.raises(TooManyAttempts):
-            svc.accounts.check_password(db, clock.now(), username="alice",
+            svc.accounts.verify_password(db, clock.now(), username="alice",
                                         password=GOOD_PASSWORD, where=here)
     finally:
         db.close()
@@ -248,7 +248,7 @@ def test_concurrent_wrong_passwords_count_no_more_than_threshold_S7_D4(app, back
         db = svc.session_factory()
         try:
             barrier.wait()
-            svc.accounts.check_password(db, svc.clock.now(), username="alice",
+            svc.accounts.verify_password(db, svc.clock.now(), username="alice",
                                         password=f"{WRONG} {i}", where=Where(ip="192.0.2.9"))
         except InvalidCredentials:
             return "failed"

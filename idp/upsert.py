@@ -1,0 +1,30 @@
+"""One atomic insert-or-update for both databases (the lockout counters, the answer
+limits, the password-reset flows).
+
+SQLite and PostgreSQL both speak ``INSERT ... ON CONFLICT DO UPDATE`` but SQLAlchemy
+builds it from each dialect's own ``insert``; this is the one place that picks it, so a
+service writes its upsert once and it holds across instances (one statement, no
+read-then-write race)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+Upsert = postgresql.Insert | sqlite.Insert
+
+
+def upsert(db: Session, model: type[Any], values: Mapping[str, Any], *,
+           key: InstrumentedAttribute[Any], update: Mapping[str, Any],
+           where: ColumnElement[bool] | None = None) -> Upsert:
+    """``INSERT values`` into ``model``'s table, or, when a row with the same ``key``
+    exists, ``UPDATE`` it with ``update`` (only where ``where`` holds, when given).
+
+    Returns the statement, for the caller to add ``returning`` and execute."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    statement: Upsert = dialect.insert(model).values(**values)
+    return statement.on_conflict_do_update(index_elements=[key], set_=dict(update), where=where)
