@@ -137,7 +137,9 @@ class ServerSessionInterface(SessionInterface):
             session.setdefault(CSRF_KEY, new_form_token())
             session.token, session.record = svc.sessions.create(db(), now, dict(session))
             changed = True
-        elif session.modified:
+        elif session.modified and dict(session) != session.record.data:
+            # Only a real change is written: an equal value would still be flushed, and
+            # cost a transaction and a commit after the view's own (issue 11).
             session.record.data = dict(session)
         touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
         if changed or touched or session.modified:

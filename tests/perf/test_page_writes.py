@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from tests.helpers import create_account, sign_in
+from tests.support.accounts import GOOD_PASSWORD
 from tests.support.screens import csrf
 
 
@@ -50,3 +51,17 @@ def test_pages_after_the_first_write_nothing(app: Flask) -> None:
         step_token = csrf(browser, "/2fa/challenge")
     assert challenge == {"commits": 0, "writes": 0}, "the password step stored the new token"
     assert step_token != first_token  # S20: a fresh form token after the privilege step
+
+
+def test_the_password_step_commits_the_claim_then_once(app: Flask) -> None:
+    """The claim is committed before argon2 runs (D4, S7: parallel guesses all count);
+    the renewed session, throttle reset and audit row then share one commit, with no
+    third for a write-back of an unchanged session."""
+    create_account(app, "alice")
+    browser = app.test_client()
+    token = csrf(browser, "/signin")
+    with counted(app) as step:
+        posted = browser.post("/signin", data={"csrf_token": token, "username": "alice",
+                                               "password": GOOD_PASSWORD})
+    assert posted.status_code == 303
+    assert step["commits"] == 2
