@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import event
 
-from tests.helpers import create_account, sign_in
+from tests.helpers import create_account, pass_second_factor, sign_in
 from tests.support.accounts import GOOD_PASSWORD
 from tests.support.screens import csrf
 
@@ -19,6 +19,7 @@ from tests.support.screens import csrf
 def counted(app: Flask) -> Iterator[dict[str, int]]:
     engine = app.extensions["clef"].engine
     counts = {"commits": 0, "writes": 0}
+    statements: list[str] = []
 
     def on_commit(*_args: object) -> None:
         counts["commits"] += 1
@@ -26,11 +27,14 @@ def counted(app: Flask) -> Iterator[dict[str, int]]:
     def on_statement(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if not statement.lstrip().upper().startswith("SELECT"):
             counts["writes"] += 1
+            statements.append(" ".join(statement.split()))
 
     event.listen(engine, "commit", on_commit)
     event.listen(engine, "before_cursor_execute", on_statement)
     try:
         yield counts
+        counts["second_factor_updates"] = sum(s.startswith("UPDATE second_factors")
+                                              for s in statements)
     finally:
         event.remove(engine, "commit", on_commit)
         event.remove(engine, "before_cursor_execute", on_statement)
@@ -44,12 +48,13 @@ def test_pages_after_the_first_write_nothing(app: Flask) -> None:
     assert first["commits"] == 1
     with counted(app) as again:
         assert csrf(browser, "/signin") == first_token
-    assert again == {"commits": 0, "writes": 0}
+    assert (again["commits"], again["writes"]) == (0, 0)
 
     assert sign_in(browser, "alice").status_code == 303
     with counted(app) as challenge:
         step_token = csrf(browser, "/2fa/challenge")
-    assert challenge == {"commits": 0, "writes": 0}, "the password step stored the new token"
+    assert (challenge["commits"], challenge["writes"]) == (0, 0), \
+        "the password step stored the new token"
     assert step_token != first_token  # S20: a fresh form token after the privilege step
 
 
@@ -65,3 +70,14 @@ def test_the_password_step_commits_the_claim_then_once(app: Flask) -> None:
                                                "password": GOOD_PASSWORD})
     assert posted.status_code == 303
     assert step["commits"] == 2
+
+
+def test_s11_the_totp_step_is_claimed_by_one_update(app: Flask) -> None:
+    """The conditional UPDATE that claims the step (S11) is the only write of it: the
+    ORM no longer flushes the same value again at the commit."""
+    create_account(app, "alice")
+    browser = app.test_client()
+    assert sign_in(browser, "alice").status_code == 303
+    with counted(app) as step:
+        pass_second_factor(app, browser, "alice")
+    assert step["second_factor_updates"] == 1
