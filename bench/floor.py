@@ -1,7 +1,8 @@
 # ruff: noqa: S603, S607  (a harness: it runs gunicorn and taskset)
 """``make bench`` floor: a bare Flask route (``floor_app.py``) under the same gunicorn
 and hooks as Clef (``gunicorn_conf.py``, one sync worker pinned to CPU 0), driven over
-HTTP by the shared driver's client from CPU 1 for ``DURATION`` seconds. Prints the
+HTTP by the shared driver's client from CPU 1 for ``DURATION`` seconds
+(``CLEF_BENCH_SERVER=granian``: under granian instead). Prints the
 server CPU per request, read from /proc as for Clef: what discovery and JWKS cannot go
 below while served by Flask under gunicorn."""
 
@@ -15,7 +16,7 @@ import threading
 import time
 import urllib.request
 
-from run import BENCH, DRIVER_CPU, SERVER_CPU, VENV, copy_driver, free_port, stop_server
+from run import BENCH, DRIVER_CPU, SERVER_CPU, copy_driver, free_port, server_command, stop_server
 
 DURATION = float(os.environ.get("DURATION", "5"))
 THREADS = 4
@@ -30,8 +31,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="clef-floor-") as counts:
         env = dict(os.environ, CLEF_BENCH_BIND=f"127.0.0.1:{port}", CLEF_BENCH_COUNTS=counts,
                    PYTHONPATH=str(BENCH))
-        server = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(VENV / "gunicorn"), "-c",
-                                   str(BENCH / "gunicorn_conf.py"), "floor_app:app"], env=env)
+        server = subprocess.Popen(["taskset", "-c", SERVER_CPU, *server_command("floor_app:app", port)],
+                                  env=env, cwd=BENCH)
         url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
         try:
             for _ in range(100):
@@ -64,7 +65,8 @@ def main() -> None:
             elapsed = time.time() - start
         finally:
             stop_server(server)
-    print(f"floor (bare Flask route, 1 sync gunicorn worker): {done[0] / elapsed:.0f} req/s, "
+    name = os.environ.get("CLEF_BENCH_SERVER") or "gunicorn"
+    print(f"floor (bare Flask route, one {name} worker): {done[0] / elapsed:.0f} req/s, "
           f"server CPU {cpu / done[0] * 1e3:.3f} ms/req")
 
 

@@ -132,10 +132,19 @@ def argon2_bound() -> dict[str, float]:
     return {"argon2_ms": ms, "argon2_per_s": 1000 / ms}
 
 
+def server_command(app: str, port: int) -> list[str]:
+    """One sync gunicorn worker with the counting hooks, or with ``CLEF_BENCH_SERVER=granian``
+    one granian WSGI worker on one thread (no per-request counts then: CPU only)."""
+    if os.environ.get("CLEF_BENCH_SERVER") == "granian":
+        return [str(VENV / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
+                str(port), "--workers", "1", "--blocking-threads", "1", "--log-level", "warning", app]
+    return [str(VENV / "gunicorn"), "-c", str(BENCH / "gunicorn_conf.py"), app]
+
+
 def start_server(env: dict[str, str], port: int, counts: Path) -> subprocess.Popen[bytes]:
     senv = dict(env, CLEF_BENCH_BIND=f"127.0.0.1:{port}", CLEF_BENCH_COUNTS=str(counts))
-    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(VENV / "gunicorn"), "-c",
-                             str(BENCH / "gunicorn_conf.py"), "idp.wsgi:app"], env=senv, cwd=ROOT)
+    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *server_command("idp.wsgi:app", port)],
+                            env=senv, cwd=ROOT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
