@@ -15,17 +15,19 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import health, log_format, metrics, oidc
+from idp import health, log_format, metrics
+from idp.cli import register_cli
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
 from idp.input_guard import register_input_guard
 from idp.instance import secure_instance
 from idp.mail_render import send_staged
+from idp.oidc import wiring as oidc
 from idp.ratelimit import limiter, storage_uri
 from idp.redirects import request_target
 from idp.resources import PACKAGE_DIR, resource
-from idp.runtime import EXTENSION_KEY, build_services, close_db
+from idp.runtime import EXTENSION_KEY, Services, build_services, close_db
 from idp.security_headers import add_security_headers
 from idp.settings import Settings, load_settings, resolve_secret
 from idp.template_context import register_template_context
@@ -112,13 +114,11 @@ def create_app(
     register_input_guard(app, NOT_FOR_PEOPLE)
     metrics.init_app(app, settings.metrics.allowed_networks)
     health.init_app(app, settings.rate_limit.storage_url)
-    _register_blueprints(app)
+    _register_slices(app, services)
     oidc.init_app(app, services, csrf)
     register_error_handlers(app)
     register_template_context(app)
     _register_hooks(app, settings)
-    from idp.cli import register_cli
-
     register_cli(app)
     return app
 
@@ -130,16 +130,22 @@ def _database_reachable() -> None:
         raise unavailable
 
 
-def _register_blueprints(app: Flask) -> None:
+def _register_slices(app: Flask, services: Services) -> None:
+    """The core's screens, then each slice: its services (built on the core's, with
+    their registrations on the container) and its blueprint."""
     from idp.views import account, auth, register
-    from mfa import bp as mfa_bp
-    from recovery import bp as recovery_bp
+    from mfa import runtime as mfa_runtime
+    from mfa import views as mfa_views
+    from recovery import runtime as recovery_runtime
+    from recovery import views as recovery_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(register.bp)
     app.register_blueprint(account.bp)
-    app.register_blueprint(mfa_bp)
-    app.register_blueprint(recovery_bp)
+    mfa_runtime.init_app(app, services)
+    app.register_blueprint(mfa_views.bp)
+    recovery_runtime.init_app(app, services)
+    app.register_blueprint(recovery_views.bp)
 
 
 def _register_hooks(app: Flask, settings: Settings) -> None:

@@ -7,19 +7,17 @@ system user who ran it.
 
 from __future__ import annotations
 
-import getpass
-import sys
-from pathlib import Path
-
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from idp import audit
 from idp.accounts import REVOKE_REASONS
+from idp.cli_support import admin_actor, shown
 from idp.mail_render import absolute_link, send_staged, stage_mail
 from idp.models import ACTIVE, Account
+from idp.oidc.runtime import oidc
 from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account
 from idp.runtime import db, services
 from idp.secret_box import SecretUnreadable, new_key
@@ -27,22 +25,11 @@ from idp.throttle import SECOND_FACTOR_STEP
 from idp.usernames import username_key
 
 
-def _admin() -> str:
-    try:
-        return f"admin:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name in a bare container
-        return "admin:unknown"
-
-
 def _find(name: str) -> Account:
     account = services().accounts.get_by_username(db(), name)
     if account is None:
         raise click.ClickException(f"no account named {name!r}")
     return account
-
-
-def _fmt(value: object) -> str:
-    return "-" if value is None else str(value)
 
 
 # AppGroup runs each command inside the app context, however the CLI is entered (the
@@ -67,7 +54,7 @@ def users_list(status: str, limit: int) -> None:
     total = db().scalar(select(func.count()).select_from(Account))
     click.echo(f"({total} accounts in all)", err=True)
     svc = services()
-    audit.record(db(), svc.clock.now(), audit.ADMIN_LIST, actor=_admin(), status=status)
+    audit.record(db(), svc.clock.now(), audit.ADMIN_LIST, actor=admin_actor(), status=status)
     db().commit()
 
 
@@ -82,21 +69,21 @@ def users_show(name: str) -> None:
     rows = {
         "username": account.username,
         "status": account.status,
-        "revoked": f"{_fmt(account.revoked_at)} ({_fmt(account.revoked_reason)})",
+        "revoked": f"{shown(account.revoked_at)} ({shown(account.revoked_reason)})",
         "created": account.created_at,
         "last used": account.last_used_at,
         "recovery email": "none" if account.email is None else (
             "confirmed" if account.has_confirmed_email else "not confirmed"),
         "language": account.locale,
         "failed attempts": lock.failures,
-        "locked until": _fmt(lock.locked_until),
+        "locked until": shown(lock.locked_until),
         "failed codes": code_lock.failures,
-        "codes locked": _fmt(code_lock.locked_until),
+        "codes locked": shown(code_lock.locked_until),
         "sessions": svc.sessions.count_for_account(db(), account.id),
     }
     for key, value in rows.items():
         click.echo(f"{key:16} {value}")
-    audit.record(db(), svc.clock.now(), audit.ADMIN_VIEW, actor=_admin(), account_id=account.id)
+    audit.record(db(), svc.clock.now(), audit.ADMIN_VIEW, actor=admin_actor(), account_id=account.id)
     db().commit()
 
 
@@ -107,7 +94,7 @@ def users_unlock(name: str) -> None:
     svc = services()
     account = svc.accounts.get_by_username(db(), name)
     had = svc.throttle.clear(db(), username_key(name))
-    audit.record(db(), svc.clock.now(), audit.ADMIN_UNLOCK, actor=_admin(),
+    audit.record(db(), svc.clock.now(), audit.ADMIN_UNLOCK, actor=admin_actor(),
                  account_id=account.id if account else None, had_failures=had)
     db().commit()
     click.echo(f"{name}: {'unlocked' if had else 'was not locked'}")
@@ -124,7 +111,7 @@ def users_revoke(name: str, reason: str) -> None:
     if account.status != ACTIVE:
         raise click.ClickException(f"{account.username} is already revoked")
     ended = revoke_account(db(), svc.accounts, svc.sessions, account, reason, svc.clock.now())
-    audit.record(db(), svc.clock.now(), audit.ADMIN_REVOKE, actor=_admin(),
+    audit.record(db(), svc.clock.now(), audit.ADMIN_REVOKE, actor=admin_actor(),
                  account_id=account.id, reason=reason, sessions_ended=ended)
     db().commit()
     click.echo(f"{account.username}: revoked ({reason}); {ended} session(s) ended")
@@ -152,7 +139,7 @@ def users_sweep(days: int | None, dry_run: bool) -> None:
                        days_left=reminder.days_left, sign_in_url=absolute_link("/signin"))
         account.reminder_sent_days = reminder_threshold(reminder.days_left, settings.reminder_days)
         account.reminder_sent_at = now
-        audit.record(db(), now, audit.ADMIN_INACTIVE_REMINDER, actor=_admin(),
+        audit.record(db(), now, audit.ADMIN_INACTIVE_REMINDER, actor=admin_actor(),
                      account_id=account.id, days_left=reminder.days_left,
                      emailed=account.has_confirmed_email)
         db().commit()
@@ -162,7 +149,7 @@ def users_sweep(days: int | None, dry_run: bool) -> None:
         if dry_run:
             continue
         ended = revoke_account(db(), svc.accounts, svc.sessions, account, "inactive", now)
-        audit.record(db(), now, audit.ADMIN_INACTIVE_REVOKE, actor=_admin(),
+        audit.record(db(), now, audit.ADMIN_INACTIVE_REVOKE, actor=admin_actor(),
                      account_id=account.id, sessions_ended=ended)
         db().commit()
     verb = "would be" if dry_run else "were"
@@ -179,12 +166,12 @@ def sessions_end(name: str | None, end_all: bool) -> None:
     svc = services()
     if end_all:
         ended = svc.sessions.end_all_signed_in(db())
-        audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_END, actor=_admin(),
+        audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_END, actor=admin_actor(),
                      scope="all", sessions_ended=ended)
     else:
         account = _find(name or "")
         ended = svc.sessions.end_for_account(db(), account.id)
-        audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_END, actor=_admin(),
+        audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_END, actor=admin_actor(),
                      account_id=account.id, sessions_ended=ended)
     db().commit()
     click.echo(f"{ended} session(s) ended")
@@ -196,7 +183,7 @@ def sessions_purge() -> None:
     already refused). Run it daily, beside sweep-inactive."""
     svc = services()
     purged = svc.sessions.purge_expired(db(), svc.clock.now())
-    audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_PURGE, actor=_admin(), purged=purged)
+    audit.record(db(), svc.clock.now(), audit.ADMIN_SESSIONS_PURGE, actor=admin_actor(), purged=purged)
     db().commit()
     click.echo(f"{purged} expired session(s) deleted")
 
@@ -210,7 +197,7 @@ def audit_tail(count: int, name: str | None) -> None:
     events = audit.recent(db(), count, account_id)
     for event in reversed(events):
         click.echo(f"{event.at:%Y-%m-%dT%H:%M:%SZ}\t{event.tag}\t{event.actor}\t"
-                   f"{_fmt(event.ip)}\t{event.details or ''}")
+                   f"{shown(event.ip)}\t{event.details or ''}")
 
 
 @db_group.command("upgrade")
@@ -218,8 +205,12 @@ def db_upgrade() -> None:
     """Apply every Alembic migration (creates the embedded database on first run)."""
     from idp.migrate import upgrade
 
-    upgrade(services().settings.database_url)
-    click.echo("database at the newest schema")
+    svc = services()
+    upgrade(svc.settings.database_url)
+    made = oidc().signing_keys.ensure(db(), svc.clock.now())  # published before any token
+    db().commit()
+    click.echo("database at the newest schema"
+               + (f"; {len(made)} signing key(s) made" if made else ""))
 
 
 @encryption_group.command("new-key")
@@ -242,7 +233,7 @@ def secrets_reseal() -> None:
         raise click.ClickException(
             "a secret could not be opened with any configured key; nothing was changed"
         ) from error
-    audit.record(db(), svc.clock.now(), audit.ADMIN_RESEAL, actor=_admin(), resealed=counts)
+    audit.record(db(), svc.clock.now(), audit.ADMIN_RESEAL, actor=admin_actor(), resealed=counts)
     db().commit()
     for name, count in counts.items():
         click.echo(f"{name}: {count} re-encrypted under the first key")
@@ -252,11 +243,3 @@ def register_cli(app: Flask) -> None:
     for group in (users, sessions_group, audit_group, db_group, encryption_group):
         app.cli.add_command(group)
 
-
-def main() -> None:
-    """The ``clef`` console script."""
-    from idp.app import create_app
-
-    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False,
-                     add_version_option=False, load_dotenv=False, name="clef")
-    cli.main(args=sys.argv[1:], prog_name=Path(sys.argv[0]).name)

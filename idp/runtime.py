@@ -6,8 +6,9 @@ CLI reach them through :func:`services` and :func:`db`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from flask import current_app, g
 from sqlalchemy import Engine
@@ -24,7 +25,7 @@ from idp.outbox import Outbox
 from idp.password_policy import PasswordPolicy
 from idp.passwords import PasswordHasher
 from idp.secret_box import Resealer, SecretBox
-from idp.sessions import SessionStore
+from idp.sessions import SessionsEnded, SessionStore
 from idp.settings import PasswordSettings, Settings
 from idp.throttle import Throttle
 
@@ -33,7 +34,19 @@ FactorAmr = Callable[[Session, int], "str | None"]
 
 
 @dataclass
+class Hooks:
+    """What the slices registered on the container (see :class:`Services`)."""
+
+    resealers: dict[str, Resealer] = field(default_factory=dict)
+    factor_policy: FactorAmr | None = None
+
+
+@dataclass(frozen=True)
 class Services:
+    """The core's services, built once; slices plug in through the registration points
+    (``add_resealer``, ``on_sessions_ended``, ``set_factor_policy``), never by assigning
+    to it, and each service is given what it uses, not the container."""
+
     settings: Settings
     clock: Clock
     keys: KeyRing
@@ -48,11 +61,42 @@ class Services:
     mailer: Mailer
     box: SecretBox
     outbox: Outbox
-    # Slices add what re-encrypts their secrets under a new key (clef encryption reseal).
-    resealers: dict[str, Resealer] = field(default_factory=dict)
-    # The amr value of an account's second factor ("otp", "mail"), told by the mfa slice:
-    # the provider asks for a stronger sign-in only when the account has the factor.
-    factor_amr: FactorAmr = field(default=lambda _db, _account_id: None)
+    # What the slices register through the methods below (the container itself is
+    # frozen: nothing is assigned to it after the factory built it).
+    _hooks: Hooks = field(default_factory=lambda: Hooks(), repr=False)
+
+    # --- Registration points, called once while the app is built ---------------------
+    def add_resealer(self, name: str, resealer: Resealer) -> None:
+        """What re-encrypts a slice's secrets under a new key (``clef encryption
+        reseal`` runs them all). Raises ``ValueError`` on a name registered twice."""
+        if name in self._hooks.resealers:
+            raise ValueError(f"a resealer named {name!r} is already registered")
+        self._hooks.resealers[name] = resealer
+
+    def on_sessions_ended(self, listener: SessionsEnded) -> None:
+        """``listener`` is told, in the same transaction, of every batch of sign-in
+        sessions that ends (the provider's back-channel logout)."""
+        self.sessions.add_listener(listener)
+
+    def set_factor_policy(self, factor_amr: FactorAmr) -> None:
+        """How to tell an account's second factor (its amr value, "otp" or "mail"),
+        told once by the mfa slice. Raises ``ValueError`` when told twice."""
+        if self._hooks.factor_policy is not None:
+            raise ValueError("the second-factor policy is already set")
+        self._hooks.factor_policy = factor_amr
+
+    # --- What the registrations give -------------------------------------------------
+    @property
+    def resealers(self) -> Mapping[str, Resealer]:
+        """Every registered resealer, by name (read-only)."""
+        return MappingProxyType(self._hooks.resealers)
+
+    def factor_amr(self, db: Session, account_id: int) -> str | None:
+        """The amr value of the account's second factor, or None when it has none (or
+        no slice told the policy): the provider asks for a stronger sign-in only when
+        the account has the factor."""
+        policy = self._hooks.factor_policy
+        return None if policy is None else policy(db, account_id)
 
 
 def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None:

@@ -78,12 +78,17 @@ class Loaded:
 
 class SessionStore:
     def __init__(self, settings: SessionSettings) -> None:
-        self.listeners: list[SessionsEnded] = []
+        self._listeners: list[SessionsEnded] = []
         self.idle = timedelta(minutes=settings.idle_minutes)
         self.absolute = timedelta(hours=settings.absolute_hours)
         self.touch_interval = timedelta(seconds=settings.touch_interval_seconds)
         self.notice = timedelta(hours=settings.expired_notice_hours)
 
+
+    def add_listener(self, listener: SessionsEnded) -> None:
+        """``listener`` is told of every sessions-ended event, in the transaction that
+        ends them (the provider's back-channel logout)."""
+        self._listeners.append(listener)
     def load(
         self, db: Session, token: str, now: datetime, where: audit.Where | None = None
     ) -> Loaded:
@@ -246,12 +251,12 @@ class SessionStore:
         ended = [EndedSession(row.account_id, dict(row.data or {}))
                  for row in rows if row.account_id is not None]
         if ended:
-            for listener in self.listeners:
+            for listener in self._listeners:
                 listener(db, ended, reason)
 
     def _end_where(self, db: Session, reason: str, *conditions: ColumnElement[bool]) -> int:
         """End the sessions matching ``conditions``: listeners first, then one DELETE."""
-        if self.listeners:
+        if self._listeners:
             self._tell(db, list(db.scalars(select(WebSession).where(*conditions))), reason)
         result = db.execute(delete(WebSession).where(*conditions))
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -267,7 +272,7 @@ class SessionStore:
         sessions (a portal's tokens, S18, S40) ends too."""
         rows = list(db.scalars(select(WebSession).where(WebSession.account_id == account_id)))
         ended = [EndedSession(row.account_id, dict(row.data or {})) for row in rows]
-        for listener in self.listeners:
+        for listener in self._listeners:
             listener(db, ended or [EndedSession(account_id)], ACCOUNT)
         result = db.execute(delete(WebSession).where(WebSession.account_id == account_id))
         return int(result.rowcount)  # type: ignore[attr-defined]

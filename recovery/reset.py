@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.accounts import AccountService
 from idp.email_codes import (
     CodeError,
     CodeExpired,
@@ -53,9 +54,10 @@ from idp.email_codes import (
 )
 from idp.keys import KeyRing
 from idp.models import Account
-from idp.password_policy import PasswordProblem
-from idp.runtime import Services
-from idp.throttle import PASSWORD_STEP
+from idp.password_policy import PasswordPolicy, PasswordProblem
+from idp.passwords import PasswordHasher
+from idp.sessions import SessionStore
+from idp.throttle import PASSWORD_STEP, Throttle
 from idp.usernames import normalise_username, username_key
 from recovery.answers import Answers, Hints, check_all, check_answer, hints_of
 from recovery.decoys import decoy_hints
@@ -141,15 +143,20 @@ class ResetDone:
 
 
 class ResetService:
-    def __init__(self, core: Services, tokens: FlowTokens, limits: AnswerLimits) -> None:
-        self.core = core
+    """Given the core services it uses, not the app's whole container (issue 10)."""
+
+    def __init__(self, *, keys: KeyRing, accounts: AccountService, hasher: PasswordHasher,
+                 policy: PasswordPolicy, sessions: SessionStore, throttle: Throttle,
+                 tokens: FlowTokens, limits: AnswerLimits, codes: ResetCodes) -> None:
+        self._keys = keys
+        self.accounts = accounts
+        self.hasher = hasher
+        self.policy = policy
+        self.sessions = sessions
+        self.throttle = throttle
         self.tokens = tokens
         self.limits = limits
-        self.codes = ResetCodes(core.keys, core.settings.email_code)
-
-    @property
-    def _keys(self) -> KeyRing:
-        return self.core.keys
+        self.codes = codes
 
     # --- step 1 -----------------------------------------------------------------------
 
@@ -157,7 +164,7 @@ class ResetService:
         """Begin a flow for whatever was typed (S6: the same answer, statements and
         writes either way; only a real account's code is handed back to be mailed)."""
         display, key = normalise_username(username), username_key(username)
-        account = self.core.accounts.get_by_username(db, display)
+        account = self.accounts.get_by_username(db, display)
         started = self.codes.start(db, key, now)
         code_mail: CodeMail | None = None
         if started.code is not None and account is not None and _has_email_route(account):
@@ -187,7 +194,7 @@ class ResetService:
         payload = self.tokens.read(purpose, token)
         display = str(payload.get("u", ""))
         key = username_key(display)
-        account = self.core.accounts.get_by_username(db, display)
+        account = self.accounts.get_by_username(db, display)
         state = str(payload.get("s", ""))
         if not secrets.compare_digest(state, self.tokens.state_of(account)):
             raise InvalidToken()
@@ -256,7 +263,7 @@ class ResetService:
         :class:`WrongAnswer` or :class:`TooManyWrongAnswers`."""
         claimed = self.limits.claim(db, flow.key, now)
         row = self._questions(db, flow)
-        if row is None or flow.account is None or not check_answer(self.core.hasher, row, answer):
+        if row is None or flow.account is None or not check_answer(self.hasher, row, answer):
             raise self._wrong(db, now, flow, claimed, where)
         self._verified(db, now, flow.account, where, "code+question")
         return self._next(flow, VERIFIED)
@@ -268,7 +275,7 @@ class ResetService:
         or, when all are right for a revoked credential, :class:`CredentialRevoked`."""
         claimed = self.limits.claim(db, flow.key, now)
         row = self._questions(db, flow)
-        if not check_all(self.core.hasher, row, answers) or flow.account is None:
+        if not check_all(self.hasher, row, answers) or flow.account is None:
             raise self._wrong(db, now, flow, claimed, where)
         if flow.account.is_revoked:
             audit.record(db, now, audit.RECOVERY_RESET_REVOKED, actor=flow.account.username,
@@ -312,13 +319,13 @@ class ResetService:
         account = flow.account
         if flow.purpose != VERIFIED or account is None or account.is_revoked:
             raise InvalidToken()
-        problems = self.core.policy.problems(password, context_words=[account.username])
+        problems = self.policy.problems(password, context_words=[account.username])
         if password != confirm:
             problems.append(PasswordProblem.MISMATCH)
-        same = self.core.hasher.verify(account.password_hash, password).matches
+        same = self.hasher.verify(account.password_hash, password).matches
         if problems or same:
             raise NewPasswordRefused(tuple(problems), same)
-        new_hash = self.core.hasher.hash(password)
+        new_hash = self.hasher.hash(password)
         # One flow sets one password: of concurrent tries with one token, the one whose
         # delete of the flow's row counts wins; the others find it gone.
         if not self.codes.finish(db, flow.key, flow.nonce):
@@ -342,8 +349,8 @@ class ResetService:
         password step's count and lock are cleared (D4, D9); the second step's and the
         answer limit are left as they are."""
         key = username_key(account.username)
-        ended = self.core.sessions.end_for_account(db, account.id)
-        self.core.throttle.clear(db, key, (PASSWORD_STEP,))
+        ended = self.sessions.end_for_account(db, account.id)
+        self.throttle.clear(db, key, (PASSWORD_STEP,))
         return ended
 
 

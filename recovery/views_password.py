@@ -20,8 +20,8 @@ from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.views.common import now, where
-from recovery import bp, reset_service
 from recovery.answers import Answers
+from recovery.blueprint import bp
 from recovery.forms import AllAnswersForm, NewPasswordForm, RecoveryAnswerForm, ResetCodeForm, UsernameForm
 from recovery.mail import (
     PASSWORD_RESET,
@@ -44,6 +44,7 @@ from recovery.reset import (
     TooManyWrongCodes,
     WrongAnswer,
 )
+from recovery.runtime import reset_service
 from recovery.tokens import CODE_PASSED, STARTED, VERIFIED
 
 TOKEN_KEY = "recovery.reset_token"  # noqa: S105 - a session key, not a secret

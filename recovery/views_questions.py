@@ -18,8 +18,8 @@ from idp.runtime import db, services
 from idp.views.common import now, send_code, session_account, where
 from idp.web_session import fresh_sign_in_required, login_required, password_step_required
 from mfa.models import SecondFactor
-from recovery import bp
 from recovery.answers import Answers, Hints, hint_gives_away_answer, save_questions
+from recovery.blueprint import bp
 from recovery.forms import QuestionsForm, RecoveryEmailForm
 from recovery.mail import CONFIRM_ADDRESS, EMAIL_CHANGED, QUESTIONS_CHANGED, stage
 from recovery.mail import notify as notify_account

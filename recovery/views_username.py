@@ -16,7 +16,7 @@ from idp import audit
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.views.common import now, where
-from recovery import bp
+from recovery.blueprint import bp
 from recovery.forms import RecoveryEmailForm
 from recovery.lookup import find_by_recovery_email, normalise_address
 from recovery.mail import USERNAMES, deliver_in_background

@@ -1,8 +1,10 @@
 """Imports run one way (STYLE.md): ``mfa`` and ``recovery`` build on ``idp``; ``idp``
 never imports them except the app factory, which registers their blueprints (and the
 migration environment, which sees their models); ``recovery``
-may call ``mfa``, never the reverse. Checked on the source with ``ast``, so an import
-inside a function counts too."""
+may call ``mfa``, never the reverse. No module of the three packages is part of an
+import circle, and Flask (``flask_*``, ``werkzeug``) is imported only by the web layer
+listed in ``WEB_LAYER``. Checked on the source with ``ast``, so an import inside a
+function counts too."""
 
 from __future__ import annotations
 
@@ -191,3 +193,174 @@ def test_issue10_the_challenge_never_branches_on_the_factor_kind():
     found = [f"{name}:{line}" for name in (*SECOND_STEP_VIEWS, "mfa/service.py")
              for line in kind_comparisons((ROOT / name).read_text(encoding="utf-8"))]
     assert found == []
+
+# --- No import cycles (issue 10) --------------------------------------------------------
+PACKAGES = ("idp", "mfa", "recovery")
+
+
+def project_modules() -> dict[str, Path]:
+    """Every module of the three packages (migration scripts are loaded by Alembic, not
+    imported)."""
+    return {module_name(path): path
+            for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+            if "migrations/versions" not in path.as_posix()}
+
+
+def resolve(name: str, modules: dict[str, Path] | set[str]) -> str | None:
+    """The project module an imported name lives in (``idp.runtime.db`` is
+    ``idp.runtime``), or None for an outside library."""
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in modules:
+            return candidate
+        parts.pop()
+    return None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, at any level (function bodies too)."""
+    modules = project_modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        home = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        graph[module] = {found for _, name in imports_in(path.read_text(encoding="utf-8"), home)
+                         if (found := resolve(name, modules)) is not None and found != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each an
+    import circle; iterative so a deep graph cannot overflow the stack."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            child = next(edges, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles():
+    """Every import counts, a function-level one too: a circle hidden in a function is
+    still a circle (it only fails later, at call time)."""
+    assert cycles(import_graph()) == []
+
+
+@pytest.mark.parametrize(("graph", "expected"), [
+    ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+    ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+    ({"p": {"p.v"}, "p.v": {"p"}, "q": {"q.x"}, "q.x": set()}, [["p", "p.v"]]),
+])
+def test_the_cycle_finder_finds_circles(graph, expected):
+    """Not vacuous: a circle of two, one of three (with a module outside it), none."""
+    assert sorted(cycles(graph)) == expected
+
+
+def test_the_graph_sees_function_level_imports():
+    graph = import_graph()
+    assert "idp.cli" in graph["idp.app"]  # imported inside create_app
+
+
+# --- Flask only in the web layer (issue 10) ---------------------------------------------
+WEB_LIBRARIES = ("flask", "werkzeug", "flask_babel", "flask_limiter", "flask_wtf")
+# Each module allowed to import Flask (or flask_* / werkzeug), and why. Everything else
+# (services, models, rules) takes plain values and is tested without an app.
+WEB_LAYER = {
+    "idp/app.py": "the app factory",
+    "idp/wsgi.py": "the WSGI entry point",
+    "idp/console.py": "the `clef` console script (Flask's click group)",
+    "idp/cli.py": "admin commands run on Flask's AppGroup, in the app context",
+    "idp/runtime.py": "runtime glue: the app's services and the request's database session",
+    "idp/web_session.py": "the server-side web session (Flask's session interface)",
+    "idp/errors.py": "error pages",
+    "idp/i18n.py": "i18n: Flask-Babel's locale selector",
+    "idp/forms.py": "web forms (Flask-WTF)",
+    "idp/ratelimit.py": "per-request rate limits (Flask-Limiter)",
+    "idp/security_headers.py": "response headers",
+    "idp/template_context.py": "what every template sees",
+    "idp/mail_render.py": "mail rendered with the app's templates and sent after the response",
+    "idp/messages.py": "wording shared by several slices' screens (Flask-Babel's lazy text)",
+    "idp/input_guard.py": "a request hook that refuses NUL bytes before any view",
+    "idp/health.py": "the /healthz and /readyz endpoints",
+    "idp/metrics.py": "the /metrics endpoint and the per-request latency timer",
+    "idp/views/account.py": "views",
+    "idp/views/auth.py": "views",
+    "idp/views/common.py": "view helpers",
+    "idp/views/register.py": "views",
+    "idp/oidc/wiring.py": "runtime glue: the provider plugged into the app",
+    "idp/oidc/runtime.py": "runtime glue: the provider's services of the app",
+    "idp/oidc/server.py": "Authlib's Flask adapter, configured through its hooks",
+    "idp/oidc/views.py": "views",
+    "idp/oidc/logout_views.py": "views",
+    "idp/oidc/cli.py": "admin commands (Flask's AppGroup)",
+    "idp/oidc/token_limit.py": "rate-limit keys read from the request",
+    "mfa/runtime.py": "runtime glue: the slice's services of the app",
+    "mfa/forms.py": "web forms (Flask-WTF)",
+    "mfa/views/blueprint.py": "the slice's blueprint",
+    "mfa/views/challenge.py": "views",
+    "mfa/views/common.py": "view helpers",
+    "mfa/views/enrol.py": "views",
+    "mfa/views/manage.py": "views",
+    "recovery/runtime.py": "runtime glue: the slice's services of the app",
+    "recovery/blueprint.py": "the slice's blueprint",
+    "recovery/forms.py": "web forms (Flask-WTF)",
+    "recovery/mail.py": "mail queued by a request, sent after its response",
+    "recovery/views_password.py": "views",
+    "recovery/views_questions.py": "views",
+    "recovery/views_username.py": "views",
+}
+
+
+def flask_imports() -> list[str]:
+    found = []
+    for package in PACKAGES:
+        found += offending(package, WEB_LIBRARIES, frozenset(WEB_LAYER))
+    return found
+
+
+def test_flask_only_in_the_web_layer():
+    assert flask_imports() == []
+
+
+def test_the_web_layer_list_names_real_modules():
+    """A stale entry would let a new module of that name import Flask unseen."""
+    assert [path for path in WEB_LAYER if not (ROOT / path).is_file()] == []
+
+
+def test_the_flask_checker_sees_the_web_layer():
+    """Not vacuous: the factory's Flask import is found when it is not exempted."""
+    assert any(line.startswith("idp/app.py:") and "imports flask" in line
+               for line in offending("idp", WEB_LIBRARIES))

@@ -24,12 +24,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.clock import Clock
+from idp.keys import KeyRing
+from idp.oidc.clients import Clients
+from idp.oidc.keys import SigningKeys
 from idp.oidc.liveness import SID_KEY
 from idp.oidc.models import LogoutDelivery, OAuthClient, PortalSession
-from idp.oidc.runtime import OidcServices
 from idp.oidc.subjects import session_id_for, subject_for
-from idp.runtime import Services
+from idp.oidc.tokens import Tokens
 from idp.sessions import ACCOUNT, EndedSession
+from idp.settings import OidcSettings
 
 log = logging.getLogger("clef.oidc.backchannel")
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -52,17 +56,26 @@ def http_post(uri: str, body: bytes, timeout: float) -> None:
 
 
 class Backchannel:
-    def __init__(self, core: Services, provider: OidcServices, post: Post = http_post) -> None:
-        self._core = core
-        self._provider = provider
+    """Given what it uses, not the app's whole container (issue 10)."""
+
+    def __init__(self, *, issuer: str, settings: OidcSettings, clock: Clock, keys: KeyRing,
+                 clients: Clients, tokens: Tokens, signing_keys: SigningKeys,
+                 post: Post = http_post) -> None:
+        self._issuer = issuer
+        self._clock = clock
+        self._keys = keys
+        self._clients = clients
+        self._tokens = tokens
+        self._signing_keys = signing_keys
         self.post = post
-        self._retries = [timedelta(seconds=s) for s in core.settings.oidc.backchannel_retry_seconds]
+        self._timeout = settings.backchannel_timeout_seconds
+        self._retries = [timedelta(seconds=s) for s in settings.backchannel_retry_seconds]
 
     def on_sessions_ended(self, db: Session, ended: list[EndedSession], reason: str) -> None:
         """Listener of the session store (idp.sessions)."""
-        now = self._core.clock.now()
+        now = self._clock.now()
         sids = [str(e.data[SID_KEY]) for e in ended if e.data.get(SID_KEY)]
-        tokens = self._provider.tokens
+        tokens = self._tokens
         tokens.revoke_for_sessions(db, sids, now)
         tokens.drop_codes_for_sessions(db, sids)  # D10: unexchanged codes die too
         if reason == ACCOUNT:
@@ -73,13 +86,13 @@ class Backchannel:
             return
         used = list(db.scalars(select(PortalSession).where(PortalSession.sid.in_(sids))))
         for portal in used:
-            client = self._provider.clients.find(db, portal.client_id)
+            client = self._clients.get(db, portal.client_id)
             if client is None or not client.backchannel_logout_uri:
                 continue
             db.add(LogoutDelivery(
                 client_id=client.client_id, uri=client.backchannel_logout_uri,
-                sub=subject_for(self._core.keys, client, portal.account_id),
-                sid=session_id_for(self._core.keys, client, portal.sid),
+                sub=subject_for(self._keys, client, portal.account_id),
+                sid=session_id_for(self._keys, client, portal.sid),
                 account_id=portal.account_id, reason=reason, created_at=now, attempts=0,
                 next_attempt_at=now,
             ))
@@ -88,9 +101,9 @@ class Backchannel:
     def logout_token(self, db: Session, delivery: LogoutDelivery, client: OAuthClient,
                      now: datetime) -> str:
         """§2.4: iss, aud, iat, exp, jti, events, sub and sid; never a nonce."""
-        key = self._provider.signing_keys.current(db, client.id_token_alg, now)
+        key = self._signing_keys.current(db, client.id_token_alg, now)
         claims = {
-            "iss": self._provider.issuer, "aud": client.client_id,
+            "iss": self._issuer, "aud": client.client_id,
             "iat": int(now.timestamp()),
             "exp": int((now + LOGOUT_TOKEN_LIFETIME).timestamp()),
             "jti": secrets.token_urlsafe(16), "events": {EVENT: {}},
@@ -101,7 +114,7 @@ class Backchannel:
 
     def deliver_due(self, db: Session, limit: int = 50) -> int:
         """Send every delivery that is due; returns how many reached their portal."""
-        now = self._core.clock.now()
+        now = self._clock.now()
         due = list(db.scalars(
             select(LogoutDelivery)
             .where(LogoutDelivery.delivered_at.is_(None), LogoutDelivery.given_up_at.is_(None),
@@ -109,9 +122,9 @@ class Backchannel:
             .order_by(LogoutDelivery.id).limit(limit)
         ))
         delivered = 0
-        timeout = self._core.settings.oidc.backchannel_timeout_seconds
+        timeout = self._timeout
         for delivery in due:
-            client = self._provider.clients.find(db, delivery.client_id)
+            client = self._clients.get(db, delivery.client_id)
             if client is None:  # the portal was removed meanwhile
                 delivery.given_up_at = now
                 continue

@@ -8,12 +8,12 @@ import signal
 import threading
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from idp import audit
-from idp.cli import _admin, _fmt
+from idp.cli_support import admin_actor, shown
 from idp.errors import service_unavailable
 from idp.oidc.backchannel import Backchannel
 from idp.oidc.clients import ClientRefused
@@ -29,7 +29,7 @@ oidc_group = AppGroup("oidc", help="Back-channel logout and expired sessions.")
 
 
 def _client(client_id: str) -> OAuthClient:
-    found = oidc().clients.find(db(), client_id)
+    found = oidc().clients.get(db(), client_id)
     if found is None:
         raise click.ClickException(f"no client {client_id!r}")
     return found
@@ -62,7 +62,7 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[st
         )
     except ClientRefused as refused:
         raise click.ClickException(str(refused)) from refused
-    audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_ADD, actor=_admin(),
+    audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_ADD, actor=admin_actor(),
                  client=made.client.client_id, pkce=pkce)
     db().commit()
     click.echo(f"client_id      {made.client.client_id}")
@@ -93,7 +93,7 @@ def clients_show(client_id: str) -> None:
         "id token alg": client.id_token_alg,
         "redirect uris": " ".join(client.redirect_uris),
         "logout uris": " ".join(client.post_logout_redirect_uris) or "-",
-        "back-channel": _fmt(client.backchannel_logout_uri),
+        "back-channel": shown(client.backchannel_logout_uri),
         "created": client.created_at,
     }
     for key, value in rows.items():
@@ -109,7 +109,7 @@ def clients_rotate_secret(client_id: str) -> None:
         secret = oidc().clients.rotate_secret(client)
     except ClientRefused as refused:
         raise click.ClickException(str(refused)) from refused
-    audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_SECRET, actor=_admin(),
+    audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_SECRET, actor=admin_actor(),
                  client=client.client_id)
     db().commit()
     click.echo(f"client_secret  {secret}")
@@ -120,7 +120,7 @@ def clients_rotate_secret(client_id: str) -> None:
 def clients_remove(client_id: str) -> None:
     client = _client(client_id)
     oidc().clients.remove(db(), client)
-    audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_REMOVE, actor=_admin(),
+    audit.record(db(), services().clock.now(), audit.ADMIN_CLIENT_REMOVE, actor=admin_actor(),
                  client=client_id)
     db().commit()
     click.echo(f"removed {client_id}")
@@ -133,7 +133,7 @@ def keys_rotate() -> None:
     now = services().clock.now()
     oidc().signing_keys.ensure(db(), now)
     made = oidc().signing_keys.rotate(db(), now)
-    audit.record(db(), now, audit.ADMIN_KEYS_ROTATE, actor=_admin(), kids=[k.kid for k in made])
+    audit.record(db(), now, audit.ADMIN_KEYS_ROTATE, actor=admin_actor(), kids=[k.kid for k in made])
     db().commit()
     for key in made:
         click.echo(f"{key.kid}\t{key.alg}\tsigns from {key.active_from}")
@@ -143,14 +143,11 @@ def keys_rotate() -> None:
 def keys_list() -> None:
     for key in db().scalars(select(SigningKey).order_by(SigningKey.created_at)):
         click.echo(f"{key.kid}\t{key.alg}\tactive from {key.active_from}\t"
-                   f"published until {_fmt(key.remove_after)}")
+                   f"published until {shown(key.remove_after)}")
 
 
 def _backchannel() -> Backchannel:
-    from idp.oidc import BACKCHANNEL_KEY
-
-    found: Backchannel = current_app.extensions[BACKCHANNEL_KEY]
-    return found
+    return oidc().backchannel
 
 
 def run_once() -> tuple[int, int]:

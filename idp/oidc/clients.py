@@ -105,7 +105,7 @@ class Clients:
         db.add(client)
         return NewClient(client, secret)
 
-    def find(self, db: Session, client_id: str | None) -> OAuthClient | None:
+    def get(self, db: Session, client_id: str | None) -> OAuthClient | None:
         if not client_id or len(client_id) > 64:
             return None
         return db.scalars(select(OAuthClient).where(OAuthClient.client_id == client_id)).first()

@@ -132,13 +132,12 @@ class SigningKeys:
         return {"keys": [dict(row.public_jwk) for row in rows]}
 
     def published(self, db: Session, now: datetime) -> tuple[bytes, str]:
-        """The JWKS document as bytes and its ETag, from memory while it is valid. On a
-        rebuild, keys missing on a first start are made and committed."""
+        """The JWKS document as bytes and its ETag, from memory while it is valid. Read
+        only: keys are made by ``clef db upgrade``, ``clef keys rotate`` or the first
+        token signed, never by a GET anyone can send."""
         cached = self._published
         if cached is not None and now < cached[2]:
             return cached[0], cached[1]
-        if self.ensure(db, now):
-            db.commit()
         rows = list(db.scalars(select(SigningKey).where(
             or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now)
         ).order_by(SigningKey.created_at)))

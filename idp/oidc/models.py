@@ -2,8 +2,8 @@
 which portals each sign-in session was used with, and queued back-channel logouts.
 
 Codes and tokens are kept as SHA-256 hashes of random 256-bit values: a copy of the
-database hands out nothing usable. Clients implement Authlib's ``ClientMixin`` and
-codes and tokens its model mixins, so the protocol code stays Authlib's (STYLE.md).
+database hands out nothing usable. These are plain tables: Authlib's mixins wrap them
+in ``idp.oidc.authlib_models``, so the protocol code stays Authlib's (STYLE.md).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
-from authlib.oidc.core import AuthorizationCodeMixin as OIDCCodeMixin
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +20,7 @@ PAIRWISE = "pairwise"
 PUBLIC = "public"
 
 
-class OAuthClient(Base, ClientMixin):
+class OAuthClient(Base):
     """A portal registered with ``clef clients add``."""
 
     __tablename__ = "oauth_clients"
@@ -47,50 +45,8 @@ class OAuthClient(Base, ClientMixin):
     id_token_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     created_at: Mapped[datetime]
 
-    # --- Authlib's ClientMixin -------------------------------------------------------
-    def get_client_id(self) -> str:
-        return self.client_id
 
-    def get_default_redirect_uri(self) -> str | None:
-        # S31, S33: every authorization request names its redirect_uri, so the code
-        # exchange always compares it (OIDC Core §3.1.2.1 makes it REQUIRED).
-        return None
-
-    def get_allowed_scope(self, scope: str) -> str:
-        allowed = {"openid"}
-        return " ".join(s for s in (scope or "").split() if s in allowed)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        """S31: exact string match against a registered value."""
-        return redirect_uri in self.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        from idp.oidc.runtime import oidc  # the app's services: keyed hash, constant time
-
-        return oidc().clients.secret_matches(self, client_secret)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.public:
-            return method == "none" and endpoint == "token"
-        return method in ("client_secret_basic", "client_secret_post")
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"  # S30
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in ("authorization_code", "refresh_token")
-
-    @property
-    def client_metadata(self) -> dict[str, Any]:
-        """What Authlib's RP-initiated logout endpoint reads."""
-        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris)}
-
-    @property
-    def id_token_signed_response_alg(self) -> str:
-        return self.id_token_alg
-
-
-class AuthorizationCode(Base, OIDCCodeMixin):
+class AuthorizationCode(Base):
     """A code, kept after use so a second use is recognised (S32)."""
 
     __tablename__ = "oauth_codes"
@@ -120,26 +76,8 @@ class AuthorizationCode(Base, OIDCCodeMixin):
     # under the row's lock, so a reuse racing the exchange revokes what it issues too.
     reused_at: Mapped[datetime | None]
 
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
 
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return int(self.auth_time.timestamp())
-
-    def get_acr(self) -> str:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return self.amr.split()
-
-
-class OAuthToken(Base, TokenMixin):
+class OAuthToken(Base):
     """An access token and, with it, the refresh token that can replace it.
 
     Refresh tokens rotate (S40): using one marks it ``rotated_at`` and issues a new row
@@ -168,27 +106,6 @@ class OAuthToken(Base, TokenMixin):
     family_expires_at: Mapped[datetime | None]  # absolute limit of the whole family
     rotated_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
-
-    # --- Authlib's TokenMixin (times come from our clock, see idp.oidc.tokens) --------
-    def check_client(self, client: ClientMixin) -> bool:
-        return self.client_id == client.get_client_id()
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return int((self.access_expires_at - self.issued_at).total_seconds())
-
-    def is_expired(self) -> bool:
-        from idp.oidc.tokens import token_now  # the app's clock, not time.time()
-
-        return token_now() >= self.access_expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    def get_user(self) -> int:
-        return self.account_id
 
 
 class SigningKey(Base):

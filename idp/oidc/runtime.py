@@ -1,4 +1,5 @@
-"""The provider's services for one app, built by the app factory."""
+"""The provider's services for one app, built by the app factory (``idp.oidc.wiring``)
+and reached through :func:`oidc`, the slice's one accessor."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import timedelta
 
 from flask import current_app
 
+from idp.clock import Clock
 from idp.keys import KeyRing
+from idp.oidc.backchannel import Backchannel
 from idp.oidc.clients import Clients
 from idp.oidc.keys import SigningKeys
 from idp.oidc.tokens import Tokens
@@ -23,17 +26,21 @@ class OidcServices:
     clients: Clients
     signing_keys: SigningKeys
     tokens: Tokens
+    backchannel: Backchannel
 
 
-def build_oidc_services(settings: Settings, keys: KeyRing, box: SecretBox) -> OidcServices:
+def build_oidc_services(settings: Settings, clock: Clock, keys: KeyRing,
+                        box: SecretBox) -> OidcServices:
     s = settings.oidc
-    return OidcServices(
-        issuer=settings.service.base_url.rstrip("/"),
-        clients=Clients(keys),
-        signing_keys=SigningKeys(box, timedelta(minutes=s.key_publish_lead_minutes),
-                                 timedelta(seconds=s.id_token_lifetime_seconds)),
-        tokens=Tokens(s),
-    )
+    issuer = settings.service.base_url.rstrip("/")
+    clients = Clients(keys)
+    signing_keys = SigningKeys(box, timedelta(minutes=s.key_publish_lead_minutes),
+                               timedelta(seconds=s.id_token_lifetime_seconds))
+    tokens = Tokens(s)
+    backchannel = Backchannel(issuer=issuer, settings=s, clock=clock, keys=keys,
+                              clients=clients, tokens=tokens, signing_keys=signing_keys)
+    return OidcServices(issuer=issuer, clients=clients, signing_keys=signing_keys,
+                        tokens=tokens, backchannel=backchannel)
 
 
 def oidc() -> OidcServices:

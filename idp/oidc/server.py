@@ -32,18 +32,17 @@ from sqlalchemy import select, update
 
 from idp import audit
 from idp.models import Account
+from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
-from idp.oidc.tokens import SignInFacts, token_hash
+from idp.oidc.tokens import token_hash
 from idp.runtime import db, services
 
 SERVER_KEY = "clef.oidc.server"
 PROTECTOR_KEY = "clef.oidc.protector"
 CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
-# The facts of the sign-in behind an authorization (set by the authorize view).
-FACTS = "oidc_sign_in_facts"
 LOGOUT_ENDER = "oidc_end_session"
 
 
@@ -62,15 +61,14 @@ class CodeGrant(AuthorizationCodeGrant):
         return secrets.token_urlsafe(32)  # S32: 256 bits
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        facts: SignInFacts = g.get(FACTS)
-        if facts is None:
-            raise RuntimeError("the authorize view sets the sign-in facts first")
+        signed_in: SignedIn = request.user  # the authorize view's grant_user
+        facts = signed_in.facts
         payload = request.payload
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
         nonce = payload.data.get("nonce")
         db().add(AuthorizationCode(
-            code_hash=token_hash(code), client_id=request.client.client_id,
+            code_hash=token_hash(code), client_id=request.client.get_client_id(),
             account_id=request.user.id, redirect_uri=payload.redirect_uri or "",
             scope=request.client.get_allowed_scope(payload.scope or ""),
             nonce=nonce, nonce_hash=token_hash(nonce) if nonce else None,
@@ -81,7 +79,7 @@ class CodeGrant(AuthorizationCodeGrant):
         ))
         db().commit()
 
-    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+    def query_authorization_code(self, code: str, client: Portal) -> IssuedCode | None:
         """S32: a code is used up by one conditional UPDATE; a second use finds it used
         and takes back the tokens the first use issued."""
         now = _now()
@@ -103,13 +101,13 @@ class CodeGrant(AuthorizationCodeGrant):
         db().commit()
         if now >= row.expires_at or not _session_is_live(row.sid, row.account_id, now):
             return None  # D10: a code dies with its sign-in session
-        return row
+        return IssuedCode(row)
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
         """Kept (used) so that a second use is recognised; purged later."""
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> Account | None:
-        account = db().get(Account, authorization_code.account_id)
+    def authenticate_user(self, authorization_code: IssuedCode) -> Account | None:
+        account = db().get(Account, authorization_code.row.account_id)
         return account if account is not None and not account.is_revoked else None
 
 
@@ -124,7 +122,7 @@ class S256CodeChallenge(CodeChallenge):
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-        client: OAuthClient = grant.request.client
+        client: OAuthClient = grant.request.client.row
         if not challenge and (client.public or client.pkce_required):
             raise InvalidRequestError("PKCE is required (code_challenge, S256).",
                                       redirect_uri=redirect_uri)
@@ -143,20 +141,20 @@ class ClefOpenIDCode(OpenIDCode):
             AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()
         return found is not None
 
-    def _key(self, client: OAuthClient) -> Any:
+    def _key(self, client: Portal) -> Any:
         """The signing key of this token, looked up once (header and signature agree)."""
         if g.get("oidc_signing_key") is None:
-            g.oidc_signing_key = oidc().signing_keys.current(db(), client.id_token_alg, _now())
+            g.oidc_signing_key = oidc().signing_keys.current(db(), client.row.id_token_alg, _now())
         return g.oidc_signing_key
 
-    def resolve_client_private_key(self, client: OAuthClient) -> Any:
+    def resolve_client_private_key(self, client: Portal) -> Any:
         return self._key(client).key
 
-    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
+    def get_encode_header(self, client: Portal) -> dict[str, str]:
         key = self._key(client)
         return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
 
-    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
+    def get_client_claims(self, client: Portal) -> dict[str, Any]:
         """iss, aud, iat and exp from the app's clock (not time.time()), S36, S42."""
         now = int(_now().timestamp())
         lifetime = services().settings.oidc.id_token_lifetime_seconds
@@ -164,14 +162,14 @@ class ClefOpenIDCode(OpenIDCode):
                 "exp": now + lifetime}
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
-        g.oidc_client = request.client  # generate_user_info is told only the user
+        g.oidc_client = request.client.row  # generate_user_info is told only the user
         encoded: str = super().encode_id_token(token, request)
         return encoded
 
-    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict[str, Any]:
+    def get_authorization_code_claims(self, authorization_code: IssuedCode) -> dict[str, Any]:
         """nonce, auth_time, acr, amr (Authlib) and the portal's own ``sid``."""
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
-        claims["sid"] = session_id_for(services().keys, g.oidc_client, authorization_code.sid)
+        claims["sid"] = session_id_for(services().keys, g.oidc_client, authorization_code.row.sid)
         return claims
 
     def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
@@ -182,11 +180,11 @@ class RotatingRefreshGrant(RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
         """S40: live, not yet used; a used one presented again revokes its family."""
         now = _now()
         tokens = oidc().tokens
-        row = tokens.by_refresh(db(), refresh_token)
+        row = tokens.get_by_refresh(db(), refresh_token)
         if row is None or row.revoked_at is not None:
             return None
         if row.rotated_at is not None or not tokens.claim_refresh(db(), row, now):
@@ -202,21 +200,21 @@ class RotatingRefreshGrant(RefreshTokenGrant):
             tokens.revoke_family(db(), row.family, now)  # D10: its session is gone
             db().commit()
             return None
-        return row
+        return IssuedToken(row, _now)
 
-    def authenticate_user(self, refresh_token: OAuthToken) -> Account | None:
-        account = db().get(Account, refresh_token.account_id)
+    def authenticate_user(self, refresh_token: IssuedToken) -> Account | None:
+        account = db().get(Account, refresh_token.row.account_id)
         return account if account is not None and not account.is_revoked else None
 
-    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+    def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
         """Already used up by authenticate_refresh_token (one conditional UPDATE)."""
         db().commit()
 
 
 def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
     tokens = oidc().tokens
-    order = [tokens.by_refresh, tokens.by_access] if hint == "refresh_token" \
-        else [tokens.by_access, tokens.by_refresh]
+    order = [tokens.get_by_refresh, tokens.get_by_access] if hint == "refresh_token" \
+        else [tokens.get_by_access, tokens.get_by_refresh]
     for find in order:
         row = find(db(), token_string)
         if row is not None:
@@ -227,12 +225,13 @@ def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
 class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
-        return _find_token(token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
+        row = _find_token(token_string, token_type_hint)
+        return IssuedToken(row, _now) if row is not None else None
 
-    def revoke_token(self, token: OAuthToken, request: Any) -> None:
+    def revoke_token(self, token: IssuedToken, request: Any) -> None:
         """RFC 7009 §2.1: the whole grant goes, access and refresh tokens alike."""
-        oidc().tokens.revoke_family(db(), token.family, _now())
+        oidc().tokens.revoke_family(db(), token.row.family, _now())
         db().commit()
 
 
@@ -246,12 +245,12 @@ class Introspection(IntrospectionEndpoint):
         is_refresh = row.refresh_token_hash == token_hash(token_string)
         return IntrospectedToken(row, is_refresh)
 
-    def check_permission(self, token: Any, client: OAuthClient, request: Any) -> bool:
-        return bool(token.row.client_id == client.client_id)
+    def check_permission(self, token: Any, client: Portal, request: Any) -> bool:
+        return bool(token.row.client_id == client.get_client_id())
 
     def introspect_token(self, token: Any) -> dict[str, Any]:
         row: OAuthToken = token.row
-        client = oidc().clients.find(db(), row.client_id)
+        client = oidc().clients.get(db(), row.client_id)
         expires = row.refresh_expires_at if token.is_refresh else row.access_expires_at
         payload: dict[str, Any] = {
             "active": True, "client_id": row.client_id, "scope": row.scope,
@@ -271,8 +270,8 @@ class IntrospectedToken:
     def __init__(self, row: OAuthToken, is_refresh: bool) -> None:
         self.row, self.is_refresh = row, is_refresh
 
-    def check_client(self, client: OAuthClient) -> bool:
-        return bool(self.row.client_id == client.client_id)
+    def check_client(self, client: Portal) -> bool:
+        return bool(self.row.client_id == client.get_client_id())
 
     def is_expired(self) -> bool:
         tokens = oidc().tokens
@@ -285,15 +284,17 @@ class IntrospectedToken:
 
 
 class BearerValidator(BearerTokenValidator):
-    def authenticate_token(self, token_string: str) -> OAuthToken | None:
-        return oidc().tokens.by_access(db(), token_string)
+    def authenticate_token(self, token_string: str) -> IssuedToken | None:
+        row = oidc().tokens.get_by_access(db(), token_string)
+        return IssuedToken(row, _now) if row is not None else None
 
-    def validate_token(self, token: OAuthToken | None, scopes: Any, request: Any) -> None:
+    def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:
         now = _now()
-        if token is None or not oidc().tokens.access_is_live(token, now) \
-                or not _session_is_live(token.sid, token.account_id, now):  # D10
+        row = token.row if token is not None else None
+        if row is None or not oidc().tokens.access_is_live(row, now) \
+                or not _session_is_live(row.sid, row.account_id, now):  # D10
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
-        account = db().get(Account, token.account_id)
+        account = db().get(Account, row.account_id)
         if account is None or account.is_revoked:
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
 
@@ -340,14 +341,18 @@ def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
 
 
 def build_server(app: Flask) -> AuthorizationServer:
-    def query_client(client_id: str) -> OAuthClient | None:
-        return oidc().clients.find(db(), client_id)
+    def query_client(client_id: str) -> Portal | None:
+        clients = oidc().clients
+        row = clients.get(db(), client_id)
+        return Portal(row, clients.secret_matches) if row is not None else None
 
     def save_token(token: dict[str, Any], request: Any) -> None:
-        code = getattr(request, "authorization_code", None)
-        parent = getattr(request, "refresh_token", None)
+        issued = getattr(request, "authorization_code", None)
+        refreshed = getattr(request, "refresh_token", None)
+        code: AuthorizationCode | None = issued.row if issued is not None else None
+        parent: OAuthToken | None = refreshed.row if refreshed is not None else None
         oidc().tokens.save(
-            db(), _now(), token, client_id=request.client.client_id, account_id=request.user.id,
+            db(), _now(), token, client_id=request.client.get_client_id(), account_id=request.user.id,
             scope=token.get("scope") or (code.scope if code else parent.scope if parent else ""),
             code=code, parent=parent,
         )
@@ -355,7 +360,7 @@ def build_server(app: Flask) -> AuthorizationServer:
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
 
-    def generate(grant_type: str, client: OAuthClient, user: Any = None, scope: Any = None,
+    def generate(grant_type: str, client: Portal, user: Any = None, scope: Any = None,
                  expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
         token = oidc().tokens.generate(include_refresh_token)
         if scope:

@@ -59,7 +59,7 @@ def authenticated_client_id() -> str | None:
         found = None
         presented = _presented()
         if presented is not None:
-            client = oidc().clients.find(db(), presented[0])
+            client = oidc().clients.get(db(), presented[0])
             if client is not None and oidc().clients.secret_matches(client, presented[1]):
                 found = client.client_id
         setattr(g, _CACHE, found)

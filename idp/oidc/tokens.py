@@ -28,13 +28,6 @@ def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
 
 
-def token_now() -> datetime:
-    """The app's clock (tests move it), for Authlib's model callbacks."""
-    from idp.runtime import services
-
-    return services().clock.now()
-
-
 @dataclass(frozen=True)
 class SignInFacts:
     """How and when the person signed in, carried from the code to every token."""
@@ -114,11 +107,11 @@ class Tokens:
                    .values(reused_at=now).execution_options(synchronize_session=False))
         return self.revoke_from_code(db, code_hash, now)
 
-    def by_access(self, db: Session, value: str) -> OAuthToken | None:
+    def get_by_access(self, db: Session, value: str) -> OAuthToken | None:
         return db.scalars(select(OAuthToken).where(
             OAuthToken.access_token_hash == token_hash(value))).first()
 
-    def by_refresh(self, db: Session, value: str) -> OAuthToken | None:
+    def get_by_refresh(self, db: Session, value: str) -> OAuthToken | None:
         return db.scalars(select(OAuthToken).where(
             OAuthToken.refresh_token_hash == token_hash(value))).first()
 

@@ -26,7 +26,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -44,19 +43,21 @@ from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc import reauth, token_limit
+from idp.oidc.authlib_models import SignedIn
 from idp.oidc.discovery import discovery_document
-from idp.oidc.hints import names_session, names_subject, verified_claims
+from idp.oidc.hints import names_subject, verified_claims
 from idp.oidc.liveness import SID_KEY
+from idp.oidc.logout_views import end_session_view
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import oidc
-from idp.oidc.server import FACTS, LOGOUT_ENDER, PROTECTOR_KEY, SERVER_KEY
+from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import now, remember_next, session_account, where
-from idp.web_session import current_session, end_session
+from idp.web_session import current_session
 
 bp = Blueprint("oidc", __name__)
 DISCOVERY_KEY = "clef.oidc.discovery"  # the encoded discovery document and its ETag
@@ -170,9 +171,9 @@ def authorize() -> ResponseReturnValue:
             return _error_redirect(error, raw_state)
         return _error_page(error)  # S31: unknown client or redirect URI: no redirect
     payload = grant.request.payload
-    client: OAuthClient = grant.request.client
+    client: OAuthClient = grant.request.client.row
     prompts = set((payload.data.get("prompt") or "").split())
-    redirect_uri = payload.redirect_uri or client.get_default_redirect_uri()
+    redirect_uri = payload.redirect_uri or grant.request.client.get_default_redirect_uri()
     try:
         max_age = _max_age(payload.data.get("max_age"))
     except InvalidRequestError as error:
@@ -187,7 +188,7 @@ def authorize() -> ResponseReturnValue:
         return _to_sign_in(payload.data.get("login_hint"))
     reauth.forget(session)
 
-    scope = client.get_allowed_scope(payload.scope or "")
+    scope = grant.request.client.get_allowed_scope(payload.scope or "")
     if _needs_consent(client, account, scope, prompts):
         if "none" in prompts:
             return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
@@ -199,12 +200,12 @@ def authorize() -> ResponseReturnValue:
             return server.create_authorization_response(grant_user=None, grant=grant)
         _remember_consent(account, client, scope)
 
-    setattr(g, FACTS, _sign_in_facts(record))
     _remember_portal(account, client)
     audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
     db().commit()
-    return server.create_authorization_response(grant_user=account, grant=grant)
+    signed_in = SignedIn(account, _sign_in_facts(record))  # Authlib's grant_user
+    return server.create_authorization_response(grant_user=signed_in, grant=grant)
 
 
 def _needs_sign_in(account: Account, record: Any, prompts: set[str],
@@ -336,10 +337,11 @@ def userinfo() -> ResponseReturnValue:
         status, body, headers = error()
         return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
                         status=status, headers=headers, mimetype="application/json")
-    client = oidc().clients.find(db(), token.client_id)
+    row = token.row  # idp.oidc.authlib_models.IssuedToken
+    client = oidc().clients.get(db(), row.client_id)
     if client is None:
         abort(401)
-    return jsonify({"sub": subject_for(services().keys, client, token.account_id)})
+    return jsonify({"sub": subject_for(services().keys, client, row.account_id)})
 
 
 @bp.post("/revoke")
@@ -360,56 +362,8 @@ def introspect() -> ResponseReturnValue:
     return response
 
 
-@bp.route("/logout", methods=["GET", "POST"], endpoint="end_session")
-def end_session_view() -> ResponseReturnValue:
-    """RP-initiated logout (S44). Redirects only to a registered post-logout URI named
-    with a valid id_token_hint; otherwise (and never a dead end) a page saying the
-    person is signed out, with a way on. Without a valid hint, the person is asked
-    first, so a link on another site cannot sign them out."""
-    server = _server()
-    use_ui_locales(request.values.get("ui_locales"))  # RP-Initiated Logout 1.0 §2
-    confirmed = request.method == "POST" and request.form.get("confirm") == "1"
-    if confirmed:
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except (ValidationError, CSRFError):
-            abort(400)
-    try:
-        logout = server.validate_endpoint_request("end_session")
-    except OAuth2Error:
-        logout = None  # a bad hint: no redirect, and the person decides
-    signed_in = current_session().account_id is not None
-    if signed_in and not confirmed and not _hint_names_this_session(logout):
-        client = logout.client if logout is not None else None
-        return render_template("oidc/confirm_logout.html", client=client, form=PostOnlyForm(),
-                               action=request.full_path.rstrip("?"))
-    setattr(g, LOGOUT_ENDER, _end_browser_session)
-    if logout is None:
-        _end_browser_session()
-        return render_template("oidc/signed_out.html", client=None)
-    response = server.create_endpoint_response("end_session", logout)
-    if response is not None:
-        return response
-    return render_template("oidc/signed_out.html", client=logout.client)
-
-
-def _hint_names_this_session(logout: Any) -> bool:
-    """S44: the question is skipped only for a valid hint naming the person *and* the
-    sign-in session in this browser; anyone's valid ID token is not enough."""
-    if logout is None or logout.needs_confirmation or logout.client is None:
-        return False
-    sid = session.get(SID_KEY)
-    return names_session(logout.id_token_claims, services().keys, logout.client,
-                         current_session().account_id, sid if isinstance(sid, str) else None)
-
-
-def _end_browser_session() -> None:
-    account = session_account()
-    if account is not None:
-        audit.record(db(), now(), audit.OIDC_LOGOUT, actor=account.username,
-                     account_id=account.id, where=where())
-    end_session()
-    db().commit()
+bp.add_url_rule("/logout", endpoint="end_session", view_func=end_session_view,
+                methods=["GET", "POST"])
 
 
 # Called by portals' servers or cross-site forms, with their own authentication.

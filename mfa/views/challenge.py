@@ -17,13 +17,13 @@ from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now
 from idp.web_session import current_session, passed_second_factor, password_step_required
-from mfa import bp
 from mfa.checkers import WrongCode
 from mfa.forms import CodeForm, RecoveryCodeForm
 from mfa.mail_codes import SIGN_IN, send_code
 from mfa.models import EMAIL, TOTP, SecondFactor
 from mfa.runtime import mfa_services
 from mfa.service import SecondStepLocked
+from mfa.views.blueprint import bp
 from mfa.views.common import (
     attempt,
     current_account,

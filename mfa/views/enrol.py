@@ -28,13 +28,14 @@ from idp.runtime import db, services
 from idp.sessions import FULL, PASSWORD
 from idp.views.common import now, where
 from idp.web_session import current_session, fresh_sign_in_required
-from mfa import bp, events
+from mfa import events
 from mfa.factors import AMR
 from mfa.forms import ChooseMethodForm, CodeForm
 from mfa.mail_codes import SET_UP, send_code
 from mfa.models import EMAIL, TOTP
 from mfa.runtime import mfa_services
 from mfa.totp import grouped, new_secret
+from mfa.views.blueprint import bp
 from mfa.views.common import (
     PENDING_TOTP_KEY,
     complete_sign_in,

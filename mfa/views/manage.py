@@ -12,11 +12,12 @@ from idp.forms import PostOnlyForm
 from idp.runtime import db, services
 from idp.views.common import NEXT_KEY, after_sign_in_target, now, where
 from idp.web_session import current_session, fresh_sign_in_required, is_fresh, login_required
-from mfa import bp, events
+from mfa import events
 from mfa.factors import AMR_RECOVERY_CODE
 from mfa.forms import SavedCodesForm
 from mfa.models import SecondFactor
 from mfa.runtime import mfa_services
+from mfa.views.blueprint import bp
 from mfa.views.common import current_account, drop_codes, notify, stash_codes, stashed_codes
 
 

@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from examples.employer_portal import create_app
 from examples.employer_portal.register import parse_credentials, registration_args
 from idp import audit
-from idp.oidc import BACKCHANNEL_KEY
+from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from tests.browser.journey import LiveServer, Visitor
 from tests.browser.recovery_wording import fill_questions
 from tests.helpers import GOOD_PASSWORD, audit_tags, run_cli
@@ -209,7 +209,7 @@ def test_signing_out_at_clef_ends_the_portal_session_by_back_channel_S21_S44(
     expect(page).to_have_url(v.url("/account"))  # nothing told the portal yet
 
     posted: list[bytes] = []
-    backchannel = live_server.app.extensions[BACKCHANNEL_KEY]
+    backchannel = live_server.app.extensions[OIDC_KEY].backchannel
     send = backchannel.post
 
     def keep_and_send(uri: str, body: bytes, timeout: float) -> None:

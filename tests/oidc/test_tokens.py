@@ -257,3 +257,51 @@ def test_without_signing_keys_the_first_token_makes_them_S36_S42(app, portal, al
         db.close()
     assert sorted(made.values()) == ["ES256", "RS256"] and not seeded & set(made)
     assert _kid(flow) in made
+
+
+def _writes_during(app, action) -> list[str]:
+    """The INSERT, UPDATE and DELETE statements (and commits) sent while ``action`` runs."""
+    from sqlalchemy import event
+
+    engine = app.extensions["clef"].engine
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, text, *_args):
+        if text.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(text)
+
+    def commit(_conn):
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    return seen
+
+
+def test_i10_get_jwks_never_writes(app):
+    """GET /jwks is open to anyone: it reads the published keys and writes nothing,
+    not even on a database without keys (they are made by ``clef db upgrade``)."""
+    db = app.extensions["clef"].session_factory()
+    db.execute(SigningKey.__table__.delete())
+    db.commit()
+    db.close()
+    answers = []
+    assert _writes_during(app, lambda: answers.append(app.test_client().get("/jwks"))) == []
+    assert answers[0].status_code == 200 and answers[0].get_json() == {"keys": []}
+
+
+def test_i10_db_upgrade_makes_the_signing_keys(app):
+    db = app.extensions["clef"].session_factory()
+    db.execute(SigningKey.__table__.delete())
+    db.commit()
+    result = run_cli(app, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert {row.alg for row in db.scalars(select(SigningKey))} == {"RS256", "ES256"}
+    db.close()
+    keys = app.test_client().get("/jwks").get_json()["keys"]
+    assert {key["kty"] for key in keys} == {"RSA", "EC"}

@@ -252,7 +252,7 @@ def test_a_finished_flow_cannot_be_replayed(app):
         verified = dict(record.data)["recovery.reset_token"]
     assert post_new_password(client).status_code == 303
     with app.test_request_context():
-        from recovery import reset_service
+        from recovery.runtime import reset_service
         from recovery.tokens import VERIFIED, InvalidToken
 
         with svc.session_factory() as db:
