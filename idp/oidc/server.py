@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,8 @@ from flask import Flask, g
 from sqlalchemy import select, update
 
 from idp import audit
-from idp.models import Account
+from idp.models import REVOKED, Account
+from idp.oidc import token_limit
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
@@ -176,6 +178,13 @@ class ClefOpenIDCode(OpenIDCode):
         return {"sub": subject_for(services().keys, g.oidc_client, user.id)}
 
 
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a refreshed token is issued to, as much as ``save_token`` reads."""
+
+    id: int
+
+
 class RotatingRefreshGrant(RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -202,9 +211,13 @@ class RotatingRefreshGrant(RefreshTokenGrant):
             return None
         return IssuedToken(row, _now)
 
-    def authenticate_user(self, refresh_token: IssuedToken) -> Account | None:
-        account = db().get(Account, refresh_token.row.account_id)
-        return account if account is not None and not account.is_revoked else None
+    def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder | None:
+        """The account behind the token, if not revoked: its status only, one Core
+        SELECT (issue 11: not the whole row with its password hash); a refresh needs
+        nothing else of it (no ID token, the claims come from userinfo)."""
+        account_id = refresh_token.row.account_id
+        status = db().scalar(select(Account.status).where(Account.id == account_id))
+        return TokenHolder(account_id) if status is not None and status != REVOKED else None
 
     def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
         """Already used up by authenticate_refresh_token (one conditional UPDATE)."""
@@ -342,9 +355,8 @@ def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
 
 def build_server(app: Flask) -> AuthorizationServer:
     def query_client(client_id: str) -> Portal | None:
-        clients = oidc().clients
-        row = clients.get(db(), client_id)
-        return Portal(row, clients.secret_matches) if row is not None else None
+        row = token_limit.client_row(client_id)
+        return Portal(row, oidc().clients.secret_matches) if row is not None else None
 
     def save_token(token: dict[str, Any], request: Any) -> None:
         issued = getattr(request, "authorization_code", None)
