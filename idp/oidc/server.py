@@ -30,6 +30,7 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
 from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 
 from idp import audit
 from idp.models import REVOKED, Account
@@ -109,7 +110,10 @@ class CodeGrant(AuthorizationCodeGrant):
         """Kept (used) so that a second use is recognised; purged later."""
 
     def authenticate_user(self, authorization_code: IssuedCode) -> Account | None:
-        account = db().get(Account, authorization_code.row.account_id)
+        """The account, for the ID token's claims: without its password hash, which
+        the exchange never needs (issue 11)."""
+        account = db().get(Account, authorization_code.row.account_id,
+                           options=[defer(Account.password_hash, raiseload=True)])
         return account if account is not None and not account.is_revoked else None
 
 
