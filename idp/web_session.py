@@ -177,6 +177,15 @@ def passed_second_factor(methods: list[str]) -> None:
     current.adopt(token, record)
 
 
+def store_now() -> None:
+    """Put what the session holds into its row in the current transaction: a step that
+    changes the session (``next`` consumed) right after renewing it is then stored by
+    the step's own commit, with no write-back and commit after it (issue 11)."""
+    current = current_session()
+    if current.record is not None and dict(current) != current.record.data:
+        current.record.data = dict(current)
+
+
 def end_session() -> None:
     """Logout: the row is deleted and the cookie cleared (S21)."""
     current = current_session()
