@@ -45,3 +45,20 @@ def test_s40_a_refresh_is_six_statements_and_one_commit(portal, alice):
     assert portal.token(server, refresh).status_code == 400
     newer = {"grant_type": "refresh_token", "refresh_token": response.get_json()["refresh_token"]}
     assert portal.token(server, newer).status_code == 400
+
+
+def test_an_authorization_commits_the_session_with_the_portal_session(portal, alice):
+    """The first authorization after signing in puts the portal session's sid into the
+    person's session in the same commit as the portal session and the audit row; then
+    the code's own commit, and no third for a write-back."""
+    from tests.helpers import pass_second_factor, sign_in_at
+    from tests.oidc.rp import Request
+
+    browser = portal.app.test_client()
+    first = browser.get(portal.authorize_url(Request()))
+    sign_in_at(browser, first.headers["Location"], "alice")
+    back = pass_second_factor(portal.app, browser, "alice")
+    response, _seen, commits = _statements(portal.app,
+                                           lambda: browser.get(back.headers["Location"]))
+    assert "code" in portal.callback(response)
+    assert commits == 2
