@@ -68,6 +68,7 @@ BENCH_PG ?=
 BENCH_REDIS ?= redis://127.0.0.1:6379/8
 bench: translations
 	CLEF_BENCH_PG=$(BENCH_PG) CLEF_BENCH_REDIS=$(BENCH_REDIS) $(PY) bench/run.py
+	$(PY) bench/floor.py
 	@echo "In-process figures (test client):"
 	$(PY) bench/signin_throughput.py
 	$(PY) bench/provider_round_trip.py

@@ -8,8 +8,10 @@ action, never by position: every page also carries the sign-out and keep-alive f
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import latency_log
 from oidc_bench import FlowError, follow, is_client_redirect, parse_forms, submit_form, totp_now
 
 
@@ -35,5 +37,9 @@ def complete_interaction(http: Any, resp: Any, cfg: Any) -> Any:
             data = {"decision": "allow"}
         else:
             raise FlowError(f"no known form at {resp.url}: {resp.text[:200]!r}")
-        resp = follow(http, submit_form(http, resp, form, data, cfg), cfg)
+        started = time.monotonic()
+        posted = submit_form(http, resp, form, data, cfg)
+        if "password" in data:  # the password step's own latency (fixed-rate runs)
+            latency_log.record("password", time.monotonic() - started)
+        resp = follow(http, posted, cfg)
     raise FlowError("interaction did not finish within 5 pages")

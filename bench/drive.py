@@ -9,6 +9,13 @@ Two things the driver does not do, added by wrapping it rather than editing it:
   backends (from /proc, via ``pg_stat_activity``) over each timed run, stored beside
   the server's CPU in the JSON as ``db_cpu_s`` and ``db_cpu_ms_per_iter``.
 
+- a fixed-rate mode (``CLEF_BENCH_RATE`` flows per second over all the driver's threads,
+  ``CLEF_BENCH_SLOTS`` of them): each thread starts its flows on a fixed schedule, and
+  the latency of a flow is counted from its scheduled start, so a server that falls
+  behind is charged for the wait (no coordinated omission); with
+  ``CLEF_BENCH_LATENCY_DIR`` set, each process appends ``flow`` and ``password`` (the
+  ``POST /signin`` step, timed by ``clef_adapter``) latencies there, measured runs only.
+
 Environment: ``CLEF_BENCH_PREFIX`` (usernames), ``CLEF_BENCH_COUNTER`` (the counter
 file), ``CLEF_BENCH_TOTP`` (the pool's secret), ``CLEF_BENCH_DB`` (a libpq URL, or empty
 for SQLite). Other arguments go to the driver.
@@ -18,13 +25,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import sys
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
 sys.path.insert(0, os.environ["CLEF_BENCH_DRIVER_DIR"])
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import latency_log
 import oidc_bench
 
 PREFIX = os.environ["CLEF_BENCH_PREFIX"]
@@ -45,11 +56,30 @@ def next_user() -> str:
     return f"{PREFIX}{n}"
 
 
+RATE = float(os.environ.get("CLEF_BENCH_RATE") or 0)
+SLOTS = int(os.environ.get("CLEF_BENCH_SLOTS") or 8)
+_schedule = threading.local()
+
+
 _run_flow = oidc_bench.run_flow
 
 
 def run_flow(http: Any, cfg: Any, adapter: Any) -> dict[str, Any]:
-    return _run_flow(http, replace(cfg, username=next_user(), totp_secret=TOTP), adapter)
+    cfg = replace(cfg, username=next_user(), totp_secret=TOTP)
+    if not RATE:
+        return _run_flow(http, cfg, adapter)
+    interval = SLOTS / RATE
+    now = time.monotonic()
+    start = getattr(_schedule, "next", None)
+    if start is None:  # threads start spread over one interval, not all at once
+        start = now + random.uniform(0, interval)  # noqa: S311 (a schedule, not a secret)
+    if start > now:
+        time.sleep(start - now)
+    _schedule.next = start + interval
+    try:
+        return _run_flow(http, cfg, adapter)
+    finally:
+        latency_log.record("flow", time.monotonic() - start)
 
 
 def db_cpu() -> dict[int, float]:
@@ -84,6 +114,7 @@ def server_cpu_seconds(pid: int | None) -> float | None:
 
 def one_run(scenario: str, cfg: Any, *args: Any) -> dict[str, Any]:
     _snapshots.clear()
+    latency_log.measuring[0] = args[-1] is not None  # the warm-up passes no server pid
     result: dict[str, Any] = _one_run(scenario, cfg, *args)
     if len(_snapshots) >= 2:
         first, last = _snapshots[0], _snapshots[-1]

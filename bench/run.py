@@ -32,6 +32,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import latency_log  # bench/, on the path as the script's own folder
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV = ROOT / ".venv" / "bin"
@@ -44,6 +46,9 @@ RUNS = os.environ.get("RUNS", "1")
 DURATION = os.environ.get("DURATION", "5")
 WARMUP = os.environ.get("WARMUP", "1")
 SCENARIOS = os.environ.get("SCENARIOS", "discovery jwks userinfo refresh flow").split()
+# Shares of the measured flow capacity at which flows are then started at a fixed rate,
+# for p50/p95 under load (empty: skipped).
+LOAD_LEVELS = os.environ.get("LOAD_LEVELS", "0.5 0.8").split()
 REDIRECT = "http://127.0.0.1:8765/cb"
 LIMIT = "1000000/minute"
 # A fixed secret for a throwaway loopback database: the signing keys sealed under it by
@@ -127,10 +132,19 @@ def argon2_bound() -> dict[str, float]:
     return {"argon2_ms": ms, "argon2_per_s": 1000 / ms}
 
 
+def server_command(app: str, port: int) -> list[str]:
+    """One sync gunicorn worker with the counting hooks, or with ``CLEF_BENCH_SERVER=granian``
+    one granian WSGI worker on one thread (no per-request counts then: CPU only)."""
+    if os.environ.get("CLEF_BENCH_SERVER") == "granian":
+        return [str(VENV / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
+                str(port), "--workers", "1", "--blocking-threads", "1", "--log-level", "warning", app]
+    return [str(VENV / "gunicorn"), "-c", str(BENCH / "gunicorn_conf.py"), app]
+
+
 def start_server(env: dict[str, str], port: int, counts: Path) -> subprocess.Popen[bytes]:
     senv = dict(env, CLEF_BENCH_BIND=f"127.0.0.1:{port}", CLEF_BENCH_COUNTS=str(counts))
-    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(VENV / "gunicorn"), "-c",
-                             str(BENCH / "gunicorn_conf.py"), "idp.wsgi:app"], env=senv, cwd=ROOT)
+    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *server_command("idp.wsgi:app", port)],
+                            env=senv, cwd=ROOT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -198,7 +212,7 @@ def bench_backend(backend: str, driver_dir: Path) -> dict[str, Any]:
                     CLEF_BENCH_DB=(os.environ["CLEF_BENCH_PG"].replace("+psycopg", "")
                                    if backend == "postgresql" else ""))
         report: dict[str, Any] = {"backend": backend, "bound": argon2_bound(), "scenarios": {}}
-        for scenario in SCENARIOS:
+        def drive(scenario: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
             server = start_server(env, port, counts)
             try:
                 out = folder / f"{scenario}.json"
@@ -210,15 +224,39 @@ def bench_backend(backend: str, driver_dir: Path) -> dict[str, Any]:
                      "--adapter", "clef_adapter", "--scenario", scenario, "--runs", RUNS,
                      "--duration", DURATION, "--warmup", WARMUP, "--procs", "2", "--threads", "4",
                      "--server-pid", str(server.pid), "--label", f"clef_{backend}_{scenario}",
-                     "--out", str(out)], env=denv, cwd=BENCH, check=True)
+                     "--out", str(out)], env=dict(denv, **(extra or {})), cwd=BENCH, check=True)
             finally:
                 stop_server(server)
-            result = json.loads(out.read_text())["scenarios"][scenario]
+            result: dict[str, Any] = json.loads(out.read_text())["scenarios"][scenario]
             result["counts"] = read_counts(counts)
+            return result
+
+        for scenario in SCENARIOS:
+            result = drive(scenario)
             for prof in counts.glob("profile-*.pstats"):
                 shutil.move(prof, RESULTS / f"profile-{backend}-{scenario}.pstats")
             report["scenarios"][scenario] = result
+        capacity = report["scenarios"].get("flow", {}).get("median_run", {}).get("iter_per_s")
+        if capacity:
+            report["fixed_rate"] = {level: fixed_rate(drive, folder, float(level) * capacity)
+                                    for level in LOAD_LEVELS}
     return report
+
+
+def fixed_rate(drive: Any, folder: Path, rate: float) -> dict[str, Any]:
+    """Flows started at ``rate`` per second (``drive.py``'s fixed-rate mode): p50/p95 of
+    the whole flow (from each flow's scheduled start) and of its password step."""
+    latencies = folder / f"latency-{rate:.2f}"
+    latencies.mkdir()
+    drive("flow", {"CLEF_BENCH_RATE": f"{rate:.3f}", "CLEF_BENCH_SLOTS": "8",
+                   "CLEF_BENCH_LATENCY_DIR": str(latencies)})
+    found = latency_log.read(str(latencies))
+    out: dict[str, Any] = {"rate": rate}
+    for kind, values in found.items():
+        values.sort()
+        out[kind] = {"n": len(values), "p50_ms": values[len(values) // 2] * 1e3,
+                     "p95_ms": values[min(len(values) - 1, int(len(values) * 0.95))] * 1e3}
+    return out
 
 
 def summarise(report: dict[str, Any]) -> list[str]:
@@ -251,6 +289,16 @@ def summarise(report: dict[str, Any]) -> list[str]:
                 head = f"| {label} | | | | | | "
             lines.append(head + f"{op['cpu_s'] * 1e3:.2f} | {op['sql']:.1f} | {op['commits']:.1f} | "
                          f"{op['argon2']:.2f} | {r['errors'] if r else ''} |")
+    if report.get("fixed_rate"):
+        lines += ["", "Latency at a fixed rate (share of the flow capacity above; from each flow's "
+                  "scheduled start):", "",
+                  "| load | flows/s | flow p50 ms | flow p95 ms | password step p50 ms | "
+                  "password step p95 ms |", "|---|---|---|---|---|---|"]
+        for level, row in report["fixed_rate"].items():
+            flow_l, pw = row.get("flow", {}), row.get("password", {})
+            lines.append(f"| {float(level):.0%} | {row['rate']:.1f} | {flow_l.get('p50_ms', 0):.1f} | "
+                         f"{flow_l.get('p95_ms', 0):.1f} | {pw.get('p50_ms', 0):.1f} | "
+                         f"{pw.get('p95_ms', 0):.1f} |")
     flow = report["scenarios"].get("flow", {}).get("counts")
     if flow:
         lines += ["", "Full flow, per request (worker CPU from the gunicorn hooks):", "",

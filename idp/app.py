@@ -24,7 +24,7 @@ from idp.input_guard import register_input_guard
 from idp.instance import secure_instance
 from idp.mail_render import send_staged
 from idp.oidc import wiring as oidc
-from idp.ratelimit import limiter
+from idp.ratelimit import limiter, storage_uri
 from idp.redirects import request_target
 from idp.resources import PACKAGE_DIR, resource
 from idp.runtime import EXTENSION_KEY, Services, build_services, close_db
@@ -78,11 +78,13 @@ def create_app(
             "forgot_username_per_address": settings.rate_limit.forgot_username_per_address,
             "forgot_password_per_ip": settings.rate_limit.forgot_password_per_ip,
         },
-        RATELIMIT_STORAGE_URI=settings.rate_limit.storage_url,
+        RATELIMIT_STORAGE_URI=storage_uri(settings.rate_limit.storage_url),
         # Redis down: every limit is still enforced, counted in this process's memory
         # until Redis is back (config/defaults.toml, [rate_limit]).
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit headers: each cost the store a second read per request; a
+        # refused request gets Retry-After (idp.errors).
+        RATELIMIT_HEADERS_ENABLED=False,
         BABEL_TRANSLATION_DIRECTORIES=str(resource("translations")),
         BABEL_DEFAULT_LOCALE=settings.i18n.languages[0],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session

@@ -8,10 +8,12 @@ outside tests of the migrations themselves.
 
 from __future__ import annotations
 
+import select
+import time
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -58,18 +60,62 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
+                prepare_threshold: int = 2) -> Engine:
     """An engine for ``url``; SQLite gets the pragmas above and its folder created.
 
     Statement parameters are kept out of SQL logging and error messages (S28): a
-    username looked up may be a password typed in the wrong field."""
+    username looked up may be a password typed in the wrong field. On PostgreSQL the
+    pool's size and psycopg's prepared statements follow ``[database]`` (issue 11)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False},
                                hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                         hide_parameters=True)
+    # No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per
+    # request. ``_check_liveness`` below does the same job without one.
+    # psycopg's prepare_threshold: None never prepares (config/defaults.toml: -1).
+    connect_args = {"prepare_threshold": None if prepare_threshold < 0 else prepare_threshold}
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                           hide_parameters=True, connect_args=connect_args)
+    event.listen(engine, "checkin", _stamp_checkin)
+    event.listen(engine, "checkout", _check_liveness)
+    return engine
+
+
+# A connection idle longer than this is pinged at checkout: a dead peer that sent
+# nothing (a network cut, a firewall dropping idle flows) is found before a request
+# uses it. Busier connections are checked by the socket test alone.
+PING_AFTER_IDLE_SECONDS = 30.0
+
+
+def _stamp_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _check_liveness(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry,
+                    _proxy: Any) -> None:
+    """Refuse a pooled connection that is dead, so the pool replaces it unseen.
+
+    An idle connection has nothing to read: a readable socket means the server closed it
+    or said it is going away (a restart, a terminated backend), found with no round trip.
+    After a long idle period a ``SELECT 1`` checks what the socket cannot show. Raising
+    DisconnectionError makes the pool discard this connection and check out another."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    try:
+        if fileno is not None and select.select([fileno()], [], [], 0)[0]:
+            raise exc.DisconnectionError("the server closed this pooled connection")
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+    except exc.DisconnectionError:
+        raise
+    except Exception as error:  # a closed socket, a failed ping: the connection is gone
+        raise exc.DisconnectionError(str(error)) from error
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

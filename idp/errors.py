@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from idp.ratelimit import retry_after
+
 log = logging.getLogger("clef.errors")
 
 TITLES = {
@@ -116,8 +118,11 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(400, CSRF_MESSAGE)
 
     @app.errorhandler(RateLimitExceeded)
-    def rate_limited(_error: RateLimitExceeded) -> tuple[str, int]:
-        return render_error(429)
+    def rate_limited(error: RateLimitExceeded) -> Response:
+        body, status = render_error(429)
+        response = make_response(body, status)
+        response.headers["Retry-After"] = retry_after(error)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int] | Response:

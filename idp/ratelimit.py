@@ -4,17 +4,62 @@ default, in Redis when several instances must share one count.
 The client address is ``request.remote_addr``; it is the real client only because the
 app factory applies ProxyFix for exactly ``rate_limit.trusted_proxies`` proxies (0 by
 default), so a forged X-Forwarded-For cannot dodge a limit.
+
+Cost per request (issue 11): the sliding-window counter is one Redis script call per
+limit (two counters, the previous window weighted), where the moving window kept one
+entry per request and an ``X-RateLimit`` header read each window again (a second round
+trip). It never lets a burst through at a window's edge the way a fixed window would:
+the weighted count of the last full window is held to the limit. The in-memory store
+sweeps expired keys inline once a second instead of starting a timer thread per request.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
 
-limiter = Limiter(key_func=get_remote_address, strategy="moving-window")
+STRATEGY = "sliding-window-counter"
+SWEEP_SECONDS = 1.0
+
+limiter = Limiter(key_func=get_remote_address, strategy=STRATEGY)
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """``memory://`` without a thread per request: limits' MemoryStorage starts a
+    ``threading.Timer`` on nearly every hit to drop expired keys; here the same sweep
+    runs in the request, at most once per ``SWEEP_SECONDS`` (expired counters are
+    already ignored when read, so the sweep only bounds memory)."""
+
+    STORAGE_SCHEME = ["clef-memory"]  # noqa: RUF012 (limits' registry reads a list)
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.next_sweep = time.monotonic() + SWEEP_SECONDS
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self.next_sweep:
+            self.next_sweep = now + SWEEP_SECONDS
+            getattr(self, "_MemoryStorage__expire_events")()  # noqa: B009 (a mangled name)
+
+
+def storage_uri(url: str) -> str:
+    """The store Flask-Limiter opens for setting ``rate_limit.storage_url``."""
+    return "clef-memory://" if url == "memory://" else url
+
+
+def retry_after(error: Any) -> str:
+    """Seconds until a refused client may try again: at most the limit's window (the
+    sliding counter frees capacity within it), known without asking the store."""
+    limit = getattr(error, "limit", None)
+    inner = getattr(limit, "limit", None)
+    return str(int(inner.get_expiry())) if inner is not None else "60"
 
 
 def configured(name: str) -> Callable[[], str]:

@@ -4,7 +4,11 @@ characters) is dropped, and the caller falls back to its default page."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
+
+# C0 controls and DEL, matched in C (a per-character generator cost ~1,400 calls a flow).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def request_target(method: str, full_path: str) -> str | None:
@@ -20,7 +24,7 @@ def safe_next(value: str | None) -> str | None:
         return None
     if not value.startswith("/") or value.startswith("//") or "\\" in value:
         return None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _CONTROL.search(value):
         return None
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:

@@ -124,7 +124,9 @@ def breached_source(settings: PasswordSettings) -> BreachedPasswordSource | None
 
 def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
     keys = KeyRing(secret)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database.pool_size,
+                         max_overflow=settings.database.max_overflow,
+                         prepare_threshold=settings.database.prepare_threshold)
     hasher = PasswordHasher(settings.argon2)
     policy = PasswordPolicy(
         min_length=settings.password.min_length,

@@ -49,6 +49,9 @@ class ServiceSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
+    pool_size: int
+    max_overflow: int
+    prepare_threshold: int
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the token as S20 and S21 ask.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -72,11 +73,19 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 
     def adopt(self, token: str, record: WebSession) -> None:
         """Point at a renewed row, keeping what this request stored so far except the
-        form token: pages after a privilege step get a fresh one (S20)."""
-        self.pop(CSRF_KEY, None)
+        form token: pages after a privilege step get a fresh one (S20), made here so the
+        page that follows has nothing to write back (issue 11)."""
+        self[CSRF_KEY] = new_form_token()
         self.token, self.record = token, record
         record.data = dict(self)
         self.renewed = True
+
+
+def new_form_token() -> str:
+    """A raw form token as Flask-WTF makes one (160 random bits, hex), stored with the
+    session when its row is written anyway: the GET page that then renders a form finds
+    it and leaves the session unchanged, instead of a write and a commit per page."""
+    return secrets.token_hex(20)
 
 
 def cookie_name(app: Flask) -> str:
@@ -125,9 +134,12 @@ class ServerSessionInterface(SessionInterface):
                     response.delete_cookie(name, path="/", secure=secure, httponly=True,
                                            samesite="Lax")
                 return
+            session.setdefault(CSRF_KEY, new_form_token())
             session.token, session.record = svc.sessions.create(db(), now, dict(session))
             changed = True
-        elif session.modified:
+        elif session.modified and dict(session) != session.record.data:
+            # Only a real change is written: an equal value would still be flushed, and
+            # cost a transaction and a commit after the view's own (issue 11).
             session.record.data = dict(session)
         touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
         if changed or touched or session.modified:
@@ -163,6 +175,15 @@ def passed_second_factor(methods: list[str]) -> None:
         raise ValueError("no session has passed the password")
     token, record = svc.sessions.passed_second_factor(db(), current.record, methods, svc.clock.now())
     current.adopt(token, record)
+
+
+def store_now() -> None:
+    """Put what the session holds into its row in the current transaction: a step that
+    changes the session (``next`` consumed) right after renewing it is then stored by
+    the step's own commit, with no write-back and commit after it (issue 11)."""
+    current = current_session()
+    if current.record is not None and dict(current) != current.record.data:
+        current.record.data = dict(current)
 
 
 def end_session() -> None:

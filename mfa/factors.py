@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.secret_box import SecretBox
 from idp.settings import MfaSettings
@@ -115,7 +116,9 @@ class SecondFactors:
         )
         claimed = bool(result.rowcount)  # type: ignore[attr-defined]
         if claimed:
-            factor.last_totp_step = step
+            # What the row now holds, known to the ORM as already stored: assigning it
+            # would flush a second UPDATE of the same column at the commit (issue 11).
+            set_committed_value(factor, "last_totp_step", step)
         return claimed
 
     def reseal_all(self, db: Session, box: SecretBox) -> int:

@@ -111,20 +111,34 @@ class SigningKeys:
             .limit(1)
         ).first()
 
+    def _current_kid(self, db: Session, alg: str, now: datetime) -> str | None:
+        """The kid of :meth:`_current_row`, read alone: the sealed private key is only
+        fetched for a kid this worker has not opened yet (issue 11)."""
+        return db.scalars(
+            select(SigningKey.kid)
+            .where(SigningKey.alg == alg, SigningKey.active_from <= now,
+                   or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now))
+            .order_by(SigningKey.active_from.desc(), SigningKey.created_at.desc())
+            .limit(1)
+        ).first()
+
     def current(self, db: Session, alg: str, now: datetime) -> ActiveKey:
-        row = self._current_row(db, alg, now)
-        if row is None:  # the first token ever: make the keys (and keep them)
+        kid = self._current_kid(db, alg, now)
+        if kid is None:  # the first token ever: make the keys (and keep them)
             self.ensure(db, now)
             db.commit()
-            row = self._current_row(db, alg, now)
-        if row is None:
+            kid = self._current_kid(db, alg, now)
+        if kid is None:
             raise RuntimeError(f"no signing key for {alg}")
-        key = self._opened.get(row.kid)
+        key = self._opened.get(kid)
         if key is None:
+            row = db.get(SigningKey, kid)
+            if row is None:
+                raise RuntimeError(f"signing key {kid} vanished")
             data = json.loads(self._box.open(row.private_jwk))
             key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
-            self._opened[row.kid] = key
-        return ActiveKey(row.kid, row.alg, key)
+            self._opened[kid] = key
+        return ActiveKey(kid, alg, key)
 
     def jwks(self, db: Session, now: datetime) -> dict[str, Any]:
         """Every published public key (S42: the next one early, old ones until their

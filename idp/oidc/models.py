@@ -50,6 +50,10 @@ class AuthorizationCode(Base):
     """A code, kept after use so a second use is recognised (S32)."""
 
     __tablename__ = "oauth_codes"
+    # The nonce replay check (server.ClefOpenIDCode.exists_nonce) runs on every
+    # authorization request: an index look-up by the nonce's SHA-256, since the nonce
+    # itself has no length limit a B-tree could hold (issue 11).
+    __table_args__ = (Index("ix_oauth_codes_client_nonce", "client_id", "nonce_hash"),)
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))
@@ -57,6 +61,7 @@ class AuthorizationCode(Base):
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text)
+    nonce_hash: Mapped[str | None] = mapped_column(String(64))
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(8))
     # How and when the person signed in (D2): for auth_time, amr and acr.

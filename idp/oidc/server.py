@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,9 +30,11 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
 from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 
 from idp import audit
-from idp.models import Account
+from idp.models import REVOKED, Account
+from idp.oidc import token_limit
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
@@ -66,11 +69,12 @@ class CodeGrant(AuthorizationCodeGrant):
         payload = request.payload
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
+        nonce = payload.data.get("nonce")
         db().add(AuthorizationCode(
             code_hash=token_hash(code), client_id=request.client.get_client_id(),
             account_id=request.user.id, redirect_uri=payload.redirect_uri or "",
             scope=request.client.get_allowed_scope(payload.scope or ""),
-            nonce=payload.data.get("nonce"),
+            nonce=nonce, nonce_hash=token_hash(nonce) if nonce else None,
             code_challenge=payload.data.get("code_challenge"),
             code_challenge_method=payload.data.get("code_challenge_method"),
             auth_time=facts.auth_time, amr=facts.amr, acr=facts.acr, sid=facts.sid,
@@ -106,7 +110,10 @@ class CodeGrant(AuthorizationCodeGrant):
         """Kept (used) so that a second use is recognised; purged later."""
 
     def authenticate_user(self, authorization_code: IssuedCode) -> Account | None:
-        account = db().get(Account, authorization_code.row.account_id)
+        """The account, for the ID token's claims: without its password hash, which
+        the exchange never needs (issue 11)."""
+        account = db().get(Account, authorization_code.row.account_id,
+                           options=[defer(Account.password_hash, raiseload=True)])
         return account if account is not None and not account.is_revoked else None
 
 
@@ -133,10 +140,11 @@ class S256CodeChallenge(CodeChallenge):
 
 class ClefOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        """A nonce is never accepted twice from one client (replayed requests)."""
+        """A nonce is never accepted twice from one client (replayed requests): looked
+        up by its hash, which is indexed with the client (issue 11)."""
         found = db().scalars(select(AuthorizationCode.code_hash).where(
             AuthorizationCode.client_id == request.payload.client_id,
-            AuthorizationCode.nonce == nonce).limit(1)).first()
+            AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()
         return found is not None
 
     def _key(self, client: Portal) -> Any:
@@ -174,6 +182,13 @@ class ClefOpenIDCode(OpenIDCode):
         return {"sub": subject_for(services().keys, g.oidc_client, user.id)}
 
 
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a refreshed token is issued to, as much as ``save_token`` reads."""
+
+    id: int
+
+
 class RotatingRefreshGrant(RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -200,9 +215,13 @@ class RotatingRefreshGrant(RefreshTokenGrant):
             return None
         return IssuedToken(row, _now)
 
-    def authenticate_user(self, refresh_token: IssuedToken) -> Account | None:
-        account = db().get(Account, refresh_token.row.account_id)
-        return account if account is not None and not account.is_revoked else None
+    def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder | None:
+        """The account behind the token, if not revoked: its status only, one Core
+        SELECT (issue 11: not the whole row with its password hash); a refresh needs
+        nothing else of it (no ID token, the claims come from userinfo)."""
+        account_id = refresh_token.row.account_id
+        status = db().scalar(select(Account.status).where(Account.id == account_id))
+        return TokenHolder(account_id) if status is not None and status != REVOKED else None
 
     def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
         """Already used up by authenticate_refresh_token (one conditional UPDATE)."""
@@ -340,9 +359,8 @@ def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
 
 def build_server(app: Flask) -> AuthorizationServer:
     def query_client(client_id: str) -> Portal | None:
-        clients = oidc().clients
-        row = clients.get(db(), client_id)
-        return Portal(row, clients.secret_matches) if row is not None else None
+        row = token_limit.client_row(client_id)
+        return Portal(row, oidc().clients.secret_matches) if row is not None else None
 
     def save_token(token: dict[str, Any], request: Any) -> None:
         issued = getattr(request, "authorization_code", None)

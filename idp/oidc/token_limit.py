@@ -17,10 +17,12 @@ from urllib.parse import unquote
 
 from flask import g, request
 
+from idp.oidc.models import OAuthClient
 from idp.oidc.runtime import oidc
 from idp.runtime import db
 
 _CACHE = "clef_token_client"
+_ROWS = "clef_client_rows"
 MAX_CREDENTIAL_LENGTH = 512
 
 
@@ -53,13 +55,22 @@ def basic_header_is_malformed() -> bool:
     return ":" not in raw
 
 
+def client_row(client_id: str) -> OAuthClient | None:
+    """The client's row, read once per request: the limit's key (below) and Authlib's
+    client authentication both ask for it (issue 11: one SELECT, not two)."""
+    rows: dict[str, OAuthClient | None] = g.setdefault(_ROWS, {})
+    if client_id not in rows:
+        rows[client_id] = oidc().clients.get(db(), client_id)
+    return rows[client_id]
+
+
 def authenticated_client_id() -> str | None:
     """The client id when the request's credentials are right (once per request)."""
     if _CACHE not in g:
         found = None
         presented = _presented()
         if presented is not None:
-            client = oidc().clients.get(db(), presented[0])
+            client = client_row(presented[0])
             if client is not None and oidc().clients.secret_matches(client, presented[1]):
                 found = client.client_id
         setattr(g, _CACHE, found)

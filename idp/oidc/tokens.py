@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.oidc.models import AuthorizationCode, OAuthToken
 from idp.settings import OidcSettings
@@ -134,7 +135,9 @@ class Tokens:
         )
         claimed = bool(result.rowcount)  # type: ignore[attr-defined]
         if claimed:
-            row.rotated_at = now
+            # Known to the ORM as stored: assigning it would flush a second UPDATE of the
+            # same column at the commit (issue 11).
+            set_committed_value(row, "rotated_at", now)
         return claimed
 
     def _revoke(self, db: Session, now: datetime, *conditions: Any) -> int:

@@ -57,7 +57,7 @@ from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import now, remember_next, session_account, where
-from idp.web_session import current_session
+from idp.web_session import current_session, store_now
 
 bp = Blueprint("oidc", __name__)
 DISCOVERY_KEY = "clef.oidc.discovery"  # the encoded discovery document and its ETag
@@ -203,8 +203,9 @@ def authorize() -> ResponseReturnValue:
     _remember_portal(account, client)
     audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
-    db().commit()
     signed_in = SignedIn(account, _sign_in_facts(record))  # Authlib's grant_user
+    store_now()  # the portal session's sid, stored by this commit (issue 11)
+    db().commit()
     return server.create_authorization_response(grant_user=signed_in, grant=grant)
 
 

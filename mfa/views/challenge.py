@@ -16,7 +16,7 @@ from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now
-from idp.web_session import current_session, passed_second_factor, password_step_required
+from idp.web_session import current_session, passed_second_factor, password_step_required, store_now
 from mfa.checkers import WrongCode
 from mfa.forms import CodeForm, RecoveryCodeForm
 from mfa.mail_codes import SIGN_IN, send_code
@@ -72,14 +72,21 @@ def challenge() -> ResponseReturnValue:
         return _page(factor, form, notice=notice)
     if not form.validate_on_submit():
         return _page(factor, form, 400)
+    targets: list[str] = []
+
+    def signed_in(methods: list[str]) -> None:
+        passed_second_factor(methods)
+        targets.append(signed_in_target())  # ``next`` consumed in the step's own commit
+        store_now()
+
     try:
         mfa_services().second_step.verify_factor(db(), attempt(account), factor,
-                                                 form.code.data or "", now(), passed_second_factor)
+                                                 form.code.data or "", now(), signed_in)
     except SecondStepLocked as locked:
         return _page(factor, form, 429, error=locked_message(locked.retry_after))
     except WrongCode as wrong:
         return _page(factor, form, 401, error=_wrong_code_error(factor, wrong))
-    return redirect(signed_in_target(), code=303)
+    return redirect(targets[0], code=303)
 
 
 def _wrong_code_error(factor: SecondFactor, wrong: WrongCode) -> str:

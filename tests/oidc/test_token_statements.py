@@ -1,0 +1,64 @@
+"""The token endpoint's statements (issue 11): a refresh reads the client once, never
+the account's password hash, claims the token by one conditional UPDATE (S40) and
+commits once; the rotation still holds (a reused token revokes its family)."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from tests.oidc.conftest import full_flow
+
+
+def _statements(app, call):
+    engine = app.extensions["clef"].engine
+    seen: list[str] = []
+    commits: list[int] = []
+
+    def on_statement(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    def on_commit(*_args) -> None:
+        commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "commit", on_commit)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "commit", on_commit)
+    return result, seen, len(commits)
+
+
+def test_s40_a_refresh_is_six_statements_and_one_commit(portal, alice):
+    flow = full_flow(portal)
+    server = portal.app.test_client()
+    refresh = {"grant_type": "refresh_token", "refresh_token": flow.tokens["refresh_token"]}
+    response, seen, commits = _statements(portal.app, lambda: portal.token(server, refresh))
+    assert response.status_code == 200
+    assert commits == 1
+    assert sum(s.startswith("SELECT oauth_clients") for s in seen) == 1, seen
+    assert sum(s.startswith("UPDATE oauth_tokens") for s in seen) == 1, seen
+    assert not [s for s in seen if "password_hash" in s], "the account row with its hash"
+    assert len(seen) <= 6, "\n".join(seen)
+    # the rotation holds: the used token again is refused, and revokes the new one (S40)
+    assert portal.token(server, refresh).status_code == 400
+    newer = {"grant_type": "refresh_token", "refresh_token": response.get_json()["refresh_token"]}
+    assert portal.token(server, newer).status_code == 400
+
+
+def test_an_authorization_commits_the_session_with_the_portal_session(portal, alice):
+    """The first authorization after signing in puts the portal session's sid into the
+    person's session in the same commit as the portal session and the audit row; then
+    the code's own commit, and no third for a write-back."""
+    from tests.helpers import pass_second_factor, sign_in_at
+    from tests.oidc.rp import Request
+
+    browser = portal.app.test_client()
+    first = browser.get(portal.authorize_url(Request()))
+    sign_in_at(browser, first.headers["Location"], "alice")
+    back = pass_second_factor(portal.app, browser, "alice")
+    response, _seen, commits = _statements(portal.app,
+                                           lambda: browser.get(back.headers["Location"]))
+    assert "code" in portal.callback(response)
+    assert commits == 2
