@@ -58,8 +58,8 @@ check: translations lint
 		$(PY) -m pytest -q -n $(CHECK_JOBS) -m "not browser and not slow"
 
 lint: install
-	$(VENV)/bin/ruff check idp mfa recovery examples tests bench
-	$(VENV)/bin/mypy idp mfa recovery examples
+	$(VENV)/bin/ruff check idp mfa recovery partners examples tests bench
+	$(VENV)/bin/mypy idp mfa recovery partners examples
 
 # Clef under a real gunicorn, driven over HTTP by the shared load driver (bench/run.py):
 # SQLite, and PostgreSQL + Redis when BENCH_PG names a database (its schema is reset). The peer's figures are

@@ -1,0 +1,52 @@
+"""J14 end to end: a portal sends the person to Clef, Clef to the partner (a second
+Clef instance over real HTTP), and back; first visit and returning."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select
+
+from idp.models import Account
+from partners.models import PartnerLink
+from tests.oidc.conftest import CALLBACK
+from tests.oidc.rp import RelyingParty, Request, register_client
+from tests.partners.conftest import Partner, at_partner, path_of, start_trip
+from tests.support.accounts import create_account
+
+
+def portal_sign_in(app: Flask, rp: RelyingParty, bank: Partner, username: str) -> dict:
+    """A whole visit: portal -> Clef -> partner -> Clef -> portal; the ID token's claims."""
+    browser, req = app.test_client(), Request()
+    first = browser.get(rp.authorize_url(req))
+    assert first.status_code == 303 and "/signin" in first.headers["Location"]
+    assert "Sign-in partner" in browser.get(first.headers["Location"]).get_data(as_text=True)
+    back = at_partner(bank, start_trip(browser, bank), username)
+    landed = browser.get(path_of(back))
+    assert landed.status_code == 303, landed.get_data(as_text=True)[:500]
+    params = rp.callback(browser.get(landed.headers["Location"]))
+    assert params["state"] == req.state
+    tokens = rp.exchange(browser, params["code"], req).get_json()
+    now = int(app.extensions["clef"].clock.now().timestamp())
+    return rp.validate_id_token(browser, tokens["id_token"], req, now)
+
+
+def test_j14_first_visit_and_return_through_a_partner(app: Flask, bank: Partner) -> None:
+    create_account(bank.app, "bob")
+    client_id, secret = register_client(app, "--name", "Employer portal",
+                                        "--redirect-uri", CALLBACK, "--trusted")
+    rp = RelyingParty(app, client_id, secret, CALLBACK)
+    first = portal_sign_in(app, rp, bank, "bob")
+    assert "fed" in first["amr"]
+    assert first["acr"] == "urn:clef:acr:partner"
+    with app.extensions["clef"].session_factory() as db:
+        links = list(db.scalars(select(PartnerLink)))
+        assert len(links) == 1
+        account = db.get_one(Account, links[0].account_id)
+        # No username to type, no password that matches anything (the partner authenticates).
+        assert account.username.startswith("~partner-") and account.password_hash == "!"
+        # The partner's sub never reaches the portal: the portal has Clef's pairwise sub.
+        assert first["sub"] != links[0].subject
+    again = portal_sign_in(app, rp, bank, "bob")
+    assert again["sub"] == first["sub"]
+    with app.extensions["clef"].session_factory() as db:
+        assert len(list(db.scalars(select(Account)))) == 1
