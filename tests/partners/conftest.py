@@ -89,6 +89,19 @@ def register_partner(broker: Flask, partner: Partner, name: str) -> Partner:
 
 
 @pytest.fixture
+def slow_bank(app: Flask, tmp_path: Path, sqlite_template: Path) -> Iterator[Partner]:
+    """A partner whose clock is two hours behind the broker's: its ID tokens arrive
+    already expired."""
+    behind = FrozenClock()
+    behind.advance(hours=-2)
+    partner = register_partner(app, start_partner(tmp_path, sqlite_template, behind, "slow"),
+                               "Banque Lente")
+    yield partner
+    partner.stop()
+    partner.app.extensions["clef"].engine.dispose()
+
+
+@pytest.fixture
 def bank(app: Flask, tmp_path: Path, sqlite_template: Path, clock: FrozenClock) -> Iterator[Partner]:
     partner = register_partner(app, start_partner(tmp_path, sqlite_template, clock, "bank"),
                                "Banque Exemple")
