@@ -12,7 +12,12 @@ from idp.i18n import select_locale
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now, remember_next, where
-from idp.web_session import current_session, passed_password, passed_second_factor
+from idp.web_session import (
+    current_session,
+    login_required,
+    passed_password,
+    passed_second_factor,
+)
 from partners.models import Partner
 from partners.registry import LinkRefused, redirect_uri
 from partners.runtime import PartnerServices, partner_services
@@ -42,6 +47,19 @@ def choose() -> ResponseReturnValue:
         remember_next(request.args.get("next"))
     return render_template("partners/choose.html", partners=_svc().partners.enabled(db()),
                            form=PostOnlyForm())
+
+
+@bp.get("/change")
+@login_required
+def change() -> ResponseReturnValue:
+    """J14 "change my sign-in partner": signed in through the old partner, the person
+    picks the new one; coming back links it in place of the old (same account, same
+    ``sub`` at every portal)."""
+    account_id = current_session().account_id
+    if account_id is None or _svc().partners.link_of(db(), account_id) is None:
+        abort(404)
+    return render_template("partners/choose.html", partners=_svc().partners.enabled(db()),
+                           form=PostOnlyForm(), change=True)
 
 
 def _partner_or_404(partner_id: int) -> Partner:

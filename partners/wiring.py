@@ -3,9 +3,11 @@ blueprint and its commands."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
-from idp.runtime import Services
+from idp.runtime import Services, db
 from partners import cli, views
 from partners.registry import Partners
 from partners.runtime import EXTENSION_KEY, PartnerServices
@@ -18,3 +20,17 @@ def init_app(app: Flask, core: Services) -> None:
     core.add_resealer("sign-in partner secrets", made.partners.reseal_all)
     app.register_blueprint(views.bp)
     cli.register(app)
+
+    @app.context_processor
+    def sign_in_door() -> dict[str, Any]:
+        """What the account page shows of the door (J14): the partner's name for a
+        partner identity, None for a username and password."""
+
+        def sign_in_partner(account_id: int) -> str | None:
+            link = made.partners.link_of(db(), account_id)
+            if link is None:
+                return None
+            partner = made.partners.get(db(), link.partner_id) if link.partner_id else None
+            return partner.name if partner is not None else "-"
+
+        return {"sign_in_partner": sign_in_partner}

@@ -136,3 +136,14 @@ def at_partner(partner: Partner, authorize_url: str, username: str) -> str:
         first = person.get(back.headers["Location"])
     assert first.status_code == 302, first.get_data(as_text=True)[:500]
     return first.headers["Location"]
+
+
+@pytest.fixture
+def credit_union(app: Flask, bank: Partner, tmp_path: Path, sqlite_template: Path,
+                 clock: FrozenClock) -> Iterator[Partner]:
+    """A second partner (registered after ``bank``), to change to."""
+    partner = register_partner(app, start_partner(tmp_path, sqlite_template, clock, "union"),
+                               "Caisse Exemple")
+    yield partner
+    partner.stop()
+    partner.app.extensions["clef"].engine.dispose()
