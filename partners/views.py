@@ -3,7 +3,19 @@ in at Clef, continuing the portal's request), change of partner, and the error p
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from idp import audit
@@ -26,6 +38,8 @@ from partners.upstream import PartnerError, Trip, new_trip
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 TRIP_KEY = "partner_trip"
 CHANGE_KEY = "partner_change"
+PARTNER_KEY = "signed_in_partner"
+SIGN_OUT = "auth.sign_out"
 FEDERATED = "fed"  # the amr value of a sign-in through a partner (RFC 8176)
 SIGNED_IN = "partner:login:success"
 FAILED = "partner:login:failure"
@@ -124,10 +138,41 @@ def callback(partner_id: int) -> ResponseReturnValue:
     passed_password(account.id)
     db().flush()
     passed_second_factor([FEDERATED])
+    current_session()[PARTNER_KEY] = partner.id  # for the sign-out offer
     audit.record(db(), now(), SIGNED_IN, actor=account.username, account_id=account.id,
                  where=where(), partner=partner.name)
     db().commit()
     return redirect(after_sign_in_target(), code=303)
+
+
+@bp.before_app_request
+def _remember_partner_at_sign_out() -> None:
+    """Signing out at Clef ends the session, and with it the memory of the partner;
+    keep it for this request so the next page can offer the partner's sign-out."""
+    if request.endpoint == SIGN_OUT:
+        g.partner_signing_out = current_session().get(PARTNER_KEY)
+
+
+@bp.after_app_request
+def _offer_partner_sign_out(response: Response) -> Response:
+    partner_id = g.get("partner_signing_out")
+    if request.endpoint == SIGN_OUT and response.status_code == 303 and isinstance(partner_id, int):
+        response.headers["Location"] = url_for("partners.signed_out", partner_id=partner_id)
+    return response
+
+
+@bp.get("/<int:partner_id>/signed-out")
+def signed_out(partner_id: int) -> ResponseReturnValue:
+    """Signed out at Clef; if the partner publishes ``end_session_endpoint``, an offer
+    to sign out there too (RP-initiated logout, by ``client_id``)."""
+    partner = _svc().partners.get(db(), partner_id)
+    offer = None
+    if partner is not None:
+        endpoint = _svc().upstream.end_session_endpoint(partner.issuer)
+        if endpoint:
+            offer = endpoint + ("&" if "?" in endpoint else "?") + urlencode(
+                {"client_id": partner.client_id})
+    return render_template("partners/signed_out.html", partner=partner, offer=offer)
 
 
 def _change(partner: Partner, account_id: int, subject: str) -> ResponseReturnValue:
