@@ -146,7 +146,7 @@ def _register_slices(app: Flask, services: Services) -> None:
     app.register_blueprint(recovery_views.bp)
     from partners import wiring as partners_wiring
 
-    partners_wiring.init_app(app, services)
+    partners_wiring.init_app(app, services, csrf)
 
 
 def _register_hooks(app: Flask, settings: Settings) -> None:

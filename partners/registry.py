@@ -106,3 +106,8 @@ class Partners:
         link.partner_id, link.issuer, link.subject, link.linked_at = (
             partner.id, partner.issuer, subject, now)
         db.flush()
+
+    def account_id_of(self, db: Session, issuer: str, subject: str) -> int | None:
+        link = db.scalar(select(PartnerLink).where(PartnerLink.issuer == issuer,
+                                                   PartnerLink.subject == subject))
+        return None if link is None else link.account_id

@@ -23,6 +23,7 @@ from joserfc.jwk import KeySet
 LEEWAY_SECONDS = 60  # iat/exp leeway: small clock drift between Clef and a partner
 TIMEOUT_SECONDS = 5
 ALGORITHMS = ["RS256", "ES256", "PS256"]
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 # What went wrong, for the error page and the audit record.
 REFUSED = "refused"
@@ -197,19 +198,43 @@ class Upstream:
             self._keys[issuer] = keys
         return keys
 
+    def _verified_claims(self, partner: PartnerConfig, token: str) -> dict[str, Any]:
+        try:
+            header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+            kid = header.get("kid") if isinstance(header, dict) else None
+        except (ValueError, IndexError) as error:
+            raise PartnerError(BAD_TOKEN, "unreadable token") from error
+        keys = self._key_set(partner.issuer, kid if isinstance(kid, str) else None)
+        try:
+            return dict(jwt.decode(token, keys, algorithms=ALGORITHMS).claims)
+        except (JoseError, ValueError) as error:
+            raise PartnerError(BAD_TOKEN, "bad signature") from error
+
+    def validate_logout_token(self, partner: PartnerConfig, token: str, now: int) -> str:
+        """OIDC Back-Channel Logout §2.6: signature, iss, aud, iat, the logout event, a
+        ``sub``, and no ``nonce``. Returns the partner's ``sub`` whose sessions end."""
+        claims = self._verified_claims(partner, token)
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        events = claims.get("events")
+        checks = {
+            "iss": claims.get("iss") == partner.issuer,
+            "aud": isinstance(audiences, list) and partner.client_id in audiences,
+            "iat": isinstance(claims.get("iat"), int) and abs(claims["iat"] - now) <= 300,
+            "exp": not isinstance(claims.get("exp"), int) or claims["exp"] + LEEWAY_SECONDS > now,
+            "events": isinstance(events, dict) and LOGOUT_EVENT in events,
+            "nonce": "nonce" not in claims,
+            "sub": isinstance(claims.get("sub"), str) and bool(claims["sub"]),
+        }
+        failed = [name for name, ok in checks.items() if not ok]
+        if failed:
+            raise PartnerError(BAD_TOKEN, f"logout token {failed[0]} check failed")
+        return str(claims["sub"])
+
     def validate_id_token(self, partner: PartnerConfig, id_token: str, nonce: str,
                           now: int) -> dict[str, Any]:
         """OIDC Core §3.1.3.7: signature, iss, aud, azp, exp, iat (small leeway), nonce."""
-        try:
-            header = json.loads(base64.urlsafe_b64decode(id_token.split(".")[0] + "=="))
-            kid = header.get("kid") if isinstance(header, dict) else None
-        except (ValueError, IndexError) as error:
-            raise PartnerError(BAD_TOKEN, "unreadable ID token") from error
-        keys = self._key_set(partner.issuer, kid if isinstance(kid, str) else None)
-        try:
-            claims = dict(jwt.decode(id_token, keys, algorithms=ALGORITHMS).claims)
-        except (JoseError, ValueError) as error:
-            raise PartnerError(BAD_TOKEN, "bad signature") from error
+        claims = self._verified_claims(partner, id_token)
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
         checks = {

@@ -44,6 +44,7 @@ FEDERATED = "fed"  # the amr value of a sign-in through a partner (RFC 8176)
 SIGNED_IN = "partner:login:success"
 FAILED = "partner:login:failure"
 CHANGED = "partner:link:changed"
+LOGGED_OUT = "partner:backchannel:logout"
 
 
 def _svc() -> PartnerServices:
@@ -173,6 +174,35 @@ def signed_out(partner_id: int) -> ResponseReturnValue:
             offer = endpoint + ("&" if "?" in endpoint else "?") + urlencode(
                 {"client_id": partner.client_id})
     return render_template("partners/signed_out.html", partner=partner, offer=offer)
+
+
+@bp.post("/<int:partner_id>/backchannel-logout")
+def backchannel_logout(partner_id: int) -> ResponseReturnValue:
+    """The partner's back-channel logout (register this URI at the partner): a valid
+    logout token ends the linked identity's Clef sessions, which tells the portals in
+    turn (their own back-channel logout)."""
+    partner = _svc().partners.get(db(), partner_id)
+    token = request.form.get("logout_token", "")
+    headers = {"Cache-Control": "no-store"}
+    if partner is None or not token:
+        return "", 400, headers
+    try:
+        subject = _svc().upstream.validate_logout_token(
+            _svc().partners.config(partner), token, int(now().timestamp()))
+    except PartnerError as error:
+        audit.record(db(), now(), FAILED, actor=f"partner:{partner.id}", where=where(),
+                     partner=partner.name, reason=error.kind, detail=error.detail)
+        db().commit()
+        return "", 400, headers
+    account_id = _svc().partners.account_id_of(db(), partner.issuer, subject)
+    ended = 0 if account_id is None else services().sessions.end_for_account(db(), account_id)
+    audit.record(db(), now(), LOGGED_OUT, actor=f"partner:{partner.id}", account_id=account_id,
+                 where=where(), partner=partner.name, sessions=ended)
+    db().commit()
+    return "", 200, headers
+
+
+CSRF_EXEMPT = (backchannel_logout,)
 
 
 def _change(partner: Partner, account_id: int, subject: str) -> ResponseReturnValue:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from idp.runtime import Services, db
 from partners import cli, views
@@ -14,11 +15,13 @@ from partners.runtime import EXTENSION_KEY, PartnerServices
 from partners.upstream import Upstream
 
 
-def init_app(app: Flask, core: Services) -> None:
+def init_app(app: Flask, core: Services, csrf: CSRFProtect) -> None:
     made = PartnerServices(Partners(core.box), Upstream())
     app.extensions[EXTENSION_KEY] = made
     core.add_resealer("sign-in partner secrets", made.partners.reseal_all)
     app.register_blueprint(views.bp)
+    for view in views.CSRF_EXEMPT:
+        csrf.exempt(view)
     cli.register(app)
 
     @app.context_processor

@@ -69,13 +69,14 @@ def start_partner(tmp_path: Path, template: Path, clock: FrozenClock, name: str)
     return Partner(app, issuer, server)
 
 
-def register_partner(broker: Flask, partner: Partner, name: str) -> Partner:
+def register_partner(broker: Flask, partner: Partner, name: str,
+                     *extra: str) -> Partner:
     """Both administrators' steps: the broker as a portal at the partner, then the
     partner at the broker with ``clef partners add`` (which prints the redirect URI)."""
     expected_id = len(run_cli(broker, "partners", "list").output.splitlines()) + 1
     redirect = f"{BROKER}/partners/{expected_id}/callback"
     result = run_cli(partner.app, "clients", "add", "--name", "Clef broker",
-                     "--redirect-uri", redirect, "--trusted")
+                     "--redirect-uri", redirect, "--trusted", *extra)
     assert result.exit_code == 0, result.output
     lines = dict(line.split(None, 1) for line in result.output.splitlines() if line.startswith("client_"))
     partner.client_id = lines["client_id"].strip()
