@@ -46,9 +46,12 @@ class Partner:
             self.server = None
 
 
-def start_partner(tmp_path: Path, template: Path, clock: FrozenClock, name: str) -> Partner:
+def start_partner(tmp_path: Path, template: Path, clock: FrozenClock, name: str,
+                  host: str = "127.0.0.1") -> Partner:
+    """``host`` "localhost" keeps a browser's cookies for the partner apart from Clef's
+    on 127.0.0.1 (cookies are per host, not per port)."""
     port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
+    issuer = f"http://{host}:{port}"
     database = tmp_path / f"{name}.sqlite3"
     shutil.copyfile(template, database)
     # Its own signing keys (made on its first token), not the broker's seeded ones.
@@ -70,11 +73,11 @@ def start_partner(tmp_path: Path, template: Path, clock: FrozenClock, name: str)
 
 
 def register_partner(broker: Flask, partner: Partner, name: str,
-                     *extra: str) -> Partner:
+                     *extra: str, broker_url: str = BROKER) -> Partner:
     """Both administrators' steps: the broker as a portal at the partner, then the
     partner at the broker with ``clef partners add`` (which prints the redirect URI)."""
     expected_id = len(run_cli(broker, "partners", "list").output.splitlines()) + 1
-    redirect = f"{BROKER}/partners/{expected_id}/callback"
+    redirect = f"{broker_url}/partners/{expected_id}/callback"
     result = run_cli(partner.app, "clients", "add", "--name", "Clef broker",
                      "--redirect-uri", redirect, "--trusted", *extra)
     assert result.exit_code == 0, result.output

@@ -1,0 +1,59 @@
+"""J14 in Chromium, English and French, every page axe-checked (the partner's too):
+both doors on the sign-in page, the partner list, the round trip through the partner
+(a second Clef on "localhost", so its cookies stay apart from Clef's), and the account
+page naming the door."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from idp.clock import FrozenClock
+from tests.browser.journey import LiveServer, Visitor
+from tests.helpers import GOOD_PASSWORD, create_account, fresh_totp
+from tests.partners.conftest import Partner, register_partner, start_partner
+
+pytestmark = pytest.mark.browser
+
+WORDS = {
+    "en": {"door_password": "Username and password", "door_partner": "Sign-in partner",
+           "choose": "Choose a sign-in partner", "change": "Change my sign-in partner"},
+    "fr": {"door_password": "Nom d'utilisateur et mot de passe",
+           "door_partner": "Partenaire de connexion",
+           "choose": "Choisir un partenaire de connexion",
+           "change": "Changer mon partenaire de connexion"},
+}
+
+
+@pytest.fixture
+def browser_bank(live_server: LiveServer, tmp_path: Path, sqlite_template: Path,
+                 clock: FrozenClock) -> Iterator[Partner]:
+    partner = register_partner(
+        live_server.app, start_partner(tmp_path, sqlite_template, clock, "bank", host="localhost"),
+        "Banque Exemple", broker_url=live_server.url)
+    yield partner
+    partner.stop()
+    partner.app.extensions["clef"].engine.dispose()
+
+
+def test_j14_sign_in_through_a_partner_in_the_browser(
+        open_browser, live_server: LiveServer, browser_bank: Partner, locale: str) -> None:
+    create_account(browser_bank.app, "bob")
+    v: Visitor = open_browser(locale, "/signin", via="accept-language")
+    words, w, page = WORDS[locale], v.words, v.page
+    expect(page.get_by_role("heading", level=2, name=words["door_password"])).to_be_visible()
+    expect(page.get_by_role("heading", level=2, name=words["door_partner"])).to_be_visible()
+    v.follow(words["choose"])
+    expect(page.get_by_role("heading", level=1)).to_have_text(words["door_partner"])
+    v.submit("Banque Exemple")  # off to the partner, which asks for its own sign-in
+    assert page.url.startswith(browser_bank.issuer + "/signin")
+    v.sign_in("bob", GOOD_PASSWORD)
+    v.field(w.code).fill(fresh_totp(browser_bank.app, "bob"))
+    v.submit(w.continue_)  # the partner sends the browser back; Clef signs bob in
+    expect(page).to_have_url(v.url("/account"))
+    main = page.get_by_role("main")
+    expect(main).to_contain_text("Banque Exemple")
+    expect(page.get_by_role("link", name=words["change"])).to_be_visible()
