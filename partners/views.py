@@ -40,6 +40,7 @@ TRIP_KEY = "partner_trip"
 CHANGE_KEY = "partner_change"
 PARTNER_KEY = "signed_in_partner"
 SIGN_OUT = "auth.sign_out"
+PASSWORD_SLICES = ("mfa", "recovery")  # the username-and-password door's own pages
 FEDERATED = "fed"  # the amr value of a sign-in through a partner (RFC 8176)
 SIGNED_IN = "partner:login:success"
 FAILED = "partner:login:failure"
@@ -160,6 +161,19 @@ def _offer_partner_sign_out(response: Response) -> Response:
     if request.endpoint == SIGN_OUT and response.status_code == 303 and isinstance(partner_id, int):
         response.headers["Location"] = url_for("partners.signed_out", partner_id=partner_id)
     return response
+
+
+@bp.before_app_request
+def _password_pages_do_not_apply() -> ResponseReturnValue | None:
+    """J14: a partner identity has no password, Clef second factor or recovery answers;
+    those pages say so instead of offering to set them up."""
+    blueprint = (request.endpoint or "").split(".")[0]
+    if blueprint not in PASSWORD_SLICES:
+        return None
+    account_id = current_session().account_id
+    if account_id is None or _svc().partners.link_of(db(), account_id) is None:
+        return None
+    return render_template("partners/not_applicable.html"), 403
 
 
 @bp.get("/<int:partner_id>/signed-out")

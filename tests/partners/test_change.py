@@ -47,3 +47,14 @@ def test_j14_change_of_partner_keeps_the_identity_and_the_portal_sub(
 def test_j14_change_page_is_for_partner_identities_only(app: Flask, bank: Partner) -> None:
     browser = app.test_client()
     assert browser.get("/partners/change").status_code in (302, 303)  # not signed in
+
+
+def test_j14_password_pages_do_not_apply_to_a_partner_identity(app: Flask, bank: Partner) -> None:
+    create_account(bank.app, "bob")
+    browser = app.test_client()
+    assert browser.get(path_of(at_partner(bank, start_trip(browser, bank), "bob"))).status_code == 303
+    for path in ("/2fa/manage", "/2fa/setup", "/account/recovery", "/forgot-password"):
+        page = browser.get(path)
+        assert page.status_code == 403, path
+        assert "do not apply to you" in page.get_data(as_text=True)
+    assert browser.get("/account").status_code == 200
