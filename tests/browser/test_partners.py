@@ -57,3 +57,38 @@ def test_j14_sign_in_through_a_partner_in_the_browser(
     main = page.get_by_role("main")
     expect(main).to_contain_text("Banque Exemple")
     expect(page.get_by_role("link", name=words["change"])).to_be_visible()
+
+
+@pytest.fixture
+def browser_union(live_server: LiveServer, browser_bank: Partner, tmp_path: Path,
+                  sqlite_template: Path, clock: FrozenClock) -> Iterator[Partner]:
+    partner = register_partner(
+        live_server.app, start_partner(tmp_path, sqlite_template, clock, "union", host="localhost"),
+        "Caisse Exemple", broker_url=live_server.url)
+    yield partner
+    partner.stop()
+    partner.app.extensions["clef"].engine.dispose()
+
+
+def at_the_partner(v: Visitor, partner: Partner, username: str) -> None:
+    assert v.page.url.startswith(partner.issuer + "/signin")
+    v.sign_in(username, GOOD_PASSWORD)
+    v.field(v.words.code).fill(fresh_totp(partner.app, username))
+    v.submit(v.words.continue_)
+
+
+def test_j14_change_of_partner_in_the_browser(
+        open_browser, live_server: LiveServer, browser_bank: Partner, browser_union: Partner,
+        locale: str) -> None:
+    create_account(browser_bank.app, "bob")
+    create_account(browser_union.app, "robert")
+    v: Visitor = open_browser(locale, "/partners/", via="accept-language")
+    words, page = WORDS[locale], v.page
+    v.submit("Banque Exemple")
+    at_the_partner(v, browser_bank, "bob")
+    expect(page).to_have_url(v.url("/account"))
+    v.follow(words["change"])
+    v.submit("Caisse Exemple")
+    at_the_partner(v, browser_union, "robert")
+    expect(page).to_have_url(v.url("/account"))
+    expect(page.get_by_role("main")).to_contain_text("Caisse Exemple")
