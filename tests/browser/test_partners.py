@@ -12,7 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from idp.clock import FrozenClock
+from idp.oidc.acr import ACR_PARTNER
 from tests.browser.journey import LiveServer, Visitor
+from tests.browser.test_portal import (  # noqa: F401 - portal is a fixture
+    PORTAL,
+    Portal,
+    claim,
+    portal,
+    set_clock_to_real_time,
+)
 from tests.helpers import GOOD_PASSWORD, create_account, fresh_totp
 from tests.partners.conftest import Partner, register_partner, start_partner
 
@@ -92,3 +100,23 @@ def test_j14_change_of_partner_in_the_browser(
     at_the_partner(v, browser_union, "robert")
     expect(page).to_have_url(v.url("/account"))
     expect(page.get_by_role("main")).to_contain_text("Caisse Exemple")
+
+
+def test_j14_the_sample_portal_through_a_partner(
+        open_browser, live_server: LiveServer, portal: Portal, browser_bank: Partner,
+        locale: str) -> None:
+    """Done when: the sample portal reached through a partner in a real browser; the
+    portal's validated ID token says so (acr partner, amr fed) with Clef's pairwise sub."""
+    set_clock_to_real_time(live_server)
+    create_account(browser_bank.app, "bob")
+    v: Visitor = open_browser(locale, "/", via="accept-language", server=portal.server)
+    p, words, page = PORTAL[locale], WORDS[locale], v.page
+    v.follow(p.sign_in)
+    v.follow(words["choose"])
+    v.submit("Banque Exemple")
+    at_the_partner(v, browser_bank, "bob")
+    expect(page).to_have_url(v.url("/account"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(p.account_title)
+    assert claim(v, "acr") == ACR_PARTNER
+    assert claim(v, "amr").split() == ["fed"]
+    assert claim(v, "sub")
