@@ -42,12 +42,18 @@ def _print(partner: Partner) -> None:
 @click.option("--name", required=True)
 @click.option("--issuer", required=True)
 @click.option("--client-id", required=True)
-@click.option("--client-secret", required=True)
 @click.option("--scope", default="openid", show_default=True)
 @click.option("--acr", default=None, help="acr_values asked of the partner.")
-def add(name: str, issuer: str, client_id: str, client_secret: str, scope: str,
-        acr: str | None) -> None:
-    """Register a partner; prints the redirect URI to register at the partner."""
+def add(name: str, issuer: str, client_id: str, scope: str, acr: str | None) -> None:
+    """Register a partner; prints the redirect URI to register at the partner.
+
+    The client secret the partner issued is read from standard input (a hidden prompt
+    at a terminal), never from an option: S5, no option of the admin CLI takes a
+    secret, which would land in the shell history and the process list."""
+    client_secret = click.prompt("Client secret issued by the partner", hide_input=True,
+                                 err=True).strip()
+    if not client_secret:
+        raise click.ClickException("the client secret is empty")
     if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise click.ClickException("the issuer must be an https URL")
     now = services().clock.now()

@@ -28,9 +28,11 @@ def bank_environment() -> dict[str, str]:
     return {"IDP_SERVICE__BASE_URL": BANK_URL, "IDP_SERVICE__INSTANCE_DIR": str(BANK_DIR)}
 
 
-def run(*args: str, bank: bool = False) -> subprocess.CompletedProcess[str]:
+def run(*args: str, bank: bool = False, given: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``clef`` (the bank's when ``bank``), with ``given`` on its standard input."""
     env = {**os.environ, **bank_environment()} if bank else None
-    return subprocess.run([str(CLEF), *args], capture_output=True, text=True, check=False, env=env)  # noqa: S603 - our own CLI
+    return subprocess.run([str(CLEF), *args], capture_output=True, text=True, check=False,  # noqa: S603 - our own CLI
+                          env=env, input=given)
 
 
 def must(result: subprocess.CompletedProcess[str]) -> str:
@@ -57,7 +59,7 @@ def main() -> int:
                  if line.startswith(("client_id ", "client_secret ")))
     shown = must(run("partners", "add", "--name", NAME, "--issuer", BANK_URL,
                      "--client-id", found["client_id"].strip(),
-                     "--client-secret", found["client_secret"].strip()))
+                     given=found["client_secret"].strip() + "\n"))
     if f"redirect_uri   {callback}" not in shown:
         raise SystemExit(f"unexpected redirect URI:\n{shown}")
     print(f"demonstration bank: registered on {BANK_URL}; register a person there first")

@@ -103,7 +103,7 @@ def test_j14_change_of_partner_in_the_browser(
 
 
 def test_j14_the_sample_portal_through_a_partner(
-        open_browser, live_server: LiveServer, portal: Portal, browser_bank: Partner,
+        open_browser, live_server: LiveServer, portal: Portal, browser_bank: Partner,  # noqa: F811
         locale: str) -> None:
     """Done when: the sample portal reached through a partner in a real browser; the
     portal's validated ID token says so (acr partner, amr fed) with Clef's pairwise sub."""

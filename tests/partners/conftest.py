@@ -83,9 +83,10 @@ def register_partner(broker: Flask, partner: Partner, name: str,
     assert result.exit_code == 0, result.output
     lines = dict(line.split(None, 1) for line in result.output.splitlines() if line.startswith("client_"))
     partner.client_id = lines["client_id"].strip()
-    added = run_cli(broker, "partners", "add", "--name", name, "--issuer", partner.issuer,
-                    "--client-id", partner.client_id,
-                    "--client-secret", lines["client_secret"].strip())
+    added = broker.test_cli_runner().invoke(
+        args=["partners", "add", "--name", name, "--issuer", partner.issuer,
+              "--client-id", partner.client_id],
+        input=lines["client_secret"].strip() + "\n")
     assert added.exit_code == 0, added.output
     assert f"redirect_uri   {redirect}" in added.output
     partner.partner_id = expected_id
