@@ -12,6 +12,7 @@ from tests.oidc.conftest import CALLBACK
 from tests.oidc.rp import RelyingParty, Request, register_client
 from tests.partners.conftest import Partner, at_partner, path_of, start_trip
 from tests.support.accounts import create_account
+from tests.support.screens import csrf
 
 
 def portal_sign_in(app: Flask, rp: RelyingParty, bank: Partner, username: str) -> dict:
@@ -50,3 +51,27 @@ def test_j14_first_visit_and_return_through_a_partner(app: Flask, bank: Partner)
     assert again["sub"] == first["sub"]
     with app.extensions["clef"].session_factory() as db:
         assert len(list(db.scalars(select(Account)))) == 1
+
+
+def test_j14_partner_secret_is_sealed_at_rest_and_never_shown(app: Flask, bank: Partner) -> None:
+    """S11: the client secret the partner issued is encrypted at rest; ``show`` prints
+    the redirect URI to register at the partner, never the secret."""
+    from partners.models import Partner as PartnerRow
+    from tests.support.app import run_cli
+
+    with app.extensions["clef"].session_factory() as db:
+        row = db.scalars(select(PartnerRow)).one()
+        secret = app.extensions["clef"].box.open(row.client_secret_sealed)
+        assert secret and secret not in row.client_secret_sealed
+    shown = run_cli(app, "partners", "show", str(bank.partner_id)).output
+    assert secret not in shown
+    assert f"/partners/{bank.partner_id}/callback" in shown
+    assert run_cli(app, "partners", "disable", str(bank.partner_id)).exit_code == 0
+    browser = app.test_client()
+    assert "Banque Exemple" not in browser.get("/partners/").get_data(as_text=True)
+    token = csrf(browser, "/partners/")
+    assert browser.post(f"/partners/{bank.partner_id}/start",
+                        data={"csrf_token": token}).status_code == 404
+    assert "disabled" in run_cli(app, "partners", "list").output
+    assert run_cli(app, "partners", "remove", str(bank.partner_id)).exit_code == 0
+    assert run_cli(app, "partners", "list").output.strip() == ""
