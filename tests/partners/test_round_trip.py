@@ -69,7 +69,7 @@ def test_j14_partner_secret_is_sealed_at_rest_and_never_shown(app: Flask, bank: 
     assert run_cli(app, "partners", "disable", str(bank.partner_id)).exit_code == 0
     browser = app.test_client()
     assert "Banque Exemple" not in browser.get("/partners/").get_data(as_text=True)
-    token = csrf(browser, "/partners/")
+    token = csrf(browser, "/signin")
     assert browser.post(f"/partners/{bank.partner_id}/start",
                         data={"csrf_token": token}).status_code == 404
     assert "disabled" in run_cli(app, "partners", "list").output
