@@ -75,3 +75,31 @@ def test_j14_partner_secret_is_sealed_at_rest_and_never_shown(app: Flask, bank: 
     assert "disabled" in run_cli(app, "partners", "list").output
     assert run_cli(app, "partners", "remove", str(bank.partner_id)).exit_code == 0
     assert run_cli(app, "partners", "list").output.strip() == ""
+
+
+def test_j14_acr_values_above_the_partner_get_the_partner_acr(app: Flask, bank: Partner) -> None:
+    """D2 as the provider already does it: a portal asking for more than a partner
+    sign-in gets the acr achieved (the identity has no stronger Clef factor to ask for),
+    never a loop back to a sign-in."""
+    create_account(bank.app, "bob")
+    client_id, secret = register_client(app, "--name", "Employer portal",
+                                        "--redirect-uri", CALLBACK, "--trusted")
+    rp = RelyingParty(app, client_id, secret, CALLBACK)
+    browser = app.test_client()
+    assert browser.get(path_of(at_partner(bank, start_trip(browser, bank), "bob"))).status_code == 303
+    req = Request()
+    answer = browser.get(rp.authorize_url(req, acr_values="urn:clef:acr:authenticator-app"))
+    params = rp.callback(answer)
+    tokens = rp.exchange(browser, params["code"], req).get_json()
+    now = int(app.extensions["clef"].clock.now().timestamp())
+    assert rp.validate_id_token(browser, tokens["id_token"], req, now)["acr"] == "urn:clef:acr:partner"
+
+
+def test_j14_a_partner_session_has_the_same_idle_timeout(app: Flask, bank: Partner) -> None:
+    create_account(bank.app, "bob")
+    browser = app.test_client()
+    assert browser.get(path_of(at_partner(bank, start_trip(browser, bank), "bob"))).status_code == 303
+    assert browser.get("/account").status_code == 200
+    idle = app.extensions["clef"].sessions.idle
+    app.extensions["clef"].clock.advance(seconds=idle.total_seconds() + 1)
+    assert browser.get("/account").status_code in (302, 303)
