@@ -29,7 +29,8 @@ migrate: install
 # back-channel logout worker, side by side under honcho (config/Procfile).
 run: translations migrate
 	$(PY) examples/employer_portal/register.py --url http://$(HOST):$(PORTAL_PORT)
-	@echo "Clef on http://$(HOST):$(PORT)/, the sample employer portal on http://$(HOST):$(PORTAL_PORT)/  (Ctrl-C stops them)"
+	$(PY) examples/demo_bank/register.py --clef http://$(HOST):$(PORT)
+	@echo "Clef on http://$(HOST):$(PORT)/, the sample employer portal on http://$(HOST):$(PORTAL_PORT)/, a demonstration sign-in partner on http://localhost:5002/  (Ctrl-C stops them)"
 	CLEF_BIND=$(HOST):$(PORT) PORTAL_BIND=$(HOST):$(PORTAL_PORT) \
 	PORTAL_ISSUER=http://$(HOST):$(PORT) PORTAL_URL=http://$(HOST):$(PORTAL_PORT) \
 	exec $(VENV)/bin/honcho --procfile config/Procfile --app-root . start
@@ -58,8 +59,8 @@ check: translations lint
 		$(PY) -m pytest -q -n $(CHECK_JOBS) -m "not browser and not slow"
 
 lint: install
-	$(VENV)/bin/ruff check idp mfa recovery examples tests bench
-	$(VENV)/bin/mypy idp mfa recovery examples
+	$(VENV)/bin/ruff check idp mfa recovery partners examples tests bench
+	$(VENV)/bin/mypy idp mfa recovery partners examples
 
 # Clef under a real gunicorn, driven over HTTP by the shared load driver (bench/run.py):
 # SQLite, and PostgreSQL + Redis when BENCH_PG names a database (its schema is reset). The peer's figures are

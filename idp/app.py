@@ -146,6 +146,9 @@ def _register_slices(app: Flask, services: Services) -> None:
     app.register_blueprint(mfa_views.bp)
     recovery_runtime.init_app(app, services)
     app.register_blueprint(recovery_views.bp)
+    from partners import wiring as partners_wiring
+
+    partners_wiring.init_app(app, services, csrf)
 
 
 def _register_hooks(app: Flask, settings: Settings) -> None:

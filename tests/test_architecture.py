@@ -195,7 +195,7 @@ def test_issue10_the_challenge_never_branches_on_the_factor_kind():
     assert found == []
 
 # --- No import cycles (issue 10) --------------------------------------------------------
-PACKAGES = ("idp", "mfa", "recovery")
+PACKAGES = ("idp", "mfa", "recovery", "partners")
 
 
 def project_modules() -> dict[str, Path]:
@@ -342,6 +342,10 @@ WEB_LAYER = {
     "recovery/views_password.py": "views",
     "recovery/views_questions.py": "views",
     "recovery/views_username.py": "views",
+    "partners/views.py": "views",
+    "partners/cli.py": "admin commands (Flask's AppGroup)",
+    "partners/wiring.py": "runtime glue: the slice plugged into the app",
+    "partners/runtime.py": "runtime glue: the slice's services of the app",
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import engine_from_config, pool
 import idp.models
 import idp.oidc.models  # noqa: F401 - the provider's tables
 import mfa.models  # noqa: F401 - the second factors' tables
+import partners.models  # noqa: F401 - the sign-in partners' tables
 import recovery.models  # noqa: F401 - the recovery slice's tables
 from idp.db import Base
 

@@ -11,9 +11,12 @@ ACR_RECOVERY_CODE = "urn:clef:acr:recovery-code"
 ACR_EMAIL = "urn:clef:acr:email-code"
 ACR_APP = "urn:clef:acr:authenticator-app"
 ACR_PHISHING_RESISTANT = "urn:clef:acr:phishing-resistant"
-LEVELS = (ACR_RECOVERY_CODE, ACR_EMAIL, ACR_APP, ACR_PHISHING_RESISTANT)
+# J14: the person came through a sign-in partner; Clef cannot vouch for how the partner
+# authenticated them, so it ranks below every factor Clef checks itself.
+ACR_PARTNER = "urn:clef:acr:partner"
+LEVELS = (ACR_PARTNER, ACR_RECOVERY_CODE, ACR_EMAIL, ACR_APP, ACR_PHISHING_RESISTANT)
 # amr (set by the second-factor slice, D2) -> acr
-BY_AMR = {"kba": ACR_RECOVERY_CODE, "mail": ACR_EMAIL, "otp": ACR_APP,
+BY_AMR = {"fed": ACR_PARTNER, "kba": ACR_RECOVERY_CODE, "mail": ACR_EMAIL, "otp": ACR_APP,
           "hwk": ACR_PHISHING_RESISTANT, "swk": ACR_PHISHING_RESISTANT}
 
 

@@ -1,0 +1,1 @@
+"""A demonstration sign-in partner for ``make run`` (J14)."""

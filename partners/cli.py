@@ -1,0 +1,106 @@
+"""``clef partners``: the sign-in partners an administrator registers (J14)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from idp import audit
+from idp.cli_support import admin_actor, shown
+from idp.runtime import db, services
+from partners.models import Partner
+from partners.registry import redirect_uri
+from partners.runtime import PartnerServices, partner_services
+
+group = AppGroup("partners", help="Sign-in partners: upstream OpenID Connect providers.")
+
+
+def _svc() -> PartnerServices:
+    return partner_services()
+
+
+def _partner(partner_id: int) -> Partner:
+    found = _svc().partners.get(db(), partner_id)
+    if found is None:
+        raise click.ClickException(f"no partner {partner_id}")
+    return found
+
+
+def _print(partner: Partner) -> None:
+    click.echo(f"partner_id     {partner.id}")
+    click.echo(f"name           {partner.name}")
+    click.echo(f"issuer         {partner.issuer}")
+    click.echo(f"client_id      {partner.client_id}")
+    click.echo(f"scope          {partner.scope}")
+    click.echo(f"acr            {shown(partner.acr)}")
+    click.echo(f"enabled        {'yes' if partner.enabled else 'no'}")
+    click.echo(f"redirect_uri   {redirect_uri(services().settings.service.base_url, partner.id)}")
+
+
+@group.command("add")
+@click.option("--name", required=True)
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.option("--scope", default="openid", show_default=True)
+@click.option("--acr", default=None, help="acr_values asked of the partner.")
+def add(name: str, issuer: str, client_id: str, scope: str, acr: str | None) -> None:
+    """Register a partner; prints the redirect URI to register at the partner.
+
+    The client secret the partner issued is read from standard input (a hidden prompt
+    at a terminal), never from an option: S5, no option of the admin CLI takes a
+    secret, which would land in the shell history and the process list."""
+    client_secret = click.prompt("Client secret issued by the partner", hide_input=True,
+                                 err=True).strip()
+    if not client_secret:
+        raise click.ClickException("the client secret is empty")
+    if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise click.ClickException("the issuer must be an https URL")
+    now = services().clock.now()
+    partner = _svc().partners.add(db(), now, name=name, issuer=issuer, client_id=client_id,
+                                  client_secret=client_secret, scope=scope, acr=acr)
+    audit.record(db(), now, "admin:partner:added", actor=admin_actor(), partner=name)
+    db().commit()
+    _print(partner)
+
+
+@group.command("list")
+def list_partners() -> None:
+    for partner in _svc().partners.all(db()):
+        state = "enabled" if partner.enabled else "disabled"
+        click.echo(f"{partner.id}\t{partner.name}\t{partner.issuer}\t{state}")
+
+
+@group.command("show")
+@click.argument("partner_id", type=int)
+def show(partner_id: int) -> None:
+    _print(_partner(partner_id))
+
+
+@group.command("disable")
+@click.argument("partner_id", type=int)
+def disable(partner_id: int) -> None:
+    """No new sign-ins through this partner; links are kept."""
+    partner = _partner(partner_id)
+    partner.enabled = False
+    audit.record(db(), services().clock.now(), "admin:partner:disabled", actor=admin_actor(),
+                 partner=partner.name)
+    db().commit()
+    click.echo(f"disabled {partner.name}")
+
+
+@group.command("remove")
+@click.argument("partner_id", type=int)
+def remove(partner_id: int) -> None:
+    """Forget the partner; its people must change partner or register again."""
+    partner = _partner(partner_id)
+    name = partner.name
+    db().delete(partner)
+    audit.record(db(), services().clock.now(), "admin:partner:removed", actor=admin_actor(),
+                 partner=name)
+    db().commit()
+    click.echo(f"removed {name}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(group)

@@ -1,0 +1,45 @@
+"""The partners' tables: the upstream providers an administrator registered, and the
+links between a partner's identity (issuer, sub) and a Clef account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db import Base
+
+
+class Partner(Base):
+    """An upstream OpenID Connect provider. The client secret is sealed with the secret
+    box (S11: every secret the service must read back is encrypted at rest)."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_sealed: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(255), default="openid")
+    # acr_values sent upstream (space-separated), if any.
+    acr: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class PartnerLink(Base):
+    """One partner identity linked to one account. Keyed by the partner's issuer and its
+    ``sub``; that ``sub`` never leaves Clef (portals get Clef's pairwise ``sub``)."""
+
+    __tablename__ = "partner_links"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_partner_links_issuer_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True, index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    linked_at: Mapped[datetime]

@@ -1,0 +1,241 @@
+"""J14's second door: the partner list, the trip to the partner, the way back (signed
+in at Clef, continuing the portal's request), change of partner, and the error page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from idp import audit
+from idp.forms import PostOnlyForm
+from idp.i18n import select_locale
+from idp.runtime import db, services
+from idp.sessions import FULL
+from idp.views.common import after_sign_in_target, now, remember_next, where
+from idp.web_session import (
+    current_session,
+    login_required,
+    passed_password,
+    passed_second_factor,
+)
+from partners.models import Partner
+from partners.registry import LinkRefused, redirect_uri
+from partners.runtime import PartnerServices, partner_services
+from partners.upstream import PartnerError, Trip, new_trip
+
+bp = Blueprint("partners", __name__, url_prefix="/partners")
+TRIP_KEY = "partner_trip"
+CHANGE_KEY = "partner_change"
+PARTNER_KEY = "signed_in_partner"
+SIGN_OUT = "auth.sign_out"
+PASSWORD_SLICES = ("mfa", "recovery")  # the username-and-password door's own pages
+FEDERATED = "fed"  # the amr value of a sign-in through a partner (RFC 8176)
+SIGNED_IN = "partner:login:success"
+FAILED = "partner:login:failure"
+CHANGED = "partner:link:changed"
+LOGGED_OUT = "partner:backchannel:logout"
+
+
+def _svc() -> PartnerServices:
+    return partner_services()
+
+
+def callback_uri(partner_id: int) -> str:
+    """The redirect URI registered at the partner (``clef partners add`` prints it)."""
+    return redirect_uri(services().settings.service.base_url, partner_id)
+
+
+@bp.get("/")
+def choose() -> ResponseReturnValue:
+    if "next" in request.args:
+        remember_next(request.args.get("next"))
+    return render_template("partners/choose.html", partners=_svc().partners.enabled(db()),
+                           form=PostOnlyForm())
+
+
+@bp.get("/change")
+@login_required
+def change() -> ResponseReturnValue:
+    """J14 "change my sign-in partner": signed in through the old partner, the person
+    picks the new one; coming back links it in place of the old (same account, same
+    ``sub`` at every portal)."""
+    account_id = current_session().account_id
+    if account_id is None or _svc().partners.link_of(db(), account_id) is None:
+        abort(404)
+    return render_template("partners/choose.html", partners=_svc().partners.enabled(db()),
+                           form=PostOnlyForm(), change=True)
+
+
+def _partner_or_404(partner_id: int) -> Partner:
+    partner = _svc().partners.get(db(), partner_id)
+    if partner is None or not partner.enabled:
+        abort(404)
+    return partner
+
+
+@bp.post("/<int:partner_id>/start")
+def start(partner_id: int) -> ResponseReturnValue:
+    """Off to the partner: a fresh trip (state, nonce, PKCE verifier) kept in this
+    browser's server-side session, never in the URL but for state and the challenge."""
+    form = PostOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    partner = _partner_or_404(partner_id)
+    svc, trip = _svc(), new_trip(partner.id)
+    current = current_session()
+    current[TRIP_KEY] = trip.as_dict()
+    current[CHANGE_KEY] = bool(request.form.get("change")) and current.level == FULL
+    try:
+        target = svc.upstream.authorization_url(svc.partners.config(partner), trip,
+                                                callback_uri(partner.id))
+    except PartnerError as error:
+        return _failed(partner, error)
+    return redirect(target, code=303)
+
+
+@bp.get("/<int:partner_id>/callback")
+def callback(partner_id: int) -> ResponseReturnValue:
+    partner = _partner_or_404(partner_id)
+    current = current_session()
+    trip = Trip.from_dict(current.pop(TRIP_KEY, None))  # one use: a replay finds none
+    change = bool(current.pop(CHANGE_KEY, False))
+    svc = _svc()
+    try:
+        if trip is None or trip.partner_id != partner.id:
+            raise PartnerError("bad_response", "no trip to this partner in this browser")
+        config = svc.partners.config(partner)
+        args = {k: v for k, v in request.args.items() if isinstance(v, str)}
+        code = svc.upstream.check_response(config, trip, args)
+        claims = svc.upstream.exchange(config, trip, code, callback_uri(partner.id),
+                                       int(now().timestamp()))
+    except PartnerError as error:
+        return _failed(partner, error)
+    subject = str(claims["sub"])
+    if change and current.account_id is not None:
+        return _change(partner, current.account_id, subject)
+    account, created = svc.partners.account_for(db(), now(), partner, subject, select_locale())
+    if account.is_revoked:
+        audit.record(db(), now(), audit.LOGIN_REVOKED, actor=account.username,
+                     account_id=account.id, where=where(), partner=partner.name)
+        db().commit()
+        return render_template("auth/revoked.html"), 403
+    if created:
+        audit.record(db(), now(), audit.REGISTERED, actor=account.username,
+                     account_id=account.id, where=where(), partner=partner.name)
+    services().accounts.mark_used(account, now())
+    # The partner stood for both factors: the session goes straight to signed in, with
+    # the same idle and absolute limits as any other (D5), amr "fed".
+    passed_password(account.id)
+    db().flush()
+    passed_second_factor([FEDERATED])
+    current_session()[PARTNER_KEY] = partner.id  # for the sign-out offer
+    audit.record(db(), now(), SIGNED_IN, actor=account.username, account_id=account.id,
+                 where=where(), partner=partner.name)
+    db().commit()
+    return redirect(after_sign_in_target(), code=303)
+
+
+@bp.before_app_request
+def _remember_partner_at_sign_out() -> None:
+    """Signing out at Clef ends the session, and with it the memory of the partner;
+    keep it for this request so the next page can offer the partner's sign-out."""
+    if request.endpoint == SIGN_OUT:
+        g.partner_signing_out = current_session().get(PARTNER_KEY)
+
+
+@bp.after_app_request
+def _offer_partner_sign_out(response: Response) -> Response:
+    partner_id = g.get("partner_signing_out")
+    if request.endpoint == SIGN_OUT and response.status_code == 303 and isinstance(partner_id, int):
+        response.headers["Location"] = url_for("partners.signed_out", partner_id=partner_id)
+    return response
+
+
+@bp.before_app_request
+def _password_pages_do_not_apply() -> ResponseReturnValue | None:
+    """J14: a partner identity has no password, Clef second factor or recovery answers;
+    those pages say so instead of offering to set them up."""
+    blueprint = (request.endpoint or "").split(".")[0]
+    if blueprint not in PASSWORD_SLICES:
+        return None
+    account_id = current_session().account_id
+    if account_id is None or _svc().partners.link_of(db(), account_id) is None:
+        return None
+    return render_template("partners/not_applicable.html"), 403
+
+
+@bp.get("/<int:partner_id>/signed-out")
+def signed_out(partner_id: int) -> ResponseReturnValue:
+    """Signed out at Clef; if the partner publishes ``end_session_endpoint``, an offer
+    to sign out there too (RP-initiated logout, by ``client_id``)."""
+    partner = _svc().partners.get(db(), partner_id)
+    offer = None
+    if partner is not None:
+        endpoint = _svc().upstream.end_session_endpoint(partner.issuer)
+        if endpoint:
+            offer = endpoint + ("&" if "?" in endpoint else "?") + urlencode(
+                {"client_id": partner.client_id})
+    return render_template("partners/signed_out.html", partner=partner, offer=offer)
+
+
+@bp.post("/<int:partner_id>/backchannel-logout")
+def backchannel_logout(partner_id: int) -> ResponseReturnValue:
+    """The partner's back-channel logout (register this URI at the partner): a valid
+    logout token ends the linked identity's Clef sessions, which tells the portals in
+    turn (their own back-channel logout)."""
+    partner = _svc().partners.get(db(), partner_id)
+    token = request.form.get("logout_token", "")
+    headers = {"Cache-Control": "no-store"}
+    if partner is None or not token:
+        return "", 400, headers
+    try:
+        subject = _svc().upstream.validate_logout_token(
+            _svc().partners.config(partner), token, int(now().timestamp()))
+    except PartnerError as error:
+        audit.record(db(), now(), FAILED, actor=f"partner:{partner.id}", where=where(),
+                     partner=partner.name, reason=error.kind, detail=error.detail)
+        db().commit()
+        return "", 400, headers
+    account_id = _svc().partners.account_id_of(db(), partner.issuer, subject)
+    ended = 0 if account_id is None else services().sessions.end_for_account(db(), account_id)
+    audit.record(db(), now(), LOGGED_OUT, actor=f"partner:{partner.id}", account_id=account_id,
+                 where=where(), partner=partner.name, sessions=ended)
+    db().commit()
+    return "", 200, headers
+
+
+CSRF_EXEMPT = (backchannel_logout,)
+
+
+def _change(partner: Partner, account_id: int, subject: str) -> ResponseReturnValue:
+    try:
+        _svc().partners.change(db(), now(), account_id, partner, subject)
+    except LinkRefused:
+        db().rollback()
+        return _failed(partner, PartnerError("refused", "identity linked elsewhere"))
+    audit.record(db(), now(), CHANGED, actor=f"account:{account_id}", account_id=account_id,
+                 where=where(), partner=partner.name)
+    db().commit()
+    return redirect(url_for("account.home"), code=303)
+
+
+def _failed(partner: Partner, error: PartnerError) -> ResponseReturnValue:
+    """Every failure lands here: a clear page, audited, never a stack trace."""
+    current_app.logger.info("partner sign-in failed: %s", error.kind)
+    audit.record(db(), now(), FAILED, actor=f"partner:{partner.id}", where=where(),
+                 partner=partner.name, reason=error.kind, detail=error.detail)
+    db().commit()
+    status = 502 if error.kind == "unreachable" else 400
+    return render_template("partners/error.html", partner=partner, kind=error.kind), status
