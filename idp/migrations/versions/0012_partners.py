@@ -1,7 +1,7 @@
 """Sign-in partners (J14, issue 13): upstream providers and the links to accounts.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0012'
-down_revision: str | Sequence[str] | None = '0010'
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
