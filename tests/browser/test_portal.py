@@ -11,25 +11,20 @@ the portal's and Clef's, is checked with axe by the visitor.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from examples.employer_portal import create_app
-from examples.employer_portal.register import parse_credentials, registration_args
 from idp import audit
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from tests.browser.journey import LiveServer, Visitor
 from tests.browser.recovery_wording import fill_questions
+from tests.browser.sample_portal import serve_sample_portal
 from tests.helpers import GOOD_PASSWORD, audit_tags, run_cli
 from tests.totp_reference import key_of, totp
 
@@ -66,28 +61,8 @@ class Portal:
 def portal(live_server: LiveServer, tmp_path: Path) -> Iterator[Portal]:
     """The sample portal on its own port, registered with the live Clef through the
     CLI as ``register.py`` registers it (trusted: no consent screen)."""
-    holder: dict[str, Any] = {}
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        return holder["app"](environ, start_response)
-
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    added = run_cli(live_server.app, *registration_args(url))
-    assert added.exit_code == 0, added.output
-    credentials = parse_credentials(added.output)
-    client_file = tmp_path / "employer_portal.json"
-    client_file.write_text(json.dumps(credentials), encoding="utf-8")
-    holder["app"] = create_app({
-        "ISSUER": live_server.url, "URL": url, "CLIENT_FILE": str(client_file),
-        "STORE": str(tmp_path / "portal.sqlite3"), "SECRET_KEY": "portal-test-" + "x" * 32,
-    })
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              name="portal-live-server", daemon=True)
-    thread.start()
-    yield Portal(LiveServer(holder["app"], url, live_server.clock), credentials["client_id"])
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_sample_portal(live_server, tmp_path) as (server, client_id):
+        yield Portal(server, client_id)
 
 
 def clef_url(live_server: LiveServer, path: str) -> re.Pattern[str]:

@@ -11,7 +11,6 @@ party id, so a site on http://127.0.0.1 cannot register a key at all.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
@@ -31,6 +30,7 @@ from idp.oidc.acr import ACR_PHISHING_RESISTANT
 from mfa import events
 from mfa.models import SecurityKey
 from tests.browser.journey import LiveServer, Visitor
+from tests.browser.sample_portal import serve_sample_portal
 from tests.helpers import (
     GOOD_PASSWORD,
     audit_events,
@@ -38,7 +38,6 @@ from tests.helpers import (
     french,
     fresh_totp,
     get_account,
-    run_cli,
 )
 from tests.support.soft_key import SoftKey, b64
 
@@ -191,31 +190,8 @@ def test_d3_a_cloned_key_whose_counter_goes_back_is_refused(open_browser, live_s
 def strict_portal(live_server: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
     """The sample portal, registered with the live Clef, asking every sign-in for
     ``acr_values=urn:clef:acr:phishing-resistant``."""
-    from examples.employer_portal import create_app
-    from examples.employer_portal.register import parse_credentials, registration_args
-
-    holder: dict[str, Any] = {}
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        return holder["app"](environ, start_response)
-
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    added = run_cli(live_server.app, *registration_args(url))
-    assert added.exit_code == 0, added.output
-    client_file = tmp_path / "employer_portal.json"
-    client_file.write_text(json.dumps(parse_credentials(added.output)), encoding="utf-8")
-    holder["app"] = create_app({
-        "ISSUER": live_server.url, "URL": url, "CLIENT_FILE": str(client_file),
-        "STORE": str(tmp_path / "portal.sqlite3"), "SECRET_KEY": "portal-test-" + "x" * 32,
-        "ACR_VALUES": ACR_PHISHING_RESISTANT,
-    })
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              name="portal-live-server", daemon=True)
-    thread.start()
-    yield LiveServer(holder["app"], url, live_server.clock)
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_sample_portal(live_server, tmp_path, ACR_VALUES=ACR_PHISHING_RESISTANT) as (server, _):
+        yield server
 
 
 def give_key(server: LiveServer, key: Authenticator, username: str) -> None:
