@@ -4,7 +4,7 @@
 # its quick set (RS256, every scenario) and the argon2id flow. Results: bench/.peer/results.
 set -euo pipefail
 cd "$(dirname "$0")"
-SRC=${CLEF_BENCH_PEER_SRC:-../../../shared/peers/node-oidc-provider}
+SRC=${CLEF_BENCH_PEER_SRC:-../../shared/peers/node-oidc-provider}
 [ -d "$SRC" ] || SRC=/work/shared/peers/node-oidc-provider
 mkdir -p .peer
 cp -r "$SRC"/. .peer/

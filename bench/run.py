@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV = ROOT / ".venv" / "bin"
 SHARED = Path(os.environ.get("CLEF_BENCH_PEER_SRC",
-                           ROOT.parent.parent / "shared" / "peers" / "node-oidc-provider"))
+                           ROOT.parent / "shared" / "peers" / "node-oidc-provider"))
 WORK = BENCH / ".peer"          # git-ignored copy of the shared driver (and the peer, if installed)
 RESULTS = BENCH / "results"
 SERVER_CPU, DRIVER_CPU = os.environ.get("SRV_CPU", "0"), os.environ.get("DRV_CPU", "1")
