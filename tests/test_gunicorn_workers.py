@@ -1,9 +1,10 @@
-"""`make run`'s gunicorn enforces the configured per-address limits (S27, D4).
+"""The server enforces the configured per-address limits (S27, D4), under granian
+(`clef serve`, `make run`) and under gunicorn alike.
 
 Flask-Limiter's memory:// storage (the embedded default) counts in each process: with
 two workers, each allowed the whole limit, so every per-address limit was doubled.
-config/gunicorn.conf.py now runs one worker (with threads) for memory:// and several
-only with a shared store."""
+idp/serve.py and config/gunicorn.conf.py run one worker (with threads) for memory:// and
+several only with a shared store."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from idp import serve
 from idp.migrate import upgrade
-from tests.test_serve import _free_port, _wait_for
+from tests.test_serve import _free_port, _wait_for, server_command
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,48 @@ def test_s27_memory_limits_run_one_worker_shared_ones_several(monkeypatch) -> No
     assert _layout(monkeypatch, "redis://127.0.0.1:6379/4") == (2, 4)
 
 
+def test_s27_granian_memory_limits_run_one_worker_shared_ones_one_per_core() -> None:
+    assert serve.worker_layout("memory://", 2) == (1, 5)  # 2 x cores + 1 threads at most
+    assert serve.worker_layout(" MEMORY://", 16) == (1, 8)
+    assert serve.worker_layout("redis://127.0.0.1:6379/4", 6) == (6, 4)
+    assert serve.worker_layout("redis://127.0.0.1:6379/4", None) == (1, 4)
+
+
+def test_s27_clef_serve_warns_when_told_to_split_a_memory_limit(tmp_path: Path) -> None:
+    """`clef serve --workers 2` on memory:// says every limit is doubled (and serves)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    port = _free_port()
+    env.update(IDP_SERVICE__INSTANCE_DIR=str(tmp_path / "instance"),
+               IDP_SERVICE__BASE_URL=f"http://127.0.0.1:{port}")
+    upgrade(f"sqlite:///{tmp_path / 'instance' / 'clef.sqlite3'}")
+    server = subprocess.Popen([*server_command("granian", port), "--workers", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
+        os.killpg(server.pid, signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    text = output.decode(errors="replace")
+    assert "every per-address limit is multiplied by 2" in text, text
+    assert text.count("Spawning worker-") == 2, text
+
+
+@pytest.mark.parametrize("bad", ["5000", "127.0.0.1:", ":5000", "127.0.0.1:http", "127.0.0.1:70000"])
+def test_clef_serve_refuses_a_malformed_bind(bad: str) -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(serve.serve_command, ["--bind", bad])
+    assert result.exit_code == 2 and "is not HOST:PORT" in result.output
+
+
+def test_bind_forms() -> None:
+    assert serve.parse_bind("0.0.0.0:8000") == ("0.0.0.0", 8000)
+    assert serve.parse_bind("[::1]:5000") == ("::1", 5000)
+    assert serve.parse_bind("localhost:5002") == ("127.0.0.1", 5002)
+
+
 def _opener() -> urllib.request.OpenerDirector:
     """A browser of sorts: cookies kept, redirects not followed, a new connection for
     every request (so any worker may take it)."""
@@ -66,10 +110,12 @@ def _status(opener: urllib.request.OpenerDirector, url: str, data: bytes | None 
         return int(error.code), error.read().decode()
 
 
-def test_s27_make_runs_gunicorn_enforces_the_configured_sign_in_limit(tmp_path: Path) -> None:
-    """Started as `make run` starts it, with a limit of 3 sign-in attempts a minute per
-    address: 3 wrong passwords are answered, every further one gets 429 (two workers
-    would have answered up to 6). One worker is booted."""
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_s27_the_server_enforces_the_configured_sign_in_limit(tmp_path: Path, server: str) -> None:
+    """Started as `make run` starts it (granian) or with config/gunicorn.conf.py, with a
+    limit of 3 sign-in attempts a minute per address: 3 wrong passwords are answered,
+    every further one gets 429 (two workers would have answered up to 6). One worker is
+    started."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -77,9 +123,8 @@ def test_s27_make_runs_gunicorn_enforces_the_configured_sign_in_limit(tmp_path: 
                IDP_RATE_LIMIT__SIGNIN_PER_IP="3/minute", IDP_ARGON2__MEMORY_KIB="1024",
                IDP_ARGON2__TIME_COST="1")
     upgrade(f"sqlite:///{tmp_path / 'instance' / 'clef.sqlite3'}")  # as `clef db upgrade`
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
-         "idp.wsgi:app"],
+    process = subprocess.Popen(
+        server_command(server, port),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -94,10 +139,11 @@ def test_s27_make_runs_gunicorn_enforces_the_configured_sign_in_limit(tmp_path: 
                     "password": "not the right password"}
             statuses.append(_status(opener, f"{base}/signin",
                                     urllib.parse.urlencode(form).encode())[0])
-        os.killpg(server.pid, signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
     finally:
-        if server.poll() is None:
-            server.kill()
+        if process.poll() is None:
+            process.kill()
     assert statuses == [401] * 3 + [429] * 5, statuses
-    assert output.decode(errors="replace").count("Booting worker") == 1
+    started = "Spawning worker-" if server == "granian" else "Booting worker"
+    assert output.decode(errors="replace").count(started) == 1

@@ -1,0 +1,121 @@
+"""``clef serve``: Clef under granian, the server it is run and deployed with (issue 11).
+
+granian's server (Rust, keep-alive) costs a third of gunicorn's sync worker per request
+(bench/RESULTS.md, "The WSGI server"); its options live here, in one place, as
+config/gunicorn.conf.py holds gunicorn's (gunicorn stays a supported alternative).
+
+Workers: Flask-Limiter's ``memory://`` storage (the embedded default) counts in each
+process, so two workers would each allow the whole per-address limit (S27). With it,
+one worker serves with threads; with a shared store (``rate_limit.storage_url`` on
+Redis) there is one worker per core. ``--workers`` still wins, with a warning when it
+splits a memory:// limit.
+
+SIGTERM and SIGINT (Ctrl-C, which a terminal sends to the main process and the workers
+alike) are a graceful stop: the workers finish the requests in flight, for up to
+``GRACE_SECONDS``, then are killed.
+
+Prometheus metrics (idp.metrics) from every worker: each writes its values to files in
+``PROMETHEUS_MULTIPROC_DIR`` and /metrics sums them. A fresh folder per start, removed at
+the end, unless the operator names one: then its files are deleted at start, as
+prometheus-client requires. granian has no hook when a worker dies, so a dead worker's
+files stay until the next start; Clef has counters and histograms only, which a dead
+worker's files must go on counting, and no live gauge that would need removing.
+
+No Flask here: the command runs in granian's main process, which never loads the app;
+each worker imports ``idp.wsgi`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import MutableMapping
+from pathlib import Path
+
+import click
+
+MEMORY_STORAGE = "memory://"
+TARGET = "idp.wsgi:app"
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+GRACE_SECONDS = 5
+EMBEDDED_THREADS = 8  # as under gunicorn; fewer on small machines (worker_layout)
+SCALE_OUT_THREADS = 4
+DEFAULT_BIND = "127.0.0.1:5000"
+
+
+def per_process_limits(storage_url: str) -> bool:
+    """True when the rate-limit counters live in each process (Flask-Limiter memory://)."""
+    return storage_url.strip().lower().startswith(MEMORY_STORAGE)
+
+
+def worker_layout(storage_url: str, cores: int | None) -> tuple[int, int]:
+    """(workers, threads per worker): one process when the limits are per process, so
+    every limit is the configured one (S27); one per core when they are shared."""
+    if per_process_limits(storage_url):
+        # Past 2 x cores + 1 Python threads granian warns: they only queue on the GIL.
+        return 1, min(EMBEDDED_THREADS, 2 * (cores or 1) + 1)
+    return max(1, cores or 1), SCALE_OUT_THREADS
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as granian takes it: address and port."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{bind!r} is not HOST:PORT", param_hint="--bind")
+    host = host.removeprefix("[").removesuffix("]")
+    return ("127.0.0.1" if host == "localhost" else host), int(port)
+
+
+def prepare_metrics_dir(environ: MutableMapping[str, str]) -> Path | None:
+    """The folder the workers write their metrics to, emptied; set in ``environ`` (which
+    the workers inherit) before any of them starts. Returns the folder made here, to be
+    removed at the end, or None when the operator named it."""
+    named = environ.get(METRICS_DIR)
+    if named:
+        folder = Path(named)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # an earlier run's values: not this server's
+            stale.unlink()
+        return None
+    made = Path(tempfile.mkdtemp(prefix="clef-metrics-"))
+    environ[METRICS_DIR] = str(made)
+    return made
+
+
+@click.command("serve")
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, envvar="CLEF_BIND",
+              help="HOST:PORT to listen on (or the CLEF_BIND environment variable).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes. Default: 1 with memory:// rate limits, else one per core.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help=f"Threads per worker. Default: up to {EMBEDDED_THREADS} with one worker, "
+                   f"else {SCALE_OUT_THREADS}.")
+@click.option("--app", "target", default=TARGET, show_default=True, hidden=True,
+              help="The WSGI application (module:name).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One line per request (method, path without its query string, status).")
+def serve_command(bind: str, workers: int | None, threads: int | None, target: str,
+                  access_log: bool) -> None:
+    """Serve Clef with granian (stop with Ctrl-C or SIGTERM: requests in flight finish)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from idp.settings import load_settings
+
+    address, port = parse_bind(bind)
+    storage_url = load_settings().rate_limit.storage_url
+    default_workers, default_threads = worker_layout(storage_url, os.cpu_count())
+    workers = workers or default_workers
+    threads = threads or (default_threads if workers == default_workers else SCALE_OUT_THREADS)
+    made = prepare_metrics_dir(os.environ)
+    server = Granian(target, address=address, port=port, interface=Interfaces.WSGI,
+                     workers=workers, blocking_threads=threads, log_access=access_log,
+                     workers_kill_timeout=GRACE_SECONDS, respawn_failed_workers=True)
+    if per_process_limits(storage_url) and workers > 1:
+        click.echo(f"warning: {workers} workers with rate_limit.storage_url = memory://: each "
+                   f"worker counts alone, so every per-address limit is multiplied by {workers}. "
+                   "Use one worker or a shared store (redis://).", err=True)
+    if made is not None:
+        server.on_shutdown(lambda: shutil.rmtree(made, ignore_errors=True))
+    server.serve()
