@@ -1,6 +1,8 @@
-"""Two Clef instances (gunicorn) behind nginx on one PostgreSQL and one Redis, for the
-scale-out test. nginx runs from a config file in the test's own folder on a free port
-(never the system's site) and names, in ``X-Clef-Instance``, the instance that answered."""
+"""Two Clef instances (`clef serve`: granian, two workers each) behind nginx on one
+PostgreSQL and one Redis, for the scale-out test. nginx runs from a config file in the
+test's own folder on a free port (never the system's site), keeps its connections to the
+instances open (upstream keep-alive: granian keeps them) and names, in
+``X-Clef-Instance``, the instance that answered."""
 
 from __future__ import annotations
 
@@ -35,11 +37,13 @@ http {{
   fastcgi_temp_path {folder}/fastcgi;
   uwsgi_temp_path {folder}/uwsgi;
   scgi_temp_path {folder}/scgi;
-  upstream clef {{ server 127.0.0.1:{a}; server 127.0.0.1:{b}; }}
+  upstream clef {{ server 127.0.0.1:{a}; server 127.0.0.1:{b}; keepalive 8; }}
   server {{
     listen 127.0.0.1:{port};
     location / {{
       proxy_pass http://clef;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
@@ -71,7 +75,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 class Cluster:
-    """nginx on ``port`` in front of two gunicorn instances sharing ``env``'s settings."""
+    """nginx on ``port`` in front of two granian instances sharing ``env``'s settings."""
 
     def __init__(self, folder: Path, env: dict[str, str], port: int) -> None:
         self.folder, self.port = folder, port
@@ -82,9 +86,8 @@ class Cluster:
         try:
             for instance in self.instances:
                 server = self._start(f"clef-{instance}",
-                    [str(BIN / "gunicorn"), "--config", str(ROOT / "config" / "gunicorn.conf.py"),
-                     "--workers", "1", "--threads", "4", "--bind", f"127.0.0.1:{instance}",
-                     "idp.wsgi:app"], env)
+                    [str(BIN / "clef"), "serve", "--workers", "2", "--threads", "4",
+                     "--bind", f"127.0.0.1:{instance}"], env)
                 wait_for(f"http://127.0.0.1:{instance}/healthz", server, self.log(f"clef-{instance}"))
             conf = folder / "nginx.conf"
             conf.write_text(NGINX_CONF.format(
