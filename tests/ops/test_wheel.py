@@ -1,7 +1,8 @@
 """Installable as a wheel (issue 11): a wheel built from the source carries the
 templates, static files, translations and default settings, and once installed in a
-fresh virtual environment outside the checkout, ``clef db upgrade`` then
-``gunicorn idp.wsgi:app`` serve pages in both languages and a static file.
+fresh virtual environment outside the checkout, ``clef db upgrade`` then ``clef serve``
+(granian) and ``gunicorn idp.wsgi:app`` each serve pages in both languages and a static
+file.
 
 The fresh environment borrows the project environment's dependencies (a path to its
 site-packages, after its own) so nothing is downloaded; Clef itself comes only from
@@ -68,9 +69,18 @@ def test_wheel_installed_outside_the_checkout_serves(tmp_path: Path) -> None:
     subprocess.run([str(venv / "bin" / "clef"), "db", "upgrade"], env=env, cwd=work, check=True,
                    capture_output=True, timeout=120)
     assert (work / "instance" / "clef.sqlite3").is_file()  # under the working directory
-    server = subprocess.Popen(
-        [str(python), "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "idp.wsgi:app"],
-        env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    servers = {
+        "granian": [str(venv / "bin" / "clef"), "serve", "--bind", f"127.0.0.1:{port}"],
+        "gunicorn": [str(python), "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+                     "idp.wsgi:app"],
+    }
+    for name, command in servers.items():
+        _serves(name, command, env, work, port)
+
+
+def _serves(name: str, command: list[str], env: dict[str, str], work: Path, port: int) -> None:
+    server = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -78,7 +88,7 @@ def test_wheel_installed_outside_the_checkout_serves(tmp_path: Path) -> None:
                 status, page = _get(f"http://127.0.0.1:{port}/")
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not serve"
+                assert server.poll() is None and time.monotonic() < deadline, f"{name} did not serve"
                 time.sleep(0.2)
         assert status == 200 and b"Clef" in page
         _, english = _get(f"http://127.0.0.1:{port}/signin")
@@ -90,4 +100,5 @@ def test_wheel_installed_outside_the_checkout_serves(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output.decode(errors="replace")
     assert b"Traceback" not in output, output.decode(errors="replace")
