@@ -62,7 +62,8 @@ lint: install
 	$(VENV)/bin/ruff check idp mfa recovery partners examples tests bench
 	$(VENV)/bin/mypy idp mfa recovery partners examples
 
-# Clef under a real gunicorn, driven over HTTP by the shared load driver (bench/run.py):
+# Clef under a real server (granian as deployed; CLEF_BENCH_SERVER=gunicorn for gunicorn's
+# sync worker), driven over HTTP by the shared load driver (bench/run.py):
 # SQLite, and PostgreSQL + Redis when BENCH_PG names a database (its schema is reset). The peer's figures are
 # shown beside them once `make bench-peer` has installed and run it (npm registry).
 BENCH_PG ?=

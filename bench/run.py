@@ -1,18 +1,20 @@
 # ruff: noqa: S603, S607  (a harness: it runs the project's own tools and taskset)
-"""``make bench``: Clef under a real gunicorn, driven over HTTP by the shared load driver.
+"""``make bench``: Clef under a real server (granian, as deployed; ``CLEF_BENCH_SERVER=gunicorn``
+for gunicorn's sync worker), driven over HTTP by the shared load driver.
 
 For each database (embedded SQLite; PostgreSQL + Redis when ``CLEF_BENCH_PG`` names a
 database), this migrates, registers a confidential portal, seeds a fresh pool of flow
-accounts, and for each scenario starts gunicorn pinned to CPU 0 (one sync worker), runs
-the driver pinned to CPU 1 (``drive.py``), stops gunicorn and reads its per-request
-counts (``gunicorn_conf.py``). It prints, per operation: rate, p50/p95, server CPU per
+accounts, and for each scenario starts the server pinned to CPU 0 (one worker, one
+thread), runs the driver pinned to CPU 1 (``drive.py``), stops the server and reads its
+per-request counts (``counting_wsgi.py`` under granian, ``gunicorn_conf.py``'s hooks
+under gunicorn). It prints, per operation: rate, p50/p95, server CPU per
 operation from /proc (and the database's on PostgreSQL), SQL statements, commits and
 argon2 verifications per operation, and the argon2 bound measured in the same run.
 
 Environment: ``CLEF_BENCH_PG`` (SQLAlchemy URL of the PostgreSQL database, optional; its
 schema is dropped and migrated again unless ``CLEF_BENCH_KEEP_DB`` is set),
 ``CLEF_BENCH_REDIS`` (Redis URL for the rate limiter with PostgreSQL), ``RUNS``,
-``DURATION``, ``WARMUP``, ``SCENARIOS``, ``BACKENDS``, ``POOL``. The per-address rate
+``DURATION``, ``WARMUP``, ``SCENARIOS``, ``BACKENDS``, ``POOL``, ``CLEF_BENCH_SERVER``. The per-address rate
 limits are raised to 1,000,000/minute for the run (one address drives everything).
 Results: ``bench/results/<backend>.json``. Nothing outlives the run.
 """
@@ -132,19 +134,38 @@ def argon2_bound() -> dict[str, float]:
     return {"argon2_ms": ms, "argon2_per_s": 1000 / ms}
 
 
-def server_command(app: str, port: int) -> list[str]:
-    """One sync gunicorn worker with the counting hooks, or with ``CLEF_BENCH_SERVER=granian``
-    one granian WSGI worker on one thread (no per-request counts then: CPU only)."""
-    if os.environ.get("CLEF_BENCH_SERVER") == "granian":
-        return [str(VENV / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                str(port), "--workers", "1", "--blocking-threads", "1", "--log-level", "warning", app]
-    return [str(VENV / "gunicorn"), "-c", str(BENCH / "gunicorn_conf.py"), app]
+SERVERS = ("granian", "gunicorn", "gunicorn-gthread")
+
+
+def server_name() -> str:
+    """``CLEF_BENCH_SERVER``: granian (the default, as Clef is deployed), gunicorn (one
+    sync worker, as before) or gunicorn-gthread (one keep-alive worker)."""
+    name = os.environ.get("CLEF_BENCH_SERVER") or "granian"
+    if name not in SERVERS:
+        raise SystemExit(f"CLEF_BENCH_SERVER={name!r}: one of {', '.join(SERVERS)}")
+    return name
+
+
+def server_command(app: str, port: int, server: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """(command, environment) for one worker on one thread serving ``app`` with the
+    per-request counts: granian through ``counting_wsgi.py``, gunicorn with the hooks
+    of ``gunicorn_conf.py``."""
+    server = server or server_name()
+    if server == "granian":
+        return ([str(VENV / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
+                 str(port), "--workers", "1", "--blocking-threads", "1", "--log-level", "warning",
+                 "counting_wsgi:app"],
+                {"CLEF_BENCH_TARGET": app,
+                 "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT), os.environ.get("PYTHONPATH", "")])})
+    gthread = {"CLEF_BENCH_WORKER_CLASS": "gthread", "CLEF_BENCH_THREADS": "4"}
+    return ([str(VENV / "gunicorn"), "-c", str(BENCH / "gunicorn_conf.py"), app],
+            gthread if server == "gunicorn-gthread" else {})
 
 
 def start_server(env: dict[str, str], port: int, counts: Path) -> subprocess.Popen[bytes]:
-    senv = dict(env, CLEF_BENCH_BIND=f"127.0.0.1:{port}", CLEF_BENCH_COUNTS=str(counts))
-    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *server_command("idp.wsgi:app", port)],
-                            env=senv, cwd=ROOT)
+    command, extra = server_command("idp.wsgi:app", port)
+    senv = dict(env, CLEF_BENCH_BIND=f"127.0.0.1:{port}", CLEF_BENCH_COUNTS=str(counts), **extra)
+    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], env=senv, cwd=ROOT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -152,10 +173,10 @@ def start_server(env: dict[str, str], port: int, counts: Path) -> subprocess.Pop
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("gunicorn did not start") from None
+                raise SystemExit(f"{server_name()} did not start") from None
             time.sleep(0.2)
     stop_server(proc)
-    raise SystemExit("gunicorn did not answer within 30 s")
+    raise SystemExit(f"{server_name()} did not answer within 30 s")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -301,7 +322,7 @@ def summarise(report: dict[str, Any]) -> list[str]:
                          f"{pw.get('p95_ms', 0):.1f} |")
     flow = report["scenarios"].get("flow", {}).get("counts")
     if flow:
-        lines += ["", "Full flow, per request (worker CPU from the gunicorn hooks):", "",
+        lines += ["", f"Full flow, per request (worker CPU from the {server_name()} counts):", "",
                   "| request | count | worker CPU ms | SQL | commits | argon2 | statuses |",
                   "|---|---|---|---|---|---|---|"]
         for key in FLOW_PATHS:
@@ -332,7 +353,7 @@ def main() -> None:
     backends = os.environ.get("BACKENDS", default).split()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    lines = [f"Clef {commit}, {os.cpu_count()} CPUs, server on CPU {SERVER_CPU} (1 sync gunicorn "
+    lines = [f"Clef {commit}, {os.cpu_count()} CPUs, server on CPU {SERVER_CPU} (one {server_name()} "
              f"worker), driver on CPU {DRIVER_CPU}, {RUNS} x {DURATION} s per scenario", ""]
     if "postgresql" not in backends:
         lines.append("PostgreSQL: not run (set CLEF_BENCH_PG to a database URL).")
