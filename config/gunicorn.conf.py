@@ -1,4 +1,6 @@
-"""gunicorn settings for `make run` (and a starting point for deployments).
+"""gunicorn settings: gunicorn is a supported alternative to `clef serve` (granian,
+idp/serve.py, which `make run` and the deployment guide use):
+``gunicorn -c config/gunicorn.conf.py --bind HOST:PORT idp.wsgi:app``.
 
 Workers: Flask-Limiter's ``memory://`` storage (the embedded default) counts in each
 process, so two workers would each allow the whole per-address limit (S27). With it, one

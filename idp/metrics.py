@@ -6,11 +6,13 @@ already happen and in one place. Labels are fixed vocabularies (an event tag, a 
 endpoint name, a method, a grant type), never a path, a username, an address or
 anything a person typed, so no personal data reaches the monitoring system.
 
-Under gunicorn each worker is a process: with ``PROMETHEUS_MULTIPROC_DIR`` set (an
-empty folder, before the server starts) the workers write their values there and
-``/metrics`` sums them; gunicorn's ``child_exit`` hook (config/gunicorn.conf.py) marks
-a dead worker's gauges. ``/metrics`` answers only to ``[metrics] allowed_networks``
-(loopback by default) and 404 to anyone else.
+Under granian (``clef serve``) and gunicorn each worker is a process: with
+``PROMETHEUS_MULTIPROC_DIR`` set (an empty folder, before the server starts: idp/serve.py
+and config/gunicorn.conf.py see to it) the workers write their values there and
+``/metrics`` sums them; gunicorn's ``child_exit`` hook marks a dead worker's gauges
+(there are none yet; granian has no such hook, idp/serve.py says what that means).
+``/metrics`` answers only to ``[metrics] allowed_networks`` (loopback by default) and
+404 to anyone else.
 """
 
 from __future__ import annotations

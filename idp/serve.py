@@ -101,10 +101,13 @@ def serve_command(bind: str, workers: int | None, threads: int | None, target: s
     from granian import Granian
     from granian.constants import Interfaces
 
-    from idp.settings import load_settings
+    from idp.settings import ConfigError, load_settings
 
     address, port = parse_bind(bind)
-    storage_url = load_settings().rate_limit.storage_url
+    try:
+        storage_url = load_settings().rate_limit.storage_url
+    except ConfigError as error:  # before any worker starts, in one line (no secret in it)
+        raise click.ClickException(str(error)) from None
     default_workers, default_threads = worker_layout(storage_url, os.cpu_count())
     workers = workers or default_workers
     threads = threads or (default_threads if workers == default_workers else SCALE_OUT_THREADS)
@@ -116,6 +119,8 @@ def serve_command(bind: str, workers: int | None, threads: int | None, target: s
         click.echo(f"warning: {workers} workers with rate_limit.storage_url = memory://: each "
                    f"worker counts alone, so every per-address limit is multiplied by {workers}. "
                    "Use one worker or a shared store (redis://).", err=True)
-    if made is not None:
-        server.on_shutdown(lambda: shutil.rmtree(made, ignore_errors=True))
-    server.serve()
+    try:
+        server.serve()  # returns after a graceful stop; raises if it cannot listen
+    finally:
+        if made is not None:  # the workers leave by os._exit: only the main process is here
+            shutil.rmtree(made, ignore_errors=True)

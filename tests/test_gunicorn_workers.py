@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from idp import serve
 from idp.migrate import upgrade
 from tests.test_serve import _free_port, _wait_for, server_command
 
@@ -48,13 +47,6 @@ def test_s27_memory_limits_run_one_worker_shared_ones_several(monkeypatch) -> No
     assert _layout(monkeypatch, "redis://127.0.0.1:6379/4") == (2, 4)
 
 
-def test_s27_granian_memory_limits_run_one_worker_shared_ones_one_per_core() -> None:
-    assert serve.worker_layout("memory://", 2) == (1, 5)  # 2 x cores + 1 threads at most
-    assert serve.worker_layout(" MEMORY://", 16) == (1, 8)
-    assert serve.worker_layout("redis://127.0.0.1:6379/4", 6) == (6, 4)
-    assert serve.worker_layout("redis://127.0.0.1:6379/4", None) == (1, 4)
-
-
 def test_s27_clef_serve_warns_when_told_to_split_a_memory_limit(tmp_path: Path) -> None:
     """`clef serve --workers 2` on memory:// says every limit is doubled (and serves)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
@@ -74,20 +66,6 @@ def test_s27_clef_serve_warns_when_told_to_split_a_memory_limit(tmp_path: Path) 
     text = output.decode(errors="replace")
     assert "every per-address limit is multiplied by 2" in text, text
     assert text.count("Spawning worker-") == 2, text
-
-
-@pytest.mark.parametrize("bad", ["5000", "127.0.0.1:", ":5000", "127.0.0.1:http", "127.0.0.1:70000"])
-def test_clef_serve_refuses_a_malformed_bind(bad: str) -> None:
-    from click.testing import CliRunner
-
-    result = CliRunner().invoke(serve.serve_command, ["--bind", bad])
-    assert result.exit_code == 2 and "is not HOST:PORT" in result.output
-
-
-def test_bind_forms() -> None:
-    assert serve.parse_bind("192.0.2.7:8000") == ("192.0.2.7", 8000)
-    assert serve.parse_bind("[::1]:5000") == ("::1", 5000)
-    assert serve.parse_bind("localhost:5002") == ("127.0.0.1", 5002)
 
 
 def _opener() -> urllib.request.OpenerDirector:

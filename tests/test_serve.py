@@ -80,6 +80,46 @@ def test_server_serves_sign_in_and_stops_on_ctrl_c(tmp_path: Path, server: str) 
         assert '"GET /signin HTTP/1.1" 200' in text, text  # the access log
 
 
+def test_clef_serve_finishes_the_request_in_flight_on_sigterm(tmp_path: Path) -> None:
+    """A graceful stop: SIGTERM while a request is being answered; the request still
+    gets its whole answer, then the server exits 0 and no longer listens."""
+    port = _free_port()
+    started, release = tmp_path / "started", tmp_path / "release"
+    env = dict(os.environ, CLEF_TEST_STARTED=str(started), CLEF_TEST_RELEASE=str(release),
+               IDP_SERVICE__INSTANCE_DIR=str(tmp_path / "instance"))
+    server = subprocess.Popen(
+        [*server_command("granian", port), "--app", "tests.support.slow_wsgi:app"], cwd=ROOT,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    answers: list[bytes | BaseException] = []
+
+    def ask() -> None:
+        try:
+            answers.append(_wait_for(f"http://127.0.0.1:{port}/slow", time.monotonic() + 60))
+        except BaseException as error:
+            answers.append(error)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert server.poll() is None and time.monotonic() < deadline, "no request began"
+            time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)  # the main process, as systemd or honcho stop it
+        time.sleep(0.5)  # the stop is under way; the request is still in the app
+        assert server.poll() is None, "stopped before the request in flight finished"
+        release.touch()
+        asking.join(timeout=30)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        release.touch()
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    assert answers == [b"finished"], answers
+    assert server.returncode == 0, output.decode(errors="replace")
+    assert _refused(port)
+
+
 def _refused(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
