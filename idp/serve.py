@@ -32,6 +32,7 @@ import shutil
 import tempfile
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -65,6 +66,19 @@ def parse_bind(bind: str) -> tuple[str, int]:
         raise click.BadParameter(f"{bind!r} is not HOST:PORT", param_hint="--bind")
     host = host.removeprefix("[").removesuffix("]")
     return ("127.0.0.1" if host == "localhost" else host), int(port)
+
+
+def granian_log_config(log_format: str) -> dict[str, Any] | None:
+    """With ``[logging] format = "json"``, granian's own lines (start, stop, access log)
+    are JSON objects on stderr too, through idp.log_format's formatter, so a collector
+    reads one format; None keeps granian's text lines."""
+    if log_format != "json":
+        return None
+    as_json = {"()": "idp.log_format.JsonFormatter"}
+    return {"formatters": {"generic": as_json, "access": as_json},
+            "handlers": {name: {"formatter": name if name == "access" else "generic",
+                                "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+                         for name in ("console", "access")}}
 
 
 def prepare_metrics_dir(environ: MutableMapping[str, str]) -> Path | None:
@@ -105,16 +119,18 @@ def serve_command(bind: str, workers: int | None, threads: int | None, target: s
 
     address, port = parse_bind(bind)
     try:
-        storage_url = load_settings().rate_limit.storage_url
+        settings = load_settings()
     except ConfigError as error:  # before any worker starts, in one line (no secret in it)
         raise click.ClickException(str(error)) from None
+    storage_url = settings.rate_limit.storage_url
     default_workers, default_threads = worker_layout(storage_url, os.cpu_count())
     workers = workers or default_workers
     threads = threads or (default_threads if workers == default_workers else SCALE_OUT_THREADS)
     made = prepare_metrics_dir(os.environ)
     server = Granian(target, address=address, port=port, interface=Interfaces.WSGI,
                      workers=workers, blocking_threads=threads, log_access=access_log,
-                     workers_kill_timeout=GRACE_SECONDS, respawn_failed_workers=True)
+                     workers_kill_timeout=GRACE_SECONDS, respawn_failed_workers=True,
+                     log_dictconfig=granian_log_config(settings.logging.format))
     if per_process_limits(storage_url) and workers > 1:
         click.echo(f"warning: {workers} workers with rate_limit.storage_url = memory://: each "
                    f"worker counts alone, so every per-address limit is multiplied by {workers}. "

@@ -6,6 +6,7 @@ worker. gunicorn (config/gunicorn.conf.py) stays a supported alternative: the sa
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -118,6 +119,34 @@ def test_clef_serve_finishes_the_request_in_flight_on_sigterm(tmp_path: Path) ->
     assert answers == [b"finished"], answers
     assert server.returncode == 0, output.decode(errors="replace")
     assert _refused(port)
+
+
+def test_clef_serve_logs_json_when_asked_and_never_a_query_string(tmp_path: Path) -> None:
+    """[logging] format = "json": granian's own lines (start, access log, stop) are JSON
+    objects like Clef's, so a collector reads one format. The access log names the path,
+    never the query string, where a link's token or a code would be (S28)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    port = _free_port()
+    env.update(IDP_SERVICE__INSTANCE_DIR=str(tmp_path / "instance"), IDP_LOGGING__FORMAT="json",
+               IDP_SERVICE__BASE_URL=f"http://127.0.0.1:{port}")
+    subprocess.run([str(BIN / "clef"), "db", "upgrade"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    server = subprocess.Popen(server_command("granian", port), env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
+        _wait_for(f"http://127.0.0.1:{port}/healthz?token=secret-in-the-query", time.monotonic() + 60)
+        os.killpg(server.pid, signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    text = output.decode(errors="replace")
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line
+    messages = [entry["message"] for entry in entries]
+    assert any(m.startswith("Starting granian") for m in messages), text
+    assert sum('"GET /healthz HTTP/1.1" 200' in m for m in messages) >= 2, text
+    assert "secret-in-the-query" not in text
 
 
 def _refused(port: int) -> bool:
