@@ -28,6 +28,7 @@ each worker imports ``idp.wsgi`` itself.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import MutableMapping
@@ -43,6 +44,8 @@ GRACE_SECONDS = 5
 EMBEDDED_THREADS = 8  # as under gunicorn; fewer on small machines (worker_layout)
 SCALE_OUT_THREADS = 4
 DEFAULT_BIND = "127.0.0.1:5000"
+# The files prometheus-client's multi-process mode writes: <type>_<pid>.db.
+VALUE_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
 
 
 def per_process_limits(storage_url: str) -> bool:
@@ -90,7 +93,8 @@ def prepare_metrics_dir(environ: MutableMapping[str, str]) -> Path | None:
         folder = Path(named)
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):  # an earlier run's values: not this server's
-            stale.unlink()
+            if VALUE_FILE.fullmatch(stale.name):  # prometheus-client's files, nothing else
+                stale.unlink()
         return None
     made = Path(tempfile.mkdtemp(prefix="clef-metrics-"))
     environ[METRICS_DIR] = str(made)

@@ -56,8 +56,10 @@ def test_a_named_metrics_folder_is_emptied_of_values_and_kept(tmp_path: Path) ->
     folder.mkdir()
     (folder / "counter_4242.db").write_bytes(b"an earlier run's counts")
     (folder / "histogram_4243.db").write_bytes(b"and its latencies")
+    (folder / "gauge_livesum_4244.db").write_bytes(b"a live gauge")
     (folder / "README").write_text("the operator's own file")
+    (folder / "accounts.db").write_text("not prometheus-client's: a folder named by mistake")
     environ = {serve.METRICS_DIR: str(folder)}
     assert serve.prepare_metrics_dir(environ) is None  # not ours to remove at the end
-    assert sorted(p.name for p in folder.iterdir()) == ["README"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README", "accounts.db"]
     assert environ == {serve.METRICS_DIR: str(folder)}
