@@ -3,8 +3,9 @@
     python bench/profile_summary.py bench/results/profile-<backend>-<scenario>.pstats [N]
 
 The profiles come from ``CLEF_BENCH_PROFILE=1 make bench`` (cProfile in the server's worker:
-under granian each request's thread, under gunicorn the whole run, warm-up and set-up included). cProfile slows pure-Python code more than C code, so
-read the shares, not the milliseconds.
+under granian each request's thread, under gunicorn the whole run, warm-up and set-up
+included). cProfile slows pure-Python code more than C code, so read the shares, not the
+milliseconds.
 """
 
 from __future__ import annotations
