@@ -23,6 +23,10 @@ worker's files must go on counting, and no live gauge that would need removing.
 
 No Flask here: the command runs in granian's main process, which never loads the app;
 each worker imports ``idp.wsgi`` itself.
+
+granian copies the process environment into every request's WSGI environ (CGI style),
+``IDP_*`` variables and any secret in them included: nothing may render or log
+``request.environ`` whole. The access log has the path, never the query string.
 """
 
 from __future__ import annotations
