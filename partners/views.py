@@ -3,6 +3,7 @@ in at Clef, continuing the portal's request), change of partner, and the error p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import (
@@ -30,6 +31,7 @@ from idp.web_session import (
     passed_password,
     passed_second_factor,
 )
+from partners import replay
 from partners.models import Partner
 from partners.registry import LinkRefused, redirect_uri
 from partners.runtime import PartnerServices, partner_services
@@ -201,13 +203,18 @@ def backchannel_logout(partner_id: int) -> ResponseReturnValue:
     if partner is None or not token:
         return "", 400, headers
     try:
-        subject = _svc().upstream.validate_logout_token(
+        logout = _svc().upstream.validate_logout_token(
             _svc().partners.config(partner), token, int(now().timestamp()))
+        if not replay.accept_once(db(), partner.issuer, logout.jti,
+                                  datetime.fromtimestamp(logout.keep_until, UTC)):
+            raise PartnerError("bad_token", "logout token replayed (jti seen before)")
     except PartnerError as error:
+        db().rollback()
         audit.record(db(), now(), FAILED, actor=f"partner:{partner.id}", where=where(),
                      partner=partner.name, reason=error.kind, detail=error.detail)
         db().commit()
         return "", 400, headers
+    subject = logout.subject
     account_id = _svc().partners.account_id_of(db(), partner.issuer, subject)
     ended = 0 if account_id is None else services().sessions.end_for_account(db(), account_id)
     audit.record(db(), now(), LOGGED_OUT, actor=f"partner:{partner.id}", account_id=account_id,
