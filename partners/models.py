@@ -23,7 +23,8 @@ class Partner(Base):
     client_id: Mapped[str] = mapped_column(String(255))
     client_secret_sealed: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(String(255), default="openid")
-    # acr_values sent upstream (space-separated), if any.
+    # The partner's acr values it is trusted to vouch for (space-separated): asked of it
+    # as acr_values, and the only ones passed on to portals as ``partner_acr`` (D14).
     acr: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]

@@ -94,6 +94,15 @@ class PartnerConfig:
     acr: str | None
 
 
+def vouched_acr(partner: PartnerConfig, claims: dict[str, Any]) -> str | None:
+    """D14: the partner's own ``acr``, when it is one of the values the administrator
+    registered the partner as vouching for (``clef partners add --acr``); None for no
+    acr or any other value (a partner cannot claim what it was not trusted to say)."""
+    said = claims.get("acr")
+    allowed = (partner.acr or "").split()
+    return said if isinstance(said, str) and said in allowed else None
+
+
 def new_trip(partner_id: int) -> Trip:
     return Trip(partner_id, secrets.token_urlsafe(32), secrets.token_urlsafe(32),
                 secrets.token_urlsafe(48))

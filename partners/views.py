@@ -22,6 +22,7 @@ from flask.typing import ResponseReturnValue
 from idp import audit
 from idp.forms import PostOnlyForm
 from idp.i18n import select_locale
+from idp.oidc.acr import PARTNER_ACR
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now, remember_next, where
@@ -35,7 +36,7 @@ from partners import replay
 from partners.models import Partner
 from partners.registry import LinkRefused, redirect_uri
 from partners.runtime import PartnerServices, partner_services
-from partners.upstream import PartnerError, Trip, new_trip
+from partners.upstream import PartnerError, Trip, new_trip, vouched_acr
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 TRIP_KEY = "partner_trip"
@@ -142,9 +143,20 @@ def callback(partner_id: int) -> ResponseReturnValue:
     passed_password(account.id)
     db().flush()
     passed_second_factor([FEDERATED])
-    current_session()[PARTNER_KEY] = partner.id  # for the sign-out offer
+    signed_in = current_session()
+    signed_in[PARTNER_KEY] = partner.id  # for the sign-out offer
+    # D14: the partner's own acr reaches portals in its own claim, and only a value
+    # the partner is registered as vouching for; it never changes Clef's acr.
+    acr = vouched_acr(config, claims)
+    if acr is None:
+        signed_in.pop(PARTNER_ACR, None)
+    else:
+        signed_in[PARTNER_ACR] = acr
+    said = claims.get("acr")
+    unvouched = str(said)[:64] if said is not None and acr is None else None
     audit.record(db(), now(), SIGNED_IN, actor=account.username, account_id=account.id,
-                 where=where(), partner=partner.name)
+                 where=where(), partner=partner.name, partner_acr=acr,
+                 **({"acr_not_vouched": unvouched} if unvouched else {}))
     db().commit()
     return redirect(after_sign_in_target(), code=303)
 
