@@ -133,7 +133,7 @@ def callback(partner_id: int) -> ResponseReturnValue:
         audit.record(db(), now(), audit.LOGIN_REVOKED, actor=account.username,
                      account_id=account.id, where=where(), partner=partner.name)
         db().commit()
-        return render_template("auth/revoked.html"), 403
+        return render_template("auth/revoked.html", partner=partner), 403
     if created:
         audit.record(db(), now(), audit.REGISTERED, actor=account.username,
                      account_id=account.id, where=where(), partner=partner.name)
