@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import func, select
 
 from idp.clock import FrozenClock
+from idp.oidc.runtime import oidc
+from idp.runtime import db
+from partners.models import UsedLogoutToken
+from tests.oidc.conftest import CALLBACK
 from tests.oidc.portal_server import PortalServer
+from tests.oidc.rp import RelyingParty, Request, register_client
 from tests.partners.conftest import (
     Partner,
     at_partner,
@@ -109,11 +117,6 @@ def test_j14_a_logout_token_replayed_at_another_instance_is_refused(
 def _partner_signed(partner: Partner, **claims: object) -> str:
     """A logout token signed with the partner's real current key (what a compromised
     or careless partner could send), with exactly these claims."""
-    from joserfc import jwt
-
-    from idp.oidc.runtime import oidc
-    from idp.runtime import db
-
     with partner.app.app_context():
         now = partner.app.extensions["clef"].clock.now()
         key = oidc().signing_keys.current(db(), "RS256", now)
@@ -126,9 +129,6 @@ def test_j14_a_logout_token_without_jti_is_refused(
     """§2.4 requires ``jti``: without one a replay could not be told, so it is refused
     even when everything else is right and signed by the partner's own key."""
     token, browser = _signed_in(app, telling_bank, mailbox)
-    from joserfc import jwt
-    from joserfc.jwk import KeySet
-
     keys = KeySet.import_key_set(telling_bank.app.test_client().get("/jwks").get_json())
     claims = dict(jwt.decode(token, keys).claims)
     endpoint = f"/partners/{telling_bank.partner_id}/backchannel-logout"
@@ -146,10 +146,6 @@ def test_j14_a_logout_token_without_jti_is_refused(
 
 def test_j14_used_logout_tokens_are_forgotten_by_the_worker_once_they_expire(
         app: Flask, telling_bank: Partner, mailbox: PortalServer, clock: FrozenClock) -> None:
-    from sqlalchemy import func, select
-
-    from partners.models import UsedLogoutToken
-
     token, _ = _signed_in(app, telling_bank, mailbox)
     endpoint = f"/partners/{telling_bank.partner_id}/backchannel-logout"
     assert app.test_client().post(endpoint, data={"logout_token": token}).status_code == 200
@@ -167,3 +163,36 @@ def test_j14_used_logout_tokens_are_forgotten_by_the_worker_once_they_expire(
     assert remembered() == 0
     # Forgotten, and still refused: the token itself is too old now.
     assert app.test_client().post(endpoint, data={"logout_token": token}).status_code == 400
+
+
+def test_j14_the_partners_logout_reaches_the_portals_in_turn(
+        app: Flask, telling_bank: Partner, mailbox: PortalServer) -> None:
+    """Logout all the way: the partner ends bob's session there, tells Clef (its
+    back-channel logout), and Clef tells the portal bob used through that Clef session
+    (Clef's own back-channel logout, with Clef's pairwise sub, never the partner's)."""
+    portal_box = PortalServer().start()
+    try:
+        client_id, secret = register_client(app, "--name", "Employer portal", "--redirect-uri",
+                                            CALLBACK, "--trusted",
+                                            "--backchannel-logout-uri", portal_box.uri)
+        rp = RelyingParty(app, client_id, secret, CALLBACK)
+        create_account(telling_bank.app, "bob")
+        browser, req = app.test_client(), Request()
+        assert browser.get(rp.authorize_url(req)).status_code == 303
+        landed = browser.get(path_of(at_partner(telling_bank, start_trip(browser, telling_bank), "bob")))
+        params = rp.callback(browser.get(landed.headers["Location"]))
+        tokens = rp.exchange(browser, params["code"], req).get_json()
+        now = int(app.extensions["clef"].clock.now().timestamp())
+        sub = rp.validate_id_token(browser, tokens["id_token"], req, now)["sub"]
+        assert run_cli(telling_bank.app, "users", "revoke", "bob", "--reason", "compromised").exit_code == 0
+        run_cli(telling_bank.app, "oidc", "deliver")
+        [token] = mailbox.received
+        endpoint = f"/partners/{telling_bank.partner_id}/backchannel-logout"
+        assert app.test_client().post(endpoint, data={"logout_token": token}).status_code == 200
+        assert "1 logout(s) delivered" in run_cli(app, "oidc", "deliver").output
+        [told] = portal_box.received
+        keys = KeySet.import_key_set(app.test_client().get("/jwks").get_json())
+        claims = jwt.decode(told, keys).claims
+        assert claims["sub"] == sub and claims["aud"] == client_id
+    finally:
+        portal_box.stop()
