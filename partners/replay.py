@@ -27,8 +27,10 @@ def accept_once(db: Session, issuer: str, jti: str, keep_until: datetime) -> boo
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(UsedLogoutToken).values(
         id=_key(issuer, jti), keep_until=keep_until).on_conflict_do_nothing(
-        index_elements=[UsedLogoutToken.id])
-    return bool(db.execute(statement).rowcount)  # type: ignore[attr-defined]
+        index_elements=[UsedLogoutToken.id]).returning(UsedLogoutToken.id)
+    # RETURNING, not rowcount: on PostgreSQL (psycopg) the rowcount read 1 for an
+    # insert that did nothing (the replay tests caught it there, not on SQLite).
+    return db.execute(statement).scalar() is not None
 
 
 def purge(db: Session, now: datetime) -> int:
