@@ -28,8 +28,8 @@ def accept_once(db: Session, issuer: str, jti: str, keep_until: datetime) -> boo
     statement = dialect.insert(UsedLogoutToken).values(
         id=_key(issuer, jti), keep_until=keep_until).on_conflict_do_nothing(
         index_elements=[UsedLogoutToken.id]).returning(UsedLogoutToken.id)
-    # RETURNING, not rowcount: on PostgreSQL (psycopg) the rowcount read 1 for an
-    # insert that did nothing (the replay tests caught it there, not on SQLite).
+    # RETURNING, not rowcount: through SQLAlchemy on PostgreSQL (psycopg) this INSERT's
+    # rowcount reads -1 (unknown) whether or not it inserted; the replay tests caught it.
     return db.execute(statement).scalar() is not None
 
 
