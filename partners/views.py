@@ -31,6 +31,7 @@ from idp.web_session import (
     login_required,
     passed_password,
     passed_second_factor,
+    store_now,
 )
 from partners import replay
 from partners.models import Partner
@@ -244,8 +245,12 @@ def _change(partner: Partner, account_id: int, subject: str) -> ResponseReturnVa
     except LinkRefused:
         db().rollback()
         return _failed(partner, PartnerError("refused", "identity linked elsewhere"))
+    current = current_session()
+    current[PARTNER_KEY] = partner.id  # signing out now offers the new partner's sign-out
+    current.pop(PARTNER_ACR, None)  # D14: the old partner's word no longer describes the link
     audit.record(db(), now(), CHANGED, actor=f"account:{account_id}", account_id=account_id,
                  where=where(), partner=partner.name)
+    store_now()
     db().commit()
     return redirect(url_for("account.home"), code=303)
 

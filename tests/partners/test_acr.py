@@ -19,6 +19,7 @@ from tests.partners.conftest import Partner, at_partner, path_of, register_partn
 from tests.support.accounts import create_account
 from tests.support.app import run_cli
 from tests.support.records import audit_events
+from tests.support.screens import csrf
 
 # The partner is a Clef: bob signs in there with an authenticator app, so its ID token
 # says acr = Clef's "authenticator-app" level, a value Clef itself also uses.
@@ -143,3 +144,25 @@ def test_d14_partners_add_refuses_a_malformed_acr(app: Flask, bad: str) -> None:
               "--client-id", "c", "--acr", bad], input="secret\n")
     assert result.exit_code != 0 and "--acr" in result.output
     assert run_cli(app, "partners", "list").output.strip() == ""
+
+
+def test_d14_a_change_of_partner_drops_the_old_partners_acr_and_offers_the_new_sign_out(
+        app: Flask, portal: RelyingParty, vouching_bank: Partner, tmp_path: Path,
+        sqlite_template: Path, clock: FrozenClock) -> None:
+    """After "change my sign-in partner" the session's link is the new partner: the old
+    partner's acr no longer describes it, and signing out offers the new partner's."""
+    browser = app.test_client()
+    assert _through(app, portal, vouching_bank, browser)["partner_acr"] == PARTNER_SAYS
+    union = register_partner(app, start_partner(tmp_path, sqlite_template, clock, "union"),
+                             "Caisse Exemple")
+    try:
+        create_account(union.app, "robert")
+        back = at_partner(union, start_trip(browser, union, change=True), "robert")
+        assert browser.get(path_of(back)).headers["Location"].endswith("/account")
+        claims = _through(app, portal, union, browser)  # still signed in: no new trip
+        assert "partner_acr" not in claims and claims["acr"] == ACR_PARTNER
+        out = browser.post("/signout", data={"csrf_token": csrf(browser, "/account")})
+        assert out.headers["Location"].endswith(f"/partners/{union.partner_id}/signed-out")
+    finally:
+        union.stop()
+        union.app.extensions["clef"].engine.dispose()
