@@ -2,7 +2,9 @@
 
 S3 / ASVS 11.4.2: argon2id at or above OWASP's parameters, hashes upgraded at the next
 sign-in when the parameters change. S6: checking a password for an unknown account
-costs one argon2 verification too, against a dummy hash made with the same parameters.
+costs one argon2 verification too, against a dummy hash made with the same parameters,
+and so does an account whose stored hash no password matches (a sign-in partner's
+identity, J14, stores "!"): argon2 would refuse that at once, faster than any real hash.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from idp.settings import Argon2Settings
+
+ARGON2_PREFIX = "$argon2"  # every hash argon2 makes starts so (PHC string format)
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,14 @@ class PasswordHasher:
 
     def verify(self, stored_hash: str | None, password: str) -> PasswordCheck:
         """Check ``password`` against ``stored_hash``, or against the dummy hash when
-        there is no account, so both paths do exactly one argon2 verification (S6)."""
-        target = stored_hash or self._dummy_hash
+        there is no account or its hash is not an argon2 hash (no password matches it),
+        so every path does exactly one full argon2 verification (S6)."""
+        usable = stored_hash is not None and stored_hash.startswith(ARGON2_PREFIX)
+        target = stored_hash if usable and stored_hash else self._dummy_hash
         try:
             self._argon2.verify(target, normalise_password(password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return PasswordCheck(matches=False)
-        if stored_hash is None:
+        if not usable:
             return PasswordCheck(matches=False)
         return PasswordCheck(matches=True, needs_rehash=self._argon2.check_needs_rehash(target))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
 from flask import current_app, g
@@ -32,6 +33,8 @@ from idp.throttle import Throttle
 EXTENSION_KEY = "clef"
 FactorAmr = Callable[[Session, int], "str | None"]
 FactorList = Callable[[Session, int], "list[str]"]
+# Deletes a slice's rows that can no longer matter; returns how many went.
+Purger = Callable[[Session, datetime], int]
 
 
 @dataclass
@@ -41,13 +44,15 @@ class Hooks:
     resealers: dict[str, Resealer] = field(default_factory=dict)
     factor_policy: FactorAmr | None = None
     factor_lister: FactorList | None = None
+    purgers: dict[str, Purger] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Services:
     """The core's services, built once; slices plug in through the registration points
-    (``add_resealer``, ``on_sessions_ended``, ``set_factor_policy``, ``set_factor_lister``),
-    never by assigning to it, and each service is given what it uses, not the container."""
+    (``add_resealer``, ``add_purger``, ``on_sessions_ended``, ``set_factor_policy``,
+    ``set_factor_lister``), never by assigning to it, and each service is given what it
+    uses, not the container."""
 
     settings: Settings
     clock: Clock
@@ -74,6 +79,17 @@ class Services:
         if name in self._hooks.resealers:
             raise ValueError(f"a resealer named {name!r} is already registered")
         self._hooks.resealers[name] = resealer
+
+    def add_purger(self, name: str, purger: Purger) -> None:
+        """What the worker's sweep (``clef oidc worker``) runs to drop a slice's rows
+        that can no longer matter. Raises ``ValueError`` on a name registered twice."""
+        if name in self._hooks.purgers:
+            raise ValueError(f"a purger named {name!r} is already registered")
+        self._hooks.purgers[name] = purger
+
+    def purge_slices(self, db: Session, now: datetime) -> int:
+        """Run every registered purger; the caller commits."""
+        return sum(purger(db, now) for purger in self._hooks.purgers.values())
 
     def on_sessions_ended(self, listener: SessionsEnded) -> None:
         """``listener`` is told, in the same transaction, of every batch of sign-in

@@ -195,6 +195,20 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class PartnerSettings:
+    """Sign-in partners (J14): how Clef talks to the upstream providers."""
+
+    # Clock drift allowed on a partner's ID token iat/exp (OIDC Core 3.1.3.7).
+    leeway_seconds: int
+    # How long Clef waits for a partner's answer before showing "unreachable".
+    timeout_seconds: int
+    # How long a partner's discovery document is kept before it is fetched again.
+    discovery_lifetime_seconds: int
+    # Shortest wait between two key-set fetches forced by an unknown ``kid``.
+    jwks_refetch_floor_seconds: int
+
+
+@dataclass(frozen=True)
 class Settings:
     service: ServiceSettings
     database: DatabaseSettings
@@ -213,6 +227,7 @@ class Settings:
     i18n: I18nSettings
     metrics: MetricsSettings
     logging: LoggingSettings
+    partners: PartnerSettings
 
     @property
     def instance_path(self) -> Path:
@@ -379,6 +394,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError("mfa: TOTP needs at least 6 digits and at most 1 step of drift (S11)")
     if mfa.recovery_code_length * 5 < 64 or mfa.recovery_code_count < 1:
         raise ConfigError("mfa.recovery_code_length must give at least 64 bits (13 characters, S13)")
+    _check_partners(settings.partners)
     if not 0 < settings.oidc.code_lifetime_seconds <= 600:
         raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
     if not 0 <= settings.oidc.jwks_memory_seconds * 2 <= settings.oidc.key_publish_lead_minutes * 60:
@@ -418,3 +434,15 @@ def resolve_secret(settings: Settings) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret)
     return secret
+
+
+def _check_partners(partners: PartnerSettings) -> None:
+    """J14: bounds that keep a partner's tokens checked and its outages short."""
+    if not 0 <= partners.leeway_seconds <= 300:
+        raise ConfigError("partners.leeway_seconds must be 0 to 300 (OIDC Core 3.1.3.7: small)")
+    if not 1 <= partners.timeout_seconds <= 30:
+        raise ConfigError("partners.timeout_seconds must be 1 to 30 (availability)")
+    if not 60 <= partners.discovery_lifetime_seconds <= 86400:
+        raise ConfigError("partners.discovery_lifetime_seconds must be 60 to 86400")
+    if not 1 <= partners.jwks_refetch_floor_seconds <= 3600:
+        raise ConfigError("partners.jwks_refetch_floor_seconds must be 1 to 3600")

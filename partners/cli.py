@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -13,6 +15,9 @@ from partners.models import Partner
 from partners.registry import redirect_uri
 from partners.runtime import PartnerServices, partner_services
 
+# One acr value: what the ID token's partner_acr and the code's column can hold (D14).
+ACR_VALUE = re.compile(r"[\x21-\x7e]{1,64}")
+MAX_ACR_VALUES = 255  # the partners table's acr column
 group = AppGroup("partners", help="Sign-in partners: upstream OpenID Connect providers.")
 
 
@@ -43,8 +48,10 @@ def _print(partner: Partner) -> None:
 @click.option("--issuer", required=True)
 @click.option("--client-id", required=True)
 @click.option("--scope", default="openid", show_default=True)
-@click.option("--acr", default=None, help="acr_values asked of the partner.")
-def add(name: str, issuer: str, client_id: str, scope: str, acr: str | None) -> None:
+@click.option("--acr", "acr", multiple=True, metavar="VALUE",
+              help="An acr the partner vouches for (repeatable): asked of it as acr_values, "
+                   "and passed on to portals as partner_acr when the partner returns it (D14).")
+def add(name: str, issuer: str, client_id: str, scope: str, acr: tuple[str, ...]) -> None:
     """Register a partner; prints the redirect URI to register at the partner.
 
     The client secret the partner issued is read from standard input (a hidden prompt
@@ -56,9 +63,15 @@ def add(name: str, issuer: str, client_id: str, scope: str, acr: str | None) -> 
         raise click.ClickException("the client secret is empty")
     if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise click.ClickException("the issuer must be an https URL")
+    for value in acr:
+        if not ACR_VALUE.fullmatch(value):
+            raise click.ClickException("each --acr is 1 to 64 visible characters, no spaces")
+    acr_values = " ".join(dict.fromkeys(acr)) or None
+    if acr_values is not None and len(acr_values) > MAX_ACR_VALUES:
+        raise click.ClickException(f"the --acr values take at most {MAX_ACR_VALUES} characters")
     now = services().clock.now()
     partner = _svc().partners.add(db(), now, name=name, issuer=issuer, client_id=client_id,
-                                  client_secret=client_secret, scope=scope, acr=acr)
+                                  client_secret=client_secret, scope=scope, acr=acr_values)
     audit.record(db(), now, "admin:partner:added", actor=admin_actor(), partner=name)
     db().commit()
     _print(partner)

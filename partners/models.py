@@ -23,7 +23,8 @@ class Partner(Base):
     client_id: Mapped[str] = mapped_column(String(255))
     client_secret_sealed: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(String(255), default="openid")
-    # acr_values sent upstream (space-separated), if any.
+    # The partner's acr values it is trusted to vouch for (space-separated): asked of it
+    # as acr_values, and the only ones passed on to portals as ``partner_acr`` (D14).
     acr: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
@@ -43,3 +44,16 @@ class PartnerLink(Base):
     issuer: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(255))
     linked_at: Mapped[datetime]
+
+
+class UsedLogoutToken(Base):
+    """A partner's back-channel logout token already accepted (OIDC Back-Channel
+    Logout 1.0 §2.6: a ``jti`` seen before is a replay). Keyed by a hash of the issuer
+    and the ``jti``, so one partner's ``jti`` cannot block another's; kept in the
+    database, not in memory, so every instance refuses a replay; dropped by the worker
+    once ``keep_until`` passed (the token's own checks refuse it by then)."""
+
+    __tablename__ = "partner_used_logout_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    keep_until: Mapped[datetime] = mapped_column(index=True)

@@ -1,7 +1,8 @@
-"""The upstream side of a trip to a partner: discovery and keys (cached, the keys
-refreshed on an unknown ``kid``), the authorization request (code flow, PKCE S256,
-``state`` and ``nonce``), the response checks (``state``, RFC 9207 ``iss``), the code
-exchange, and the ID token's full validation. No Flask: plain values in and out."""
+"""The upstream side of a trip to a partner: discovery and keys (cached for a set
+lifetime, the keys refreshed on an unknown ``kid`` at most once per floor), the
+authorization request (code flow, PKCE S256, ``state`` and ``nonce``), the response
+checks (``state``, RFC 9207 ``iss``), the code exchange, and the validation of the ID
+token and of back-channel logout tokens. No Flask: plain values in and out."""
 
 from __future__ import annotations
 
@@ -10,20 +11,25 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-LEEWAY_SECONDS = 60  # iat/exp leeway: small clock drift between Clef and a partner
-TIMEOUT_SECONDS = 5
+from idp.clock import Clock
+from idp.settings import PartnerSettings
+
 ALGORITHMS = ["RS256", "ES256", "PS256"]
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_IAT_WINDOW = 300  # seconds either side of now a logout token's iat may be
+MAX_JTI_LENGTH = 255
 
 # What went wrong, for the error page and the audit record.
 REFUSED = "refused"
@@ -69,6 +75,16 @@ class Trip:
 
 
 @dataclass(frozen=True)
+class LogoutToken:
+    """What a valid logout token says: whose sessions end (the partner's ``sub``), its
+    ``jti``, and until when (Unix time) it must be remembered to refuse a replay."""
+
+    subject: str
+    jti: str
+    keep_until: int
+
+
+@dataclass(frozen=True)
 class PartnerConfig:
     id: int
     issuer: str
@@ -76,6 +92,15 @@ class PartnerConfig:
     client_secret: str
     scope: str
     acr: str | None
+
+
+def vouched_acr(partner: PartnerConfig, claims: dict[str, Any]) -> str | None:
+    """D14: the partner's own ``acr``, when it is one of the values the administrator
+    registered the partner as vouching for (``clef partners add --acr``); None for no
+    acr or any other value (a partner cannot claim what it was not trusted to say)."""
+    said = claims.get("acr")
+    allowed = (partner.acr or "").split()
+    return said if isinstance(said, str) and said in allowed else None
 
 
 def new_trip(partner_id: int) -> Trip:
@@ -88,13 +113,13 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _fetch_json(url: str, data: bytes | None = None,
+def _fetch_json(url: str, timeout: int, data: bytes | None = None,
                 headers: dict[str, str] | None = None) -> dict[str, Any]:
     if not url.startswith(("https://", "http://")):
         raise PartnerError(BAD_RESPONSE, "not an http(s) URL")
     request = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body = response.read(1_000_000)
     except urllib.error.HTTPError as error:
         raise PartnerError(REFUSED, f"HTTP {error.code} from {urllib.parse.urlsplit(url).path}") from error
@@ -109,23 +134,42 @@ def _fetch_json(url: str, data: bytes | None = None,
     return parsed
 
 
-class Upstream:
-    """Talks to partners. Discovery documents and key sets are cached per issuer for
-    the life of the process; a key set is fetched again when a token names an unknown
-    ``kid`` (the partner rotated its keys)."""
+@dataclass(frozen=True)
+class _Cached:
+    value: Any
+    fetched_at: datetime
 
-    def __init__(self) -> None:
-        self._metadata: dict[str, dict[str, Any]] = {}
-        self._keys: dict[str, KeySet] = {}
+
+class Upstream:
+    """Talks to partners. A discovery document is kept per issuer for
+    ``discovery_lifetime_seconds``, then fetched again (a partner may move its
+    endpoints or its ``jwks_uri``). A key set is kept until a token names a ``kid`` it
+    lacks (the partner rotated its keys); it is then fetched again, but at most once per
+    ``jwks_refetch_floor_seconds`` per issuer, so tokens with made-up ``kid`` values
+    cannot turn every request into a fetch from the partner."""
+
+    def __init__(self, settings: PartnerSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._metadata: dict[str, _Cached] = {}
+        self._keys: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def _fetch(self, url: str, data: bytes | None = None,
+               headers: dict[str, str] | None = None) -> dict[str, Any]:
+        return _fetch_json(url, self.settings.timeout_seconds, data, headers)
 
     def metadata(self, issuer: str) -> dict[str, Any]:
+        now = self.clock.now()
         found = self._metadata.get(issuer)
-        if found is None:
-            found = _fetch_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
-            if found.get("issuer") != issuer:
+        lifetime = timedelta(seconds=self.settings.discovery_lifetime_seconds)
+        if found is None or now - found.fetched_at >= lifetime:
+            document = self._fetch(issuer.rstrip("/") + "/.well-known/openid-configuration")
+            if document.get("issuer") != issuer:
                 raise PartnerError(BAD_RESPONSE, "the discovery document names another issuer")
+            found = _Cached(document, now)
             self._metadata[issuer] = found
-        return found
+        return dict(found.value)
 
     def authorization_url(self, partner: PartnerConfig, trip: Trip, redirect_uri: str) -> str:
         endpoint = self.metadata(partner.issuer).get("authorization_endpoint")
@@ -178,7 +222,7 @@ class Upstream:
         body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
                                        "redirect_uri": redirect_uri,
                                        "code_verifier": trip.verifier}).encode("ascii")
-        tokens = _fetch_json(endpoint, body, {"Authorization": f"Basic {basic}",
+        tokens = self._fetch(endpoint, body, {"Authorization": f"Basic {basic}",
                                               "Content-Type": "application/x-www-form-urlencoded"})
         id_token = tokens.get("id_token")
         if not isinstance(id_token, str):
@@ -186,17 +230,25 @@ class Upstream:
         return self.validate_id_token(partner, id_token, trip.nonce, now)
 
     def _key_set(self, issuer: str, kid: str | None) -> KeySet:
-        keys = self._keys.get(issuer)
-        if keys is None or (kid is not None and all(k.kid != kid for k in keys.keys)):
+        now = self.clock.now()
+        floor = timedelta(seconds=self.settings.jwks_refetch_floor_seconds)
+        with self._lock:  # one fetch per floor, even for concurrent requests
+            cached = self._keys.get(issuer)
+            if cached is not None:
+                keys: KeySet = cached.value
+                if kid is None or any(k.kid == kid for k in keys.keys):
+                    return keys
+                if now - cached.fetched_at < floor:
+                    return keys  # an unknown kid again so soon: the signature check fails
             uri = self.metadata(issuer).get("jwks_uri")
             if not isinstance(uri, str):
                 raise PartnerError(BAD_RESPONSE, "no jwks_uri")
             try:
-                keys = KeySet.import_key_set(_fetch_json(uri))  # type: ignore[arg-type]
+                keys = KeySet.import_key_set(self._fetch(uri))  # type: ignore[arg-type]
             except (JoseError, ValueError, TypeError, KeyError) as error:
                 raise PartnerError(BAD_RESPONSE, "unreadable key set") from error
-            self._keys[issuer] = keys
-        return keys
+            self._keys[issuer] = _Cached(keys, now)
+            return keys
 
     def _verified_claims(self, partner: PartnerConfig, token: str) -> dict[str, Any]:
         try:
@@ -210,18 +262,22 @@ class Upstream:
         except (JoseError, ValueError) as error:
             raise PartnerError(BAD_TOKEN, "bad signature") from error
 
-    def validate_logout_token(self, partner: PartnerConfig, token: str, now: int) -> str:
+    def validate_logout_token(self, partner: PartnerConfig, token: str, now: int) -> LogoutToken:
         """OIDC Back-Channel Logout §2.6: signature, iss, aud, iat, the logout event, a
-        ``sub``, and no ``nonce``. Returns the partner's ``sub`` whose sessions end."""
+        ``sub``, a ``jti`` (§2.4 requires it: without one a replay cannot be told), and
+        no ``nonce``. Returns whose sessions end and what the replay memory keeps."""
         claims = self._verified_claims(partner, token)
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
         events = claims.get("events")
+        leeway = self.settings.leeway_seconds
+        exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
         checks = {
             "iss": claims.get("iss") == partner.issuer,
             "aud": isinstance(audiences, list) and partner.client_id in audiences,
-            "iat": isinstance(claims.get("iat"), int) and abs(claims["iat"] - now) <= 300,
-            "exp": not isinstance(claims.get("exp"), int) or claims["exp"] + LEEWAY_SECONDS > now,
+            "iat": isinstance(iat, int) and abs(iat - now) <= LOGOUT_IAT_WINDOW,
+            "exp": not isinstance(exp, int) or exp + leeway > now,
+            "jti": isinstance(jti, str) and 0 < len(jti) <= MAX_JTI_LENGTH,
             "events": isinstance(events, dict) and LOGOUT_EVENT in events,
             "nonce": "nonce" not in claims,
             "sub": isinstance(claims.get("sub"), str) and bool(claims["sub"]),
@@ -229,7 +285,11 @@ class Upstream:
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
             raise PartnerError(BAD_TOKEN, f"logout token {failed[0]} check failed")
-        return str(claims["sub"])
+        # Past this the token fails its own checks: iat beyond the window, or exp.
+        last = int(iat) + LOGOUT_IAT_WINDOW  # type: ignore[arg-type]
+        if isinstance(exp, int):
+            last = min(last, exp + leeway)
+        return LogoutToken(str(claims["sub"]), str(jti), last + 1)
 
     def validate_id_token(self, partner: PartnerConfig, id_token: str, nonce: str,
                           now: int) -> dict[str, Any]:
@@ -242,8 +302,8 @@ class Upstream:
             "aud": isinstance(audiences, list) and partner.client_id in audiences,
             "azp": (claims.get("azp", partner.client_id) == partner.client_id
                     and (len(audiences or []) <= 1 or "azp" in claims)),
-            "exp": isinstance(claims.get("exp"), int) and claims["exp"] + LEEWAY_SECONDS > now,
-            "iat": isinstance(claims.get("iat"), int) and claims["iat"] - LEEWAY_SECONDS <= now,
+            "exp": isinstance(claims.get("exp"), int) and claims["exp"] + self.settings.leeway_seconds > now,
+            "iat": isinstance(claims.get("iat"), int) and claims["iat"] - self.settings.leeway_seconds <= now,
             "nonce": hmac.compare_digest(str(claims.get("nonce", "")), nonce),
             "sub": isinstance(claims.get("sub"), str) and 0 < len(claims["sub"]) <= 255,
         }

@@ -3,6 +3,7 @@ in at Clef, continuing the portal's request), change of partner, and the error p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import (
@@ -21,6 +22,7 @@ from flask.typing import ResponseReturnValue
 from idp import audit
 from idp.forms import PostOnlyForm
 from idp.i18n import select_locale
+from idp.oidc.acr import PARTNER_ACR
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now, remember_next, where
@@ -29,11 +31,13 @@ from idp.web_session import (
     login_required,
     passed_password,
     passed_second_factor,
+    store_now,
 )
+from partners import replay
 from partners.models import Partner
 from partners.registry import LinkRefused, redirect_uri
 from partners.runtime import PartnerServices, partner_services
-from partners.upstream import PartnerError, Trip, new_trip
+from partners.upstream import PartnerError, Trip, new_trip, vouched_acr
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 TRIP_KEY = "partner_trip"
@@ -130,7 +134,7 @@ def callback(partner_id: int) -> ResponseReturnValue:
         audit.record(db(), now(), audit.LOGIN_REVOKED, actor=account.username,
                      account_id=account.id, where=where(), partner=partner.name)
         db().commit()
-        return render_template("auth/revoked.html"), 403
+        return render_template("auth/revoked.html", partner=partner), 403
     if created:
         audit.record(db(), now(), audit.REGISTERED, actor=account.username,
                      account_id=account.id, where=where(), partner=partner.name)
@@ -140,9 +144,20 @@ def callback(partner_id: int) -> ResponseReturnValue:
     passed_password(account.id)
     db().flush()
     passed_second_factor([FEDERATED])
-    current_session()[PARTNER_KEY] = partner.id  # for the sign-out offer
+    signed_in = current_session()
+    signed_in[PARTNER_KEY] = partner.id  # for the sign-out offer
+    # D14: the partner's own acr reaches portals in its own claim, and only a value
+    # the partner is registered as vouching for; it never changes Clef's acr.
+    acr = vouched_acr(config, claims)
+    if acr is None:
+        signed_in.pop(PARTNER_ACR, None)
+    else:
+        signed_in[PARTNER_ACR] = acr
+    said = claims.get("acr")
+    unvouched = str(said)[:64] if said is not None and acr is None else None
     audit.record(db(), now(), SIGNED_IN, actor=account.username, account_id=account.id,
-                 where=where(), partner=partner.name)
+                 where=where(), partner=partner.name, partner_acr=acr,
+                 **({"acr_not_vouched": unvouched} if unvouched else {}))
     db().commit()
     return redirect(after_sign_in_target(), code=303)
 
@@ -201,13 +216,18 @@ def backchannel_logout(partner_id: int) -> ResponseReturnValue:
     if partner is None or not token:
         return "", 400, headers
     try:
-        subject = _svc().upstream.validate_logout_token(
+        logout = _svc().upstream.validate_logout_token(
             _svc().partners.config(partner), token, int(now().timestamp()))
+        if not replay.accept_once(db(), partner.issuer, logout.jti,
+                                  datetime.fromtimestamp(logout.keep_until, UTC)):
+            raise PartnerError("bad_token", "logout token replayed (jti seen before)")
     except PartnerError as error:
+        db().rollback()
         audit.record(db(), now(), FAILED, actor=f"partner:{partner.id}", where=where(),
                      partner=partner.name, reason=error.kind, detail=error.detail)
         db().commit()
         return "", 400, headers
+    subject = logout.subject
     account_id = _svc().partners.account_id_of(db(), partner.issuer, subject)
     ended = 0 if account_id is None else services().sessions.end_for_account(db(), account_id)
     audit.record(db(), now(), LOGGED_OUT, actor=f"partner:{partner.id}", account_id=account_id,
@@ -225,8 +245,12 @@ def _change(partner: Partner, account_id: int, subject: str) -> ResponseReturnVa
     except LinkRefused:
         db().rollback()
         return _failed(partner, PartnerError("refused", "identity linked elsewhere"))
+    current = current_session()
+    current[PARTNER_KEY] = partner.id  # signing out now offers the new partner's sign-out
+    current.pop(PARTNER_ACR, None)  # D14: the old partner's word no longer describes the link
     audit.record(db(), now(), CHANGED, actor=f"account:{account_id}", account_id=account_id,
                  where=where(), partner=partner.name)
+    store_now()
     db().commit()
     return redirect(url_for("account.home"), code=303)
 

@@ -9,16 +9,17 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from idp.runtime import Services, db
-from partners import cli, views
+from partners import cli, replay, views
 from partners.registry import Partners
 from partners.runtime import EXTENSION_KEY, PartnerServices
 from partners.upstream import Upstream
 
 
 def init_app(app: Flask, core: Services, csrf: CSRFProtect) -> None:
-    made = PartnerServices(Partners(core.box), Upstream())
+    made = PartnerServices(Partners(core.box), Upstream(core.settings.partners, core.clock))
     app.extensions[EXTENSION_KEY] = made
     core.add_resealer("sign-in partner secrets", made.partners.reseal_all)
+    core.add_purger("partners' used logout tokens", replay.purge)
     app.register_blueprint(views.bp)
     for view in views.CSRF_EXEMPT:
         csrf.exempt(view)

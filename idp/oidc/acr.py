@@ -14,6 +14,12 @@ ACR_PHISHING_RESISTANT = "urn:clef:acr:phishing-resistant"
 # J14: the person came through a sign-in partner; Clef cannot vouch for how the partner
 # authenticated them, so it ranks below every factor Clef checks itself.
 ACR_PARTNER = "urn:clef:acr:partner"
+# D14: the partner's own acr, as the partner said it, when the partner is registered as
+# vouching for that value (`clef partners add --acr`). Its own claim in the ID token,
+# never Clef's ``acr``: it does not raise the level, and a portal cannot mistake it for
+# a Clef level. Kept in the sign-in session's data under the same name.
+PARTNER_ACR = "partner_acr"
+FEDERATED_AMR = "fed"
 LEVELS = (ACR_PARTNER, ACR_RECOVERY_CODE, ACR_EMAIL, ACR_APP, ACR_PHISHING_RESISTANT)
 # amr (set by the second-factor slice, D2) -> acr
 BY_AMR = {"fed": ACR_PARTNER, "kba": ACR_RECOVERY_CODE, "mail": ACR_EMAIL, "otp": ACR_APP,

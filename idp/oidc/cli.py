@@ -153,11 +153,13 @@ def _backchannel() -> Backchannel:
 def run_once() -> tuple[int, int]:
     """End expired sessions (telling their portals), send what is due (back-channel
     logouts, then mail that could not leave at once, idp.outbox), and drop codes,
-    tokens and sign-in counts that can no longer matter."""
+    tokens, sign-in counts and the slices' rows (``add_purger``) that can no longer
+    matter."""
     svc = services()
     expired = svc.sessions.purge_expired(db(), svc.clock.now())
     oidc().tokens.purge(db(), svc.clock.now())
     svc.throttle.purge(db(), svc.clock.now())
+    svc.purge_slices(db(), svc.clock.now())
     db().commit()
     delivered = _backchannel().deliver_due(db())
     svc.outbox.deliver_due(db())

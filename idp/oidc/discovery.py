@@ -36,7 +36,7 @@ def discovery_document(_url: Callable[[str], str]) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": confidential,
         "code_challenge_methods_supported": ["S256"],  # S34
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
-                             "acr", "amr", "sid", "at_hash"],
+                             "acr", "amr", "sid", "at_hash", levels.PARTNER_ACR],
         "acr_values_supported": list(levels.LEVELS),
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": list(services().settings.i18n.languages),

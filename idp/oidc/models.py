@@ -68,6 +68,8 @@ class AuthorizationCode(Base):
     auth_time: Mapped[datetime]
     amr: Mapped[str] = mapped_column(String(64))
     acr: Mapped[str] = mapped_column(String(64))
+    # D14: the sign-in partner's own acr, when the partner vouches for it (J14).
+    partner_acr: Mapped[str | None] = mapped_column(String(64))
     sid: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]

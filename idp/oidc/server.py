@@ -35,6 +35,7 @@ from sqlalchemy.orm import defer
 from idp import audit
 from idp.models import REVOKED, Account
 from idp.oidc import token_limit
+from idp.oidc.acr import PARTNER_ACR
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
@@ -78,7 +79,8 @@ class CodeGrant(AuthorizationCodeGrant):
             code_challenge=payload.data.get("code_challenge"),
             code_challenge_method=payload.data.get("code_challenge_method"),
             auth_time=facts.auth_time, amr=facts.amr, acr=facts.acr, sid=facts.sid,
-            created_at=now, expires_at=now + timedelta(seconds=lifetime), used_at=None,
+            partner_acr=facts.partner_acr, created_at=now,
+            expires_at=now + timedelta(seconds=lifetime), used_at=None,
         ))
         db().commit()
 
@@ -173,9 +175,12 @@ class ClefOpenIDCode(OpenIDCode):
         return encoded
 
     def get_authorization_code_claims(self, authorization_code: IssuedCode) -> dict[str, Any]:
-        """nonce, auth_time, acr, amr (Authlib) and the portal's own ``sid``."""
+        """nonce, auth_time, acr, amr (Authlib), the portal's own ``sid``, and the sign-in
+        partner's own acr in its own claim (D14)."""
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         claims["sid"] = session_id_for(services().keys, g.oidc_client, authorization_code.row.sid)
+        if authorization_code.row.partner_acr:
+            claims[PARTNER_ACR] = authorization_code.row.partner_acr
         return claims
 
     def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class SignInFacts:
     auth_time: datetime
     amr: str
     acr: str
+    partner_acr: str | None = None  # D14: the partner's own acr, its own claim
 
 
 class Tokens:

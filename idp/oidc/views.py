@@ -294,7 +294,16 @@ def _provider_sid() -> str:
 
 def _sign_in_facts(record: Any) -> SignInFacts:
     return SignInFacts(sid=_provider_sid(), auth_time=record.auth_time, amr=record.amr or "",
-                       acr=levels.achieved(record.amr))
+                       acr=levels.achieved(record.amr), partner_acr=_partner_acr(record))
+
+
+def _partner_acr(record: Any) -> str | None:
+    """D14: what the partners slice kept of the partner's own acr, for a sign-in that
+    came through a partner only (amr ``fed``)."""
+    value = current_session().get(levels.PARTNER_ACR)
+    if levels.FEDERATED_AMR not in (record.amr or "").split() or not isinstance(value, str):
+        return None
+    return value
 
 
 def _remember_portal(account: Account, client: OAuthClient) -> None:

@@ -21,7 +21,7 @@ from tests.browser.test_portal import (  # noqa: F401 - portal is a fixture
     portal,
     set_clock_to_real_time,
 )
-from tests.helpers import GOOD_PASSWORD, create_account, fresh_totp
+from tests.helpers import GOOD_PASSWORD, create_account, fresh_totp, run_cli
 from tests.partners.conftest import Partner, register_partner, start_partner
 
 pytestmark = pytest.mark.browser
@@ -120,3 +120,23 @@ def test_j14_the_sample_portal_through_a_partner(
     assert claim(v, "acr") == ACR_PARTNER
     assert claim(v, "amr").split() == ["fed"]
     assert claim(v, "sub")
+
+
+REVOKED = {"en": "Sign-in through a partner revoked", "fr": "Connexion par un partenaire révoquée"}
+
+
+def test_j14_a_revoked_partner_identity_in_the_browser(
+        open_browser, live_server: LiveServer, browser_bank: Partner, locale: str) -> None:
+    """The revoked page is worded for the partner door, in both languages, axe-clean."""
+    create_account(browser_bank.app, "bob")
+    v: Visitor = open_browser(locale, "/partners/", via="accept-language")
+    v.submit("Banque Exemple")
+    at_the_partner(v, browser_bank, "bob")
+    expect(v.page).to_have_url(v.url("/account"))
+    listed = run_cli(live_server.app, "users", "list").output
+    name = next(word for word in listed.split() if word.startswith("~partner-"))
+    assert run_cli(live_server.app, "users", "revoke", name, "--reason", "compromised").exit_code == 0
+    v.goto("/partners/")
+    v.submit("Banque Exemple")  # still signed in at the partner: straight back to Clef
+    expect(v.page.get_by_role("heading", level=1)).to_have_text(REVOKED[locale])
+    expect(v.page.get_by_role("main")).to_contain_text("Banque Exemple")

@@ -73,9 +73,11 @@ def start_partner(tmp_path: Path, template: Path, clock: FrozenClock, name: str,
 
 
 def register_partner(broker: Flask, partner: Partner, name: str,
-                     *extra: str, broker_url: str = BROKER) -> Partner:
-    """Both administrators' steps: the broker as a portal at the partner, then the
-    partner at the broker with ``clef partners add`` (which prints the redirect URI)."""
+                     *extra: str, broker_url: str = BROKER,
+                     broker_args: tuple[str, ...] = ()) -> Partner:
+    """Both administrators' steps: the broker as a portal at the partner (``extra``
+    options to its ``clients add``), then the partner at the broker with ``clef partners
+    add`` (``broker_args`` more options; it prints the redirect URI)."""
     expected_id = len(run_cli(broker, "partners", "list").output.splitlines()) + 1
     redirect = f"{broker_url}/partners/{expected_id}/callback"
     result = run_cli(partner.app, "clients", "add", "--name", "Clef broker",
@@ -85,7 +87,7 @@ def register_partner(broker: Flask, partner: Partner, name: str,
     partner.client_id = lines["client_id"].strip()
     added = broker.test_cli_runner().invoke(
         args=["partners", "add", "--name", name, "--issuer", partner.issuer,
-              "--client-id", partner.client_id],
+              "--client-id", partner.client_id, *broker_args],
         input=lines["client_secret"].strip() + "\n")
     assert added.exit_code == 0, added.output
     assert f"redirect_uri   {redirect}" in added.output
