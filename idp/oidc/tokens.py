@@ -4,6 +4,13 @@ Access tokens are opaque 256-bit random strings, not JWTs: userinfo and introspe
 look them up anyway, a lookup lets logout, revocation and a password reset end them at
 once (S18, S40), and no request pays for a second signature. Refresh tokens rotate on
 every use with reuse detection (S40): the family of a token presented twice is revoked.
+
+The hot paths (a code exchange, a refresh) are Core statements on rows, not ORM objects
+(issue 11): a code or a refresh token is claimed by one ``UPDATE ... RETURNING`` whose
+conditions carry every check that can be made in SQL (issue 11, S32, S40, D10), and the
+new token is one ``INSERT``. The claim's row lock (PostgreSQL) or write lock (SQLite) is
+held until the commit that also stores what it issued, so a concurrent second use waits
+for it and then finds both the code used and the tokens to take back.
 """
 
 from __future__ import annotations
@@ -14,14 +21,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from idp.oidc.models import AuthorizationCode, OAuthToken
+from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.settings import OidcSettings
 
 TOKEN_BYTES = 32
+TableRow = Row[*tuple[Any, ...]]  # a Core result row, read by column name
+CODES: Table = AuthorizationCode.__table__  # type: ignore[assignment]
+TOKENS: Table = OAuthToken.__table__  # type: ignore[assignment]
+CLIENTS: Table = OAuthClient.__table__  # type: ignore[assignment]
+# What a claimed code carries to its tokens and ID token (``IssuedCode``).
+CODE_COLUMNS = tuple(CODES.c[name] for name in (
+    "code_hash", "client_id", "account_id", "redirect_uri", "scope", "nonce",
+    "code_challenge", "code_challenge_method", "auth_time", "amr", "acr", "sid"))
+# What a claimed refresh token carries to its successor (``IssuedToken``).
+TOKEN_COLUMNS = tuple(TOKENS.c[name] for name in (
+    "id", "client_id", "account_id", "scope", "family", "code_hash", "sid", "auth_time",
+    "amr", "acr", "issued_at", "access_expires_at", "family_expires_at", "revoked_at"))
 
 
 def token_hash(value: str) -> str:
@@ -57,10 +75,10 @@ class Tokens:
         return token
 
     def save(self, db: Session, now: datetime, token: dict[str, Any], *, client_id: str,
-             account_id: int, scope: str, code: AuthorizationCode | None,
-             parent: OAuthToken | None) -> OAuthToken:
-        """Store what was issued: from a code (a new family) or from a refresh token
-        (the same family, its absolute limit unchanged)."""
+             account_id: int, scope: str, code: Any = None, parent: Any = None) -> None:
+        """Store what was issued, one INSERT: from a claimed code row (a new family) or
+        a claimed refresh token row (the same family, its absolute limit unchanged).
+        The caller commits, in the claim's transaction (see the module docstring)."""
         if parent is not None:
             family, family_expires = parent.family, parent.family_expires_at
             facts = SignInFacts(parent.sid, parent.auth_time, parent.amr, parent.acr)
@@ -77,7 +95,7 @@ class Tokens:
             refresh_expires = now + self.refresh_idle
             if family_expires is not None:
                 refresh_expires = min(refresh_expires, family_expires)
-        row = OAuthToken(
+        db.execute(insert(TOKENS).values(
             client_id=client_id, account_id=account_id, scope=scope,
             access_token_hash=token_hash(token["access_token"]),
             refresh_token_hash=token_hash(refresh) if refresh else None,
@@ -85,21 +103,62 @@ class Tokens:
             amr=facts.amr, acr=facts.acr, issued_at=now,
             access_expires_at=now + self.access_lifetime,
             refresh_expires_at=refresh_expires, family_expires_at=family_expires,
-        )
-        db.add(row)
-        if code is not None and self._code_reused_meanwhile(db, code.code_hash):
-            row.revoked_at = now  # S32: a reuse raced this exchange
-        return row
+        ))
 
-    def _code_reused_meanwhile(self, db: Session, code_hash: str) -> bool:
-        """Checked after the token row is written, under the code row's lock: either
-        the reuse committed first (seen here), or it waits for this transaction and
-        then revokes the committed token (:meth:`mark_code_reused`)."""
-        db.flush()
-        reused = db.execute(select(AuthorizationCode.reused_at)
-                            .where(AuthorizationCode.code_hash == code_hash)
-                            .with_for_update()).scalar_one_or_none()
-        return reused is not None
+    def claim_code(self, db: Session, code: str, client_id: str, now: datetime,
+                   usable: ColumnElement[bool]) -> TableRow | None:
+        """S32: use a code up, one conditional ``UPDATE ... RETURNING``: only a code of
+        this client, not used, not expired, and ``usable`` (its account and sign-in
+        session, D10). None when any of these fails: :meth:`find_code` tells why."""
+        return db.execute(
+            update(CODES)
+            .where(CODES.c.code_hash == token_hash(code), CODES.c.client_id == client_id,
+                   CODES.c.used_at.is_(None), CODES.c.expires_at > now, usable)
+            .values(used_at=now).returning(*CODE_COLUMNS)
+        ).first()
+
+    def find_code(self, db: Session, code: str) -> TableRow | None:
+        """The code's row whatever its state: the failure path of :meth:`claim_code`."""
+        return db.execute(select(CODES.c.code_hash, CODES.c.client_id, CODES.c.account_id,
+                                 CODES.c.used_at)
+                          .where(CODES.c.code_hash == token_hash(code))).first()
+
+    def claim_refresh(self, db: Session, value: str, client_id: str, now: datetime,
+                      usable: ColumnElement[bool]) -> TableRow | None:
+        """S40: use a refresh token up, one conditional ``UPDATE ... RETURNING``, so of
+        two concurrent uses one wins: only a token of this client, neither rotated nor
+        revoked, within its idle and absolute limit, and ``usable`` (its account and
+        sign-in session, D10). None when any of these fails: :meth:`find_refresh`
+        tells why (the loser of a race finds it rotated: a reuse)."""
+        return db.execute(
+            update(TOKENS)
+            .where(TOKENS.c.refresh_token_hash == token_hash(value),
+                   TOKENS.c.client_id == client_id, TOKENS.c.rotated_at.is_(None),
+                   TOKENS.c.revoked_at.is_(None), TOKENS.c.refresh_expires_at > now, usable)
+            .values(rotated_at=now).returning(*TOKEN_COLUMNS)
+        ).first()
+
+    def find_bearer(self, db: Session, value: str, now: datetime,
+                    usable: ColumnElement[bool]) -> TableRow | None:
+        """S43, D10: a live access token with what UserInfo answers from, one SELECT:
+        not revoked or expired, ``usable`` (its account and sign-in session), joined to
+        its client's subject type and sector (S45). None for anything else."""
+        return db.execute(
+            select(TOKENS.c.account_id, TOKENS.c.client_id, TOKENS.c.scope,
+                   TOKENS.c.issued_at, TOKENS.c.access_expires_at,
+                   CLIENTS.c.subject_type, CLIENTS.c.sector)
+            .join(CLIENTS, CLIENTS.c.client_id == TOKENS.c.client_id)
+            .where(TOKENS.c.access_token_hash == token_hash(value),
+                   TOKENS.c.revoked_at.is_(None), TOKENS.c.access_expires_at > now, usable)
+        ).first()
+
+    def find_refresh(self, db: Session, value: str) -> TableRow | None:
+        """The refresh token's row whatever its state: the failure path of
+        :meth:`claim_refresh`."""
+        return db.execute(select(TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family,
+                                 TOKENS.c.sid, TOKENS.c.rotated_at, TOKENS.c.revoked_at,
+                                 TOKENS.c.refresh_expires_at)
+                          .where(TOKENS.c.refresh_token_hash == token_hash(value))).first()
 
     def mark_code_reused(self, db: Session, code_hash: str, now: datetime) -> int:
         """S32: a code presented again: mark it (taking its row lock) and take back what
@@ -122,23 +181,6 @@ class Tokens:
     def refresh_is_live(self, row: OAuthToken, now: datetime) -> bool:
         return (row.revoked_at is None and row.rotated_at is None
                 and row.refresh_expires_at is not None and now < row.refresh_expires_at)
-
-    def claim_refresh(self, db: Session, row: OAuthToken, now: datetime) -> bool:
-        """Use a refresh token up: one conditional UPDATE, so of two concurrent uses
-        one wins; the loser is treated as a reuse."""
-        result = db.execute(
-            update(OAuthToken)
-            .where(OAuthToken.id == row.id, OAuthToken.rotated_at.is_(None),
-                   OAuthToken.revoked_at.is_(None))
-            .values(rotated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = bool(result.rowcount)  # type: ignore[attr-defined]
-        if claimed:
-            # Known to the ORM as stored: assigning it would flush a second UPDATE of the
-            # same column at the commit (issue 11).
-            set_committed_value(row, "rotated_at", now)
-        return claimed
 
     def _revoke(self, db: Session, now: datetime, *conditions: Any) -> int:
         result = db.execute(
