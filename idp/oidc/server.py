@@ -30,17 +30,17 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import select
 
 from idp import audit
 from idp.oidc import token_limit
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.keys import ActiveKey
-from idp.oidc.liveness import account_usable, has_live_session, live_session
+from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
-from idp.oidc.tokens import CODES, TOKENS, token_hash
+from idp.oidc.tokens import token_hash
 from idp.runtime import db, services
 
 SERVER_KEY = "clef.oidc.server"
@@ -57,11 +57,9 @@ def _session_is_live(sid: str, account_id: int, now: datetime) -> bool:
     return has_live_session(db(), services().sessions, sid, account_id, now)
 
 
-def _usable(account_id: Any, sid: Any, now: datetime) -> ColumnElement[bool]:
-    """What a code or token needs beyond itself, as SQL folded into its one statement
-    (issue 11): an account that is not revoked and a live sign-in session (D10)."""
-    return and_(account_usable(account_id),
-                live_session(services().sessions.idle, account_id, sid, now))
+def _seen_after(now: datetime) -> datetime:
+    """The last activity a sign-in session needs at ``now`` to be live (D5, D10)."""
+    return now - services().sessions.idle
 
 
 @dataclass(frozen=True)
@@ -117,8 +115,7 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         _signing_key(client, now)  # made (and committed) before the claim, if ever
         tokens = oidc().tokens
-        row = tokens.claim_code(db(), code, client.client_id, now, _usable(
-            CODES.c.account_id, CODES.c.sid, now))
+        row = tokens.claim_code(db(), code, client.client_id, now, _seen_after(now))
         if row is not None:
             self.claimed = True
             return IssuedCode(row)
@@ -220,8 +217,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         now = _now()
         tokens = oidc().tokens
         client_id = self.request.client.client_id
-        row = tokens.claim_refresh(db(), refresh_token, client_id, now, _usable(
-            TOKENS.c.account_id, TOKENS.c.sid, now))
+        row = tokens.claim_refresh(db(), refresh_token, client_id, now, _seen_after(now))
         if row is not None:
             return IssuedToken(row, _now)
         found = tokens.find_refresh(db(), refresh_token)
@@ -326,8 +322,7 @@ class BearerValidator(BearerTokenValidator):
         """S43, D10: one SELECT finds a live token of a usable account and session,
         with its client's subject type and sector for ``sub`` (issue 11)."""
         now = _now()
-        row = oidc().tokens.find_bearer(db(), token_string, now, _usable(
-            TOKENS.c.account_id, TOKENS.c.sid, now))
+        row = oidc().tokens.find_bearer(db(), token_string, now, _seen_after(now))
         return IssuedToken(row, _now) if row is not None else None
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, delete, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from idp.oidc.liveness import NOW, SEEN_AFTER, usable
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.settings import OidcSettings
 
@@ -55,6 +56,41 @@ class SignInFacts:
     auth_time: datetime
     amr: str
     acr: str
+
+
+# The hot statements, built once (issue 11: building a statement cost more CPU than
+# running it); the request's values are bound parameters. A code or refresh token is
+# claimed by one conditional UPDATE that also checks its account and session (D10).
+_INSERT_TOKEN = insert(TOKENS)
+_CLAIM_CODE = (
+    update(CODES)
+    .where(CODES.c.code_hash == bindparam("hash"),
+           CODES.c.client_id == bindparam("client"), CODES.c.used_at.is_(None),
+           CODES.c.expires_at > bindparam(NOW), usable(CODES.c.account_id, CODES.c.sid))
+    .values(used_at=bindparam(NOW)).returning(*CODE_COLUMNS)
+)
+_FIND_CODE = select(CODES.c.code_hash, CODES.c.client_id, CODES.c.account_id,
+                    CODES.c.used_at).where(CODES.c.code_hash == bindparam("hash"))
+_CLAIM_REFRESH = (
+    update(TOKENS)
+    .where(TOKENS.c.refresh_token_hash == bindparam("hash"),
+           TOKENS.c.client_id == bindparam("client"), TOKENS.c.rotated_at.is_(None),
+           TOKENS.c.revoked_at.is_(None), TOKENS.c.refresh_expires_at > bindparam(NOW),
+           usable(TOKENS.c.account_id, TOKENS.c.sid))
+    .values(rotated_at=bindparam(NOW)).returning(*TOKEN_COLUMNS)
+)
+_FIND_REFRESH = select(
+    TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family, TOKENS.c.sid,
+    TOKENS.c.rotated_at, TOKENS.c.revoked_at, TOKENS.c.refresh_expires_at,
+).where(TOKENS.c.refresh_token_hash == bindparam("hash"))
+_FIND_BEARER = (
+    select(TOKENS.c.account_id, TOKENS.c.client_id, TOKENS.c.scope, TOKENS.c.issued_at,
+           TOKENS.c.access_expires_at, CLIENTS.c.subject_type, CLIENTS.c.sector)
+    .join(CLIENTS, CLIENTS.c.client_id == TOKENS.c.client_id)
+    .where(TOKENS.c.access_token_hash == bindparam("hash"),
+           TOKENS.c.revoked_at.is_(None), TOKENS.c.access_expires_at > bindparam(NOW),
+           usable(TOKENS.c.account_id, TOKENS.c.sid))
+)
 
 
 class Tokens:
@@ -95,70 +131,55 @@ class Tokens:
             refresh_expires = now + self.refresh_idle
             if family_expires is not None:
                 refresh_expires = min(refresh_expires, family_expires)
-        db.execute(insert(TOKENS).values(
-            client_id=client_id, account_id=account_id, scope=scope,
-            access_token_hash=token_hash(token["access_token"]),
-            refresh_token_hash=token_hash(refresh) if refresh else None,
-            family=family, code_hash=code_hash, sid=facts.sid, auth_time=facts.auth_time,
-            amr=facts.amr, acr=facts.acr, issued_at=now,
-            access_expires_at=now + self.access_lifetime,
-            refresh_expires_at=refresh_expires, family_expires_at=family_expires,
-        ))
+        db.connection().execute(_INSERT_TOKEN, {
+            "client_id": client_id, "account_id": account_id, "scope": scope,
+            "access_token_hash": token_hash(token["access_token"]),
+            "refresh_token_hash": token_hash(refresh) if refresh else None,
+            "family": family, "code_hash": code_hash, "sid": facts.sid,
+            "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
+            "issued_at": now, "access_expires_at": now + self.access_lifetime,
+            "refresh_expires_at": refresh_expires, "family_expires_at": family_expires,
+        })
 
     def claim_code(self, db: Session, code: str, client_id: str, now: datetime,
-                   usable: ColumnElement[bool]) -> TableRow | None:
+                   seen_after: datetime) -> TableRow | None:
         """S32: use a code up, one conditional ``UPDATE ... RETURNING``: only a code of
-        this client, not used, not expired, and ``usable`` (its account and sign-in
-        session, D10). None when any of these fails: :meth:`find_code` tells why."""
-        return db.execute(
-            update(CODES)
-            .where(CODES.c.code_hash == token_hash(code), CODES.c.client_id == client_id,
-                   CODES.c.used_at.is_(None), CODES.c.expires_at > now, usable)
-            .values(used_at=now).returning(*CODE_COLUMNS)
-        ).first()
+        this client, not used, not expired, of an account that is not revoked and a
+        sign-in session active after ``seen_after`` (D10). None when any of these
+        fails: :meth:`find_code` tells why."""
+        return db.connection().execute(_CLAIM_CODE, {
+            "hash": token_hash(code), "client": client_id, NOW: now,
+            SEEN_AFTER: seen_after}).first()
 
     def find_code(self, db: Session, code: str) -> TableRow | None:
         """The code's row whatever its state: the failure path of :meth:`claim_code`."""
-        return db.execute(select(CODES.c.code_hash, CODES.c.client_id, CODES.c.account_id,
-                                 CODES.c.used_at)
-                          .where(CODES.c.code_hash == token_hash(code))).first()
+        return db.connection().execute(_FIND_CODE, {"hash": token_hash(code)}).first()
 
     def claim_refresh(self, db: Session, value: str, client_id: str, now: datetime,
-                      usable: ColumnElement[bool]) -> TableRow | None:
+                      seen_after: datetime) -> TableRow | None:
         """S40: use a refresh token up, one conditional ``UPDATE ... RETURNING``, so of
         two concurrent uses one wins: only a token of this client, neither rotated nor
-        revoked, within its idle and absolute limit, and ``usable`` (its account and
-        sign-in session, D10). None when any of these fails: :meth:`find_refresh`
-        tells why (the loser of a race finds it rotated: a reuse)."""
-        return db.execute(
-            update(TOKENS)
-            .where(TOKENS.c.refresh_token_hash == token_hash(value),
-                   TOKENS.c.client_id == client_id, TOKENS.c.rotated_at.is_(None),
-                   TOKENS.c.revoked_at.is_(None), TOKENS.c.refresh_expires_at > now, usable)
-            .values(rotated_at=now).returning(*TOKEN_COLUMNS)
-        ).first()
+        revoked, within its idle and absolute limit, of an account that is not revoked
+        and a sign-in session active after ``seen_after`` (D10). None when any of these
+        fails: :meth:`find_refresh` tells why (the loser of a race finds it rotated)."""
+        return db.connection().execute(_CLAIM_REFRESH, {
+            "hash": token_hash(value), "client": client_id, NOW: now,
+            SEEN_AFTER: seen_after}).first()
 
     def find_bearer(self, db: Session, value: str, now: datetime,
-                    usable: ColumnElement[bool]) -> TableRow | None:
+                    seen_after: datetime) -> TableRow | None:
         """S43, D10: a live access token with what UserInfo answers from, one SELECT:
-        not revoked or expired, ``usable`` (its account and sign-in session), joined to
-        its client's subject type and sector (S45). None for anything else."""
-        return db.execute(
-            select(TOKENS.c.account_id, TOKENS.c.client_id, TOKENS.c.scope,
-                   TOKENS.c.issued_at, TOKENS.c.access_expires_at,
-                   CLIENTS.c.subject_type, CLIENTS.c.sector)
-            .join(CLIENTS, CLIENTS.c.client_id == TOKENS.c.client_id)
-            .where(TOKENS.c.access_token_hash == token_hash(value),
-                   TOKENS.c.revoked_at.is_(None), TOKENS.c.access_expires_at > now, usable)
-        ).first()
+        not revoked or expired, of an account that is not revoked and a sign-in session
+        active after ``seen_after``, joined to its client's subject type and sector
+        (S45). None for anything else."""
+        return db.connection().execute(_FIND_BEARER, {
+            "hash": token_hash(value), NOW: now, SEEN_AFTER: seen_after}).first()
 
     def find_refresh(self, db: Session, value: str) -> TableRow | None:
         """The refresh token's row whatever its state: the failure path of
         :meth:`claim_refresh`."""
-        return db.execute(select(TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family,
-                                 TOKENS.c.sid, TOKENS.c.rotated_at, TOKENS.c.revoked_at,
-                                 TOKENS.c.refresh_expires_at)
-                          .where(TOKENS.c.refresh_token_hash == token_hash(value))).first()
+        return db.connection().execute(_FIND_REFRESH, {
+            "hash": token_hash(value)}).first()
 
     def mark_code_reused(self, db: Session, code_hash: str, now: datetime) -> int:
         """S32: a code presented again: mark it (taking its row lock) and take back what
