@@ -19,7 +19,7 @@ from authlib.oidc.core import AuthorizationCodeMixin
 
 from idp.models import Account
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
-from idp.oidc.tokens import SignInFacts
+from idp.oidc.tokens import SignInFacts, TableRow
 
 SecretCheck = Callable[[OAuthClient, str], bool]
 Now = Callable[[], datetime]
@@ -93,8 +93,8 @@ class Portal(ClientMixin):
 class IssuedCode(AuthorizationCodeMixin):
     """An authorization code row as Authlib's (OpenID Connect) code mixin."""
 
-    def __init__(self, row: AuthorizationCode) -> None:
-        self.row = row
+    def __init__(self, row: AuthorizationCode | TableRow) -> None:
+        self.row = row  # the claim's Core row (idp.oidc.tokens.CODE_COLUMNS)
 
     @property
     def code_challenge(self) -> str | None:
@@ -126,8 +126,8 @@ class IssuedCode(AuthorizationCodeMixin):
 class IssuedToken(TokenMixin):
     """A token row as Authlib's ``TokenMixin``; times from the app's clock."""
 
-    def __init__(self, row: OAuthToken, now: Now) -> None:
-        self.row = row
+    def __init__(self, row: OAuthToken | TableRow, now: Now) -> None:
+        self.row = row  # an ORM row, or a Core row of the hot paths (idp.oidc.tokens)
         self._now = now
 
     def check_client(self, client: ClientMixin) -> bool:

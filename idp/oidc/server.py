@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
@@ -29,14 +30,13 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
-from sqlalchemy import select, update
-from sqlalchemy.orm import defer
+from sqlalchemy import select
 
 from idp import audit
-from idp.models import REVOKED, Account
 from idp.oidc import token_limit
 from idp.oidc.acr import PARTNER_ACR
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
+from idp.oidc.keys import ActiveKey
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
@@ -58,8 +58,22 @@ def _session_is_live(sid: str, account_id: int, now: datetime) -> bool:
     return has_live_session(db(), services().sessions, sid, account_id, now)
 
 
+def _seen_after(now: datetime) -> datetime:
+    """The last activity a sign-in session needs at ``now`` to be live (D5, D10)."""
+    return now - services().sessions.idle
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a token is issued to, as much as ``save_token`` and the ID token's ``sub``
+    read: the claim already checked the account (no account row is loaded)."""
+
+    id: int
+
+
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
+    claimed = False
 
     def generate_authorization_code(self) -> str:
         return secrets.token_urlsafe(32)  # S32: 256 bits
@@ -84,39 +98,54 @@ class CodeGrant(AuthorizationCodeGrant):
         ))
         db().commit()
 
+    def validate_token_request(self) -> None:
+        """Authlib's checks; a code claimed before a later one failed (redirect_uri,
+        PKCE) stays used (S32: a code is presented once)."""
+        try:
+            super().validate_token_request()
+        except OAuth2Error:
+            if self.claimed:
+                db().commit()
+            raise
+
     def query_authorization_code(self, code: str, client: Portal) -> IssuedCode | None:
-        """S32: a code is used up by one conditional UPDATE; a second use finds it used
-        and takes back the tokens the first use issued."""
+        """S32, D10: a code is used up by one conditional ``UPDATE ... RETURNING`` that
+        also checks its client, expiry, account and session; the tokens are stored in
+        the same transaction (``save_token``), so a second use, waiting on the claim,
+        then finds them to take back. Only a failed claim looks again, to tell a reuse
+        (audited, what the first use issued revoked) from a dead or unknown code."""
         now = _now()
-        row = db().get(AuthorizationCode, token_hash(code))
-        if row is None or row.client_id != client.client_id:
-            return None
-        claimed = db().execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == row.code_hash,
-                   AuthorizationCode.used_at.is_(None))
-            .values(used_at=now).execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if not claimed:
-            revoked = oidc().tokens.mark_code_reused(db(), row.code_hash, now)
-            audit.record(db(), now, audit.OIDC_CODE_REUSED, actor=client.client_id,
-                         account_id=row.account_id, revoked=revoked)
-            db().commit()
-            return None
+        _signing_key(client, now)  # made (and committed) before the claim, if ever
+        tokens = oidc().tokens
+        row = tokens.claim_code(db(), code, client.client_id, now, _seen_after(now))
+        if row is not None:
+            self.claimed = True
+            return IssuedCode(row)
+        found = tokens.find_code(db(), code)
+        if found is None or found.client_id != client.client_id or found.used_at is None:
+            return None  # unknown, another client's, expired, or its session or account gone
+        revoked = tokens.mark_code_reused(db(), found.code_hash, now)
+        audit.record(db(), now, audit.OIDC_CODE_REUSED, actor=client.client_id,
+                     account_id=found.account_id, revoked=revoked)
         db().commit()
-        if now >= row.expires_at or not _session_is_live(row.sid, row.account_id, now):
-            return None  # D10: a code dies with its sign-in session
-        return IssuedCode(row)
+        return None
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
         """Kept (used) so that a second use is recognised; purged later."""
 
-    def authenticate_user(self, authorization_code: IssuedCode) -> Account | None:
-        """The account, for the ID token's claims: without its password hash, which
-        the exchange never needs (issue 11)."""
-        account = db().get(Account, authorization_code.row.account_id,
-                           options=[defer(Account.password_hash, raiseload=True)])
-        return account if account is not None and not account.is_revoked else None
+    def authenticate_user(self, authorization_code: IssuedCode) -> TokenHolder:
+        """The account, for the ID token's ``sub``: its id only, since the claim already
+        found it not revoked (issue 11: no account row, no password hash)."""
+        return TokenHolder(authorization_code.row.account_id)
+
+
+def _signing_key(client: Portal, now: datetime) -> ActiveKey:
+    """The key that signs this request's ID token, looked up once (header and
+    signature agree)."""
+    if g.get("oidc_signing_key") is None:
+        g.oidc_signing_key = oidc().signing_keys.current(db(), client.row.id_token_alg, now)
+    key: ActiveKey = g.oidc_signing_key
+    return key
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -149,17 +178,11 @@ class ClefOpenIDCode(OpenIDCode):
             AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()
         return found is not None
 
-    def _key(self, client: Portal) -> Any:
-        """The signing key of this token, looked up once (header and signature agree)."""
-        if g.get("oidc_signing_key") is None:
-            g.oidc_signing_key = oidc().signing_keys.current(db(), client.row.id_token_alg, _now())
-        return g.oidc_signing_key
-
     def resolve_client_private_key(self, client: Portal) -> Any:
-        return self._key(client).key
+        return _signing_key(client, _now()).key
 
     def get_encode_header(self, client: Portal) -> dict[str, str]:
-        key = self._key(client)
+        key = _signing_key(client, _now())
         return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Portal) -> dict[str, Any]:
@@ -183,15 +206,8 @@ class ClefOpenIDCode(OpenIDCode):
             claims[PARTNER_ACR] = authorization_code.row.partner_acr
         return claims
 
-    def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
+    def generate_user_info(self, user: TokenHolder, scope: str) -> dict[str, Any]:
         return {"sub": subject_for(services().keys, g.oidc_client, user.id)}
-
-
-@dataclass(frozen=True)
-class TokenHolder:
-    """Who a refreshed token is issued to, as much as ``save_token`` reads."""
-
-    id: int
 
 
 class RotatingRefreshGrant(RefreshTokenGrant):
@@ -199,38 +215,39 @@ class RotatingRefreshGrant(RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
-        """S40: live, not yet used; a used one presented again revokes its family."""
+        """S40, D10: used up by one conditional ``UPDATE ... RETURNING`` that also
+        checks its client, limits, account and session (issue 11). Only a failed claim
+        looks again: a used one presented again revokes its family (audited), one whose
+        session is gone is revoked with its family; anything else changes nothing."""
         now = _now()
         tokens = oidc().tokens
-        row = tokens.get_by_refresh(db(), refresh_token)
-        if row is None or row.revoked_at is not None:
+        client_id = self.request.client.client_id
+        row = tokens.claim_refresh(db(), refresh_token, client_id, now, _seen_after(now))
+        if row is not None:
+            return IssuedToken(row, _now)
+        found = tokens.find_refresh(db(), refresh_token)
+        if found is None or found.revoked_at is not None:
             return None
-        if row.rotated_at is not None or not tokens.claim_refresh(db(), row, now):
-            revoked = tokens.revoke_family(db(), row.family, now)
-            audit.record(db(), now, audit.OIDC_REFRESH_REUSED, actor=row.client_id,
-                         account_id=row.account_id, revoked=revoked)
+        if found.rotated_at is not None:
+            revoked = tokens.revoke_family(db(), found.family, now)
+            audit.record(db(), now, audit.OIDC_REFRESH_REUSED, actor=found.client_id,
+                         account_id=found.account_id, revoked=revoked)
             db().commit()
-            return None
-        if not (row.refresh_expires_at and now < row.refresh_expires_at):
-            db().rollback()  # expired: leave it unused, it is dead anyway
-            return None
-        if not _session_is_live(row.sid, row.account_id, now):
-            tokens.revoke_family(db(), row.family, now)  # D10: its session is gone
+        elif found.client_id == client_id and found.refresh_expires_at is not None \
+                and now < found.refresh_expires_at \
+                and not _session_is_live(found.sid, found.account_id, now):
+            tokens.revoke_family(db(), found.family, now)  # D10: its session is gone
             db().commit()
-            return None
-        return IssuedToken(row, _now)
+        return None  # another client's, expired, or its account revoked: nothing changes
 
-    def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder | None:
-        """The account behind the token, if not revoked: its status only, one Core
-        SELECT (issue 11: not the whole row with its password hash); a refresh needs
-        nothing else of it (no ID token, the claims come from userinfo)."""
-        account_id = refresh_token.row.account_id
-        status = db().scalar(select(Account.status).where(Account.id == account_id))
-        return TokenHolder(account_id) if status is not None and status != REVOKED else None
+    def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder:
+        """The account behind the token: the claim already found it not revoked; a
+        refresh needs nothing else of it (no ID token, the claims come from userinfo)."""
+        return TokenHolder(refresh_token.row.account_id)
 
     def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
-        """Already used up by authenticate_refresh_token (one conditional UPDATE)."""
-        db().commit()
+        """Already used up by authenticate_refresh_token, committed with its successor
+        by ``save_token``."""
 
 
 def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
@@ -307,17 +324,15 @@ class IntrospectedToken:
 
 class BearerValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
-        row = oidc().tokens.get_by_access(db(), token_string)
+        """S43, D10: one SELECT finds a live token of a usable account and session,
+        with its client's subject type and sector for ``sub`` (issue 11)."""
+        now = _now()
+        row = oidc().tokens.find_bearer(db(), token_string, now, _seen_after(now))
         return IssuedToken(row, _now) if row is not None else None
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:
-        now = _now()
-        row = token.row if token is not None else None
-        if row is None or not oidc().tokens.access_is_live(row, now) \
-                or not _session_is_live(row.sid, row.account_id, now):  # D10
-            raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
-        account = db().get(Account, row.account_id)
-        if account is None or account.is_revoked:
+        """Everything was checked by the look-up: a token it did not find is invalid."""
+        if token is None:
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
 
 
@@ -368,10 +383,12 @@ def build_server(app: Flask) -> AuthorizationServer:
         return Portal(row, oidc().clients.secret_matches) if row is not None else None
 
     def save_token(token: dict[str, Any], request: Any) -> None:
+        """One INSERT, committed with the claim of the code or refresh token it came
+        from: the request's only commit (issue 11)."""
         issued = getattr(request, "authorization_code", None)
         refreshed = getattr(request, "refresh_token", None)
-        code: AuthorizationCode | None = issued.row if issued is not None else None
-        parent: OAuthToken | None = refreshed.row if refreshed is not None else None
+        code = issued.row if issued is not None else None
+        parent = refreshed.row if refreshed is not None else None
         oidc().tokens.save(
             db(), _now(), token, client_id=request.client.get_client_id(), account_id=request.user.id,
             scope=token.get("scope") or (code.scope if code else parent.scope if parent else ""),

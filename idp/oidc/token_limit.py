@@ -57,10 +57,11 @@ def basic_header_is_malformed() -> bool:
 
 def client_row(client_id: str) -> OAuthClient | None:
     """The client's row, read once per request: the limit's key (below) and Authlib's
-    client authentication both ask for it (issue 11: one SELECT, not two)."""
+    client authentication both ask for it (issue 11: one SELECT, not two), as a
+    read-only copy (no ORM loading)."""
     rows: dict[str, OAuthClient | None] = g.setdefault(_ROWS, {})
     if client_id not in rows:
-        rows[client_id] = oidc().clients.get(db(), client_id)
+        rows[client_id] = oidc().clients.get_copy(db(), client_id)
     return rows[client_id]
 
 

@@ -4,6 +4,13 @@ Access tokens are opaque 256-bit random strings, not JWTs: userinfo and introspe
 look them up anyway, a lookup lets logout, revocation and a password reset end them at
 once (S18, S40), and no request pays for a second signature. Refresh tokens rotate on
 every use with reuse detection (S40): the family of a token presented twice is revoked.
+
+The hot paths (a code exchange, a refresh) are Core statements on rows, not ORM objects
+(issue 11): a code or a refresh token is claimed by one ``UPDATE ... RETURNING`` whose
+conditions carry every check that can be made in SQL (issue 11, S32, S40, D10), and the
+new token is one ``INSERT``. The claim's row lock (PostgreSQL) or write lock (SQLite) is
+held until the commit that also stores what it issued, so a concurrent second use waits
+for it and then finds both the code used and the tokens to take back.
 """
 
 from __future__ import annotations
@@ -14,14 +21,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from idp.oidc.models import AuthorizationCode, OAuthToken
+from idp.oidc.liveness import NOW, SEEN_AFTER, usable
+from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.settings import OidcSettings
 
 TOKEN_BYTES = 32
+TableRow = Row[*tuple[Any, ...]]  # a Core result row, read by column name
+CODES: Table = AuthorizationCode.__table__  # type: ignore[assignment]
+TOKENS: Table = OAuthToken.__table__  # type: ignore[assignment]
+CLIENTS: Table = OAuthClient.__table__  # type: ignore[assignment]
+# What a claimed code carries to its tokens and ID token (``IssuedCode``).
+CODE_COLUMNS = tuple(CODES.c[name] for name in (
+    "code_hash", "client_id", "account_id", "redirect_uri", "scope", "nonce",
+    "code_challenge", "code_challenge_method", "auth_time", "amr", "acr", "sid"))
+# What a claimed refresh token carries to its successor (``IssuedToken``).
+TOKEN_COLUMNS = tuple(TOKENS.c[name] for name in (
+    "id", "client_id", "account_id", "scope", "family", "code_hash", "sid", "auth_time",
+    "amr", "acr", "issued_at", "access_expires_at", "family_expires_at", "revoked_at"))
 
 
 def token_hash(value: str) -> str:
@@ -38,6 +57,41 @@ class SignInFacts:
     amr: str
     acr: str
     partner_acr: str | None = None  # D14: the partner's own acr, its own claim
+
+
+# The hot statements, built once (issue 11: building a statement cost more CPU than
+# running it); the request's values are bound parameters. A code or refresh token is
+# claimed by one conditional UPDATE that also checks its account and session (D10).
+_INSERT_TOKEN = insert(TOKENS)
+_CLAIM_CODE = (
+    update(CODES)
+    .where(CODES.c.code_hash == bindparam("hash"),
+           CODES.c.client_id == bindparam("client"), CODES.c.used_at.is_(None),
+           CODES.c.expires_at > bindparam(NOW), usable(CODES.c.account_id, CODES.c.sid))
+    .values(used_at=bindparam(NOW)).returning(*CODE_COLUMNS)
+)
+_FIND_CODE = select(CODES.c.code_hash, CODES.c.client_id, CODES.c.account_id,
+                    CODES.c.used_at).where(CODES.c.code_hash == bindparam("hash"))
+_CLAIM_REFRESH = (
+    update(TOKENS)
+    .where(TOKENS.c.refresh_token_hash == bindparam("hash"),
+           TOKENS.c.client_id == bindparam("client"), TOKENS.c.rotated_at.is_(None),
+           TOKENS.c.revoked_at.is_(None), TOKENS.c.refresh_expires_at > bindparam(NOW),
+           usable(TOKENS.c.account_id, TOKENS.c.sid))
+    .values(rotated_at=bindparam(NOW)).returning(*TOKEN_COLUMNS)
+)
+_FIND_REFRESH = select(
+    TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family, TOKENS.c.sid,
+    TOKENS.c.rotated_at, TOKENS.c.revoked_at, TOKENS.c.refresh_expires_at,
+).where(TOKENS.c.refresh_token_hash == bindparam("hash"))
+_FIND_BEARER = (
+    select(TOKENS.c.account_id, TOKENS.c.client_id, TOKENS.c.scope, TOKENS.c.issued_at,
+           TOKENS.c.access_expires_at, CLIENTS.c.subject_type, CLIENTS.c.sector)
+    .join(CLIENTS, CLIENTS.c.client_id == TOKENS.c.client_id)
+    .where(TOKENS.c.access_token_hash == bindparam("hash"),
+           TOKENS.c.revoked_at.is_(None), TOKENS.c.access_expires_at > bindparam(NOW),
+           usable(TOKENS.c.account_id, TOKENS.c.sid))
+)
 
 
 class Tokens:
@@ -58,10 +112,10 @@ class Tokens:
         return token
 
     def save(self, db: Session, now: datetime, token: dict[str, Any], *, client_id: str,
-             account_id: int, scope: str, code: AuthorizationCode | None,
-             parent: OAuthToken | None) -> OAuthToken:
-        """Store what was issued: from a code (a new family) or from a refresh token
-        (the same family, its absolute limit unchanged)."""
+             account_id: int, scope: str, code: Any = None, parent: Any = None) -> None:
+        """Store what was issued, one INSERT: from a claimed code row (a new family) or
+        a claimed refresh token row (the same family, its absolute limit unchanged).
+        The caller commits, in the claim's transaction (see the module docstring)."""
         if parent is not None:
             family, family_expires = parent.family, parent.family_expires_at
             facts = SignInFacts(parent.sid, parent.auth_time, parent.amr, parent.acr)
@@ -78,29 +132,55 @@ class Tokens:
             refresh_expires = now + self.refresh_idle
             if family_expires is not None:
                 refresh_expires = min(refresh_expires, family_expires)
-        row = OAuthToken(
-            client_id=client_id, account_id=account_id, scope=scope,
-            access_token_hash=token_hash(token["access_token"]),
-            refresh_token_hash=token_hash(refresh) if refresh else None,
-            family=family, code_hash=code_hash, sid=facts.sid, auth_time=facts.auth_time,
-            amr=facts.amr, acr=facts.acr, issued_at=now,
-            access_expires_at=now + self.access_lifetime,
-            refresh_expires_at=refresh_expires, family_expires_at=family_expires,
-        )
-        db.add(row)
-        if code is not None and self._code_reused_meanwhile(db, code.code_hash):
-            row.revoked_at = now  # S32: a reuse raced this exchange
-        return row
+        db.connection().execute(_INSERT_TOKEN, {
+            "client_id": client_id, "account_id": account_id, "scope": scope,
+            "access_token_hash": token_hash(token["access_token"]),
+            "refresh_token_hash": token_hash(refresh) if refresh else None,
+            "family": family, "code_hash": code_hash, "sid": facts.sid,
+            "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
+            "issued_at": now, "access_expires_at": now + self.access_lifetime,
+            "refresh_expires_at": refresh_expires, "family_expires_at": family_expires,
+        })
 
-    def _code_reused_meanwhile(self, db: Session, code_hash: str) -> bool:
-        """Checked after the token row is written, under the code row's lock: either
-        the reuse committed first (seen here), or it waits for this transaction and
-        then revokes the committed token (:meth:`mark_code_reused`)."""
-        db.flush()
-        reused = db.execute(select(AuthorizationCode.reused_at)
-                            .where(AuthorizationCode.code_hash == code_hash)
-                            .with_for_update()).scalar_one_or_none()
-        return reused is not None
+    def claim_code(self, db: Session, code: str, client_id: str, now: datetime,
+                   seen_after: datetime) -> TableRow | None:
+        """S32: use a code up, one conditional ``UPDATE ... RETURNING``: only a code of
+        this client, not used, not expired, of an account that is not revoked and a
+        sign-in session active after ``seen_after`` (D10). None when any of these
+        fails: :meth:`find_code` tells why."""
+        return db.connection().execute(_CLAIM_CODE, {
+            "hash": token_hash(code), "client": client_id, NOW: now,
+            SEEN_AFTER: seen_after}).first()
+
+    def find_code(self, db: Session, code: str) -> TableRow | None:
+        """The code's row whatever its state: the failure path of :meth:`claim_code`."""
+        return db.connection().execute(_FIND_CODE, {"hash": token_hash(code)}).first()
+
+    def claim_refresh(self, db: Session, value: str, client_id: str, now: datetime,
+                      seen_after: datetime) -> TableRow | None:
+        """S40: use a refresh token up, one conditional ``UPDATE ... RETURNING``, so of
+        two concurrent uses one wins: only a token of this client, neither rotated nor
+        revoked, within its idle and absolute limit, of an account that is not revoked
+        and a sign-in session active after ``seen_after`` (D10). None when any of these
+        fails: :meth:`find_refresh` tells why (the loser of a race finds it rotated)."""
+        return db.connection().execute(_CLAIM_REFRESH, {
+            "hash": token_hash(value), "client": client_id, NOW: now,
+            SEEN_AFTER: seen_after}).first()
+
+    def find_bearer(self, db: Session, value: str, now: datetime,
+                    seen_after: datetime) -> TableRow | None:
+        """S43, D10: a live access token with what UserInfo answers from, one SELECT:
+        not revoked or expired, of an account that is not revoked and a sign-in session
+        active after ``seen_after``, joined to its client's subject type and sector
+        (S45). None for anything else."""
+        return db.connection().execute(_FIND_BEARER, {
+            "hash": token_hash(value), NOW: now, SEEN_AFTER: seen_after}).first()
+
+    def find_refresh(self, db: Session, value: str) -> TableRow | None:
+        """The refresh token's row whatever its state: the failure path of
+        :meth:`claim_refresh`."""
+        return db.connection().execute(_FIND_REFRESH, {
+            "hash": token_hash(value)}).first()
 
     def mark_code_reused(self, db: Session, code_hash: str, now: datetime) -> int:
         """S32: a code presented again: mark it (taking its row lock) and take back what
@@ -123,23 +203,6 @@ class Tokens:
     def refresh_is_live(self, row: OAuthToken, now: datetime) -> bool:
         return (row.revoked_at is None and row.rotated_at is None
                 and row.refresh_expires_at is not None and now < row.refresh_expires_at)
-
-    def claim_refresh(self, db: Session, row: OAuthToken, now: datetime) -> bool:
-        """Use a refresh token up: one conditional UPDATE, so of two concurrent uses
-        one wins; the loser is treated as a reuse."""
-        result = db.execute(
-            update(OAuthToken)
-            .where(OAuthToken.id == row.id, OAuthToken.rotated_at.is_(None),
-                   OAuthToken.revoked_at.is_(None))
-            .values(rotated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = bool(result.rowcount)  # type: ignore[attr-defined]
-        if claimed:
-            # Known to the ORM as stored: assigning it would flush a second UPDATE of the
-            # same column at the commit (issue 11).
-            set_committed_value(row, "rotated_at", now)
-        return claimed
 
     def _revoke(self, db: Session, now: datetime, *conditions: Any) -> int:
         result = db.execute(

@@ -347,11 +347,8 @@ def userinfo() -> ResponseReturnValue:
         status, body, headers = error()
         return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
                         status=status, headers=headers, mimetype="application/json")
-    row = token.row  # idp.oidc.authlib_models.IssuedToken
-    client = oidc().clients.get(db(), row.client_id)
-    if client is None:
-        abort(401)
-    return jsonify({"sub": subject_for(services().keys, client, row.account_id)})
+    row = token.row  # idp.oidc.tokens.Tokens.find_bearer: with its client's subject type
+    return jsonify({"sub": subject_for(services().keys, row, row.account_id)})
 
 
 @bp.post("/revoke")
