@@ -36,7 +36,7 @@ CLIENTS: Table = OAuthClient.__table__  # type: ignore[assignment]
 # What a claimed code carries to its tokens and ID token (``IssuedCode``).
 CODE_COLUMNS = tuple(CODES.c[name] for name in (
     "code_hash", "client_id", "account_id", "redirect_uri", "scope", "nonce",
-    "code_challenge", "code_challenge_method", "auth_time", "amr", "acr", "sid"))
+    "code_challenge", "code_challenge_method", "auth_time", "amr", "acr", "partner_acr", "sid"))
 # What a claimed refresh token carries to its successor (``IssuedToken``).
 TOKEN_COLUMNS = tuple(TOKENS.c[name] for name in (
     "id", "client_id", "account_id", "scope", "family", "code_hash", "sid", "auth_time",
