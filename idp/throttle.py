@@ -65,6 +65,18 @@ class Throttle:
     def __init__(self, settings: LockoutSettings, keys: KeyRing) -> None:
         self._settings = settings
         self._keys = keys
+        # The distinct temporary lock lengths, longest first, with the failure count
+        # from which each applies: they depend on the settings only, so the claim's
+        # SQL is built from them without walking every count per attempt (issue 11).
+        self._lock_steps: list[tuple[int, timedelta]] = []
+        for count in range(settings.permanent_after - 1, settings.threshold - 1, -1):
+            length = self.lock_length(count)
+            if length is None or length >= PERMANENT:
+                continue
+            if count > settings.threshold and length == self.lock_length(count - 1):
+                continue  # lengths are capped: only the distinct steps need a branch
+            self._lock_steps.append((count, length))
+        self._first_lock = self.lock_length(1)
 
     def key_for(self, username_key: str, step: str = PASSWORD_STEP) -> str:
         if step not in STEPS:
@@ -93,7 +105,7 @@ class Throttle:
         key = self.key_for(username_key, step)
         new_failures = LoginThrottle.failures + 1
         lock_until = self._lock_expression(new_failures, now)
-        first_lock = self.lock_length(1)
+        first_lock = self._first_lock
         statement = upsert(
             db, LoginThrottle,
             {"key": key, "failures": 1,
@@ -112,13 +124,7 @@ class Throttle:
         for every count that can lock, so both databases evaluate the same schedule."""
         s = self._settings
         whens = [(failures >= s.permanent_after, literal(now + PERMANENT))]
-        for count in range(s.permanent_after - 1, s.threshold - 1, -1):
-            length = self.lock_length(count)
-            if length is not None and length < PERMANENT:
-                # Lengths are capped, so only the distinct steps need a branch.
-                if count > s.threshold and length == self.lock_length(count - 1):
-                    continue
-                whens.append((failures >= count, literal(now + length)))
+        whens += [(failures >= count, literal(now + length)) for count, length in self._lock_steps]
         return case(*whens, else_=literal(None, type_=LoginThrottle.locked_until.type))
 
     def clear(self, db: Session, username_key: str, steps: tuple[str, ...] = STEPS) -> bool:
