@@ -31,10 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, literal, or_
+from sqlalchemy import bindparam, case, delete, literal, or_
 from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
