@@ -136,9 +136,11 @@ class ServerSessionInterface(SessionInterface):
                                            samesite="Lax")
                 return
             session.setdefault(CSRF_KEY, new_form_token())
-            session.token, session.record = svc.sessions.create(db(), now, dict(session))
-            changed = True
-        elif session.modified and dict(session) != session.record.data:
+            session.token = svc.sessions.insert_anonymous(db(), now, dict(session))
+            db().commit()  # with whatever the view left pending
+            _set_cookie(response, name, session.token, secure)
+            return
+        if session.modified and dict(session) != session.record.data:
             # Only a real change is written: an equal value would still be flushed, and
             # cost a transaction and a commit after the view's own (issue 11).
             session.record.data = dict(session)
@@ -151,10 +153,12 @@ class ServerSessionInterface(SessionInterface):
         if changed or touched or wrote or pending:
             db().commit()
         if changed:
-            # A browser-session cookie: the server decides when it dies (D6).
-            response.set_cookie(
-                name, session.token or "", path="/", secure=secure, httponly=True, samesite="Lax"
-            )
+            _set_cookie(response, name, session.token or "", secure)
+
+
+def _set_cookie(response: Response, name: str, token: str, secure: bool) -> None:
+    # A browser-session cookie: the server decides when it dies (D6).
+    response.set_cookie(name, token, path="/", secure=secure, httponly=True, samesite="Lax")
 
 
 def current_session() -> ServerSession:
