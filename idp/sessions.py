@@ -214,17 +214,17 @@ class SessionStore:
         return True
 
     def renew(self, db: Session, old: WebSession | None, now: datetime) -> tuple[str, WebSession]:
-        """Move a session to a fresh token (S20): the row takes the new token's key in
-        place, one UPDATE of its primary key rather than an INSERT and a DELETE (issue
-        11); the old token's key then names no row, as before. Two requests renewing
-        the same row at once: the second's UPDATE matches nothing and fails, as its
-        DELETE did."""
-        if old is None:
-            return self.create(db, now, {})
-        token = new_token()
-        old.id = session_id(token)
-        old.last_seen_at = now
-        return token, old
+        """Move a session to a fresh token (S20); the old row is deleted."""
+        token, record = self.create(db, now, old.data if old else {})
+        if old is not None:
+            record.account_id = old.account_id
+            record.level = old.level
+            record.created_at = old.created_at
+            record.expires_at = old.expires_at
+            record.auth_time = old.auth_time
+            record.amr = old.amr
+            db.delete(old)
+        return token, record
 
     def passed_password(
         self, db: Session, old: WebSession | None, account_id: int, now: datetime
