@@ -218,3 +218,18 @@ def test_prompt_login_from_an_anonymous_visitor_comes_back_once(app: Flask) -> N
     # Another prompt=login request now sends the signed-in person round again.
     again = browser.get(jobs.authorize_url(Request(), prompt="login"))
     assert again.status_code == 303 and "/signin" in again.headers["Location"]
+
+
+def test_a_double_clicked_sign_in_is_no_error(app: Flask) -> None:
+    """Two POSTs of the password from one browser at once (a double click): both
+    renew the same session row; neither may fail with a 500 (S20 renewal under a race)."""
+    from tests.at_once import at_once, clones
+
+    create_account(app, "alice")
+    browser = app.test_client()
+    token = csrf_from(browser.get("/signin"))
+    tabs = clones(app, browser, 2)
+    form = {"csrf_token": token, "username": "alice", "password": GOOD_PASSWORD}
+    statuses = at_once(2, lambda i: tabs[i].post("/signin", data=form).status_code)
+    assert all(status < 500 for status in statuses), statuses
+    assert 303 in statuses
