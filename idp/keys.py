@@ -14,10 +14,17 @@ import hmac
 class KeyRing:
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode("utf-8")
+        # Purposes are a fixed handful of names in the code: each key is derived once
+        # per process, not at every keyed hash (issue 11).
+        self._derived: dict[str, bytes] = {}
 
     def derive(self, purpose: str) -> bytes:
         """The 32-byte key for ``purpose``."""
-        return hmac.new(self._secret, purpose.encode("utf-8"), hashlib.sha256).digest()
+        key = self._derived.get(purpose)
+        if key is None:
+            key = hmac.new(self._secret, purpose.encode("utf-8"), hashlib.sha256).digest()
+            self._derived[purpose] = key
+        return key
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         """Hex HMAC of ``value`` under the purpose's key: a stored form of a short code

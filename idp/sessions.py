@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from idp import audit
@@ -195,6 +195,15 @@ class SessionStore:
         )
         db.add(record)
         return token, record
+
+    def insert_anonymous(self, db: Session, now: datetime, data: dict[str, Any]) -> str:
+        """A new visitor's session, written as the response leaves: one Core INSERT, no
+        ORM object, since nothing reads the row again in this request (issue 11).
+        Returns the token for the cookie. The caller commits."""
+        token = new_token()
+        db.execute(insert(WebSession).values(id=session_id(token), level=ANONYMOUS,
+                                             data=dict(data), created_at=now, last_seen_at=now))
+        return token
 
     def touch(self, record: WebSession, now: datetime, *, force: bool = False) -> bool:
         """Record activity, at most once per ``touch_interval`` (always with ``force``:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
-from flask_babel import get_locale
+from flask import Flask, g, request
+from flask_babel import get_locale, get_translations
 
 from idp.forms import PostOnlyForm
 from idp.i18n import languages
@@ -47,5 +47,34 @@ def page_context() -> dict[str, Any]:
     }
 
 
+MEMO = "clef_translations"  # on Flask-Babel's per-request namespace
+
+
+def page_translations() -> Any:
+    """This request's translations, looked up once per locale: Flask-Babel finds them
+    again (context, locale, cache key) at every ``_()`` of a template, a dozen or more
+    per page (issue 11). Remembered beside the locale object they were found for, so
+    ``force_locale`` (mail in the person's language) and ``refresh`` still switch."""
+    space = g.get("_flask_babel")
+    locale = getattr(space, "babel_locale", None)
+    if locale is not None:
+        memo = getattr(space, MEMO, None)
+        if memo is not None and memo[0] is locale:
+            return memo[1]
+    translations = get_translations()
+    space = g.get("_flask_babel")
+    if space is not None:
+        setattr(space, MEMO, (getattr(space, "babel_locale", None), translations))
+    return translations
+
+
 def register_template_context(app: Flask) -> None:
     app.context_processor(page_context)
+    # The same callables Flask-Babel installs, on the remembered translations.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: page_translations().ugettext(s),
+        ngettext=lambda s, p, n: page_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: page_translations().unpgettext(c, s, p, n),
+    )

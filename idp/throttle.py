@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, literal, or_
+from sqlalchemy import bindparam, case, delete, literal, or_
 from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
@@ -65,6 +66,19 @@ class Throttle:
     def __init__(self, settings: LockoutSettings, keys: KeyRing) -> None:
         self._settings = settings
         self._keys = keys
+        # The distinct temporary lock lengths, longest first, with the failure count
+        # from which each applies: they depend on the settings only, so the claim's
+        # SQL is built from them without walking every count per attempt (issue 11).
+        self._lock_steps: list[tuple[int, timedelta]] = []
+        for count in range(settings.permanent_after - 1, settings.threshold - 1, -1):
+            length = self.lock_length(count)
+            if length is None or length >= PERMANENT:
+                continue
+            if count > settings.threshold and length == self.lock_length(count - 1):
+                continue  # lengths are capped: only the distinct steps need a branch
+            self._lock_steps.append((count, length))
+        self._first_lock = self.lock_length(1)
+        self._claims: dict[str, Any] = {}  # the claim's statement, built once per dialect
 
     def key_for(self, username_key: str, step: str = PASSWORD_STEP) -> str:
         if step not in STEPS:
@@ -91,35 +105,41 @@ class Throttle:
         Commits, so the claim is visible to every other worker at once.
         """
         key = self.key_for(username_key, step)
-        new_failures = LoginThrottle.failures + 1
-        lock_until = self._lock_expression(new_failures, now)
-        first_lock = self.lock_length(1)
-        statement = upsert(
-            db, LoginThrottle,
-            {"key": key, "failures": 1,
-             "locked_until": now + first_lock if first_lock else None, "updated_at": now},
-            key=LoginThrottle.key,
-            update={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
-            where=or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
-        ).returning(LoginThrottle.failures)
-        claimed = db.execute(statement).scalar_one_or_none()
+        first_lock = self._first_lock
+        params: dict[str, Any] = {
+            "key": key, "now": now, "first_lock": now + first_lock if first_lock else None,
+            "lock_permanent": now + PERMANENT,
+            **{f"lock_{count}": now + length for count, length in self._lock_steps}}
+        claimed = db.execute(self._claim_statement(db), params).scalar_one_or_none()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))
 
-    def _lock_expression(self, failures: ColumnElement[int], now: datetime) -> ColumnElement[datetime]:
-        """SQL for the lock that ``failures`` (an expression) implies, computed in Python
-        for every count that can lock, so both databases evaluate the same schedule."""
-        s = self._settings
-        whens = [(failures >= s.permanent_after, literal(now + PERMANENT))]
-        for count in range(s.permanent_after - 1, s.threshold - 1, -1):
-            length = self.lock_length(count)
-            if length is not None and length < PERMANENT:
-                # Lengths are capped, so only the distinct steps need a branch.
-                if count > s.threshold and length == self.lock_length(count - 1):
-                    continue
-                whens.append((failures >= count, literal(now + length)))
-        return case(*whens, else_=literal(None, type_=LoginThrottle.locked_until.type))
+    def _claim_statement(self, db: Session) -> Any:
+        """The claim's upsert with the times as parameters: one statement object per
+        dialect, so SQLAlchemy neither rebuilds nor re-keys it per attempt (issue 11).
+        The lock a count implies is still chosen by the database in the same UPDATE."""
+        dialect = db.get_bind().dialect.name
+        statement = self._claims.get(dialect)
+        if statement is None:
+            when = LoginThrottle.__table__.c.updated_at.type
+            now = bindparam("now", type_=when)
+            new_failures = LoginThrottle.failures + 1
+            whens = [(new_failures >= self._settings.permanent_after,
+                      bindparam("lock_permanent", type_=when))]
+            whens += [(new_failures >= count, bindparam(f"lock_{count}", type_=when))
+                      for count, _ in self._lock_steps]
+            lock_until = case(*whens, else_=literal(None, type_=when))
+            statement = upsert(
+                db, LoginThrottle,
+                {"key": bindparam("key"), "failures": 1,
+                 "locked_until": bindparam("first_lock", type_=when), "updated_at": now},
+                key=LoginThrottle.key,
+                update={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
+                where=or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+            ).returning(LoginThrottle.failures)
+            self._claims[dialect] = statement
+        return statement
 
     def clear(self, db: Session, username_key: str, steps: tuple[str, ...] = STEPS) -> bool:
         """Forget the counts and locks of ``steps``: every step for a full sign-in or an

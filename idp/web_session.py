@@ -128,6 +128,7 @@ class ServerSessionInterface(SessionInterface):
         svc = services()
         now = svc.clock.now()
         changed = session.renewed
+        wrote = False
         if session.record is None:
             if not session.modified or not dict(session):
                 if session.expired:  # told once (J4): the dead cookie goes
@@ -135,20 +136,29 @@ class ServerSessionInterface(SessionInterface):
                                            samesite="Lax")
                 return
             session.setdefault(CSRF_KEY, new_form_token())
-            session.token, session.record = svc.sessions.create(db(), now, dict(session))
-            changed = True
-        elif session.modified and dict(session) != session.record.data:
+            session.token = svc.sessions.insert_anonymous(db(), now, dict(session))
+            db().commit()  # with whatever the view left pending
+            _set_cookie(response, name, session.token, secure)
+            return
+        if session.modified and dict(session) != session.record.data:
             # Only a real change is written: an equal value would still be flushed, and
             # cost a transaction and a commit after the view's own (issue 11).
             session.record.data = dict(session)
+            wrote = True
         touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
-        if changed or touched or session.modified:
+        # A value set again unchanged (``next`` from the sign-in page's own link) marks
+        # the session modified but writes nothing: no empty commit for it (issue 11).
+        # What a view left pending is still committed, as before.
+        pending = db().new or db().dirty or db().deleted
+        if changed or touched or wrote or pending:
             db().commit()
         if changed:
-            # A browser-session cookie: the server decides when it dies (D6).
-            response.set_cookie(
-                name, session.token or "", path="/", secure=secure, httponly=True, samesite="Lax"
-            )
+            _set_cookie(response, name, session.token or "", secure)
+
+
+def _set_cookie(response: Response, name: str, token: str, secure: bool) -> None:
+    # A browser-session cookie: the server decides when it dies (D6).
+    response.set_cookie(name, token, path="/", secure=secure, httponly=True, samesite="Lax")
 
 
 def current_session() -> ServerSession:

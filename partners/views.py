@@ -24,7 +24,7 @@ from idp.forms import PostOnlyForm
 from idp.i18n import select_locale
 from idp.oidc.acr import PARTNER_ACR
 from idp.runtime import db, services
-from idp.sessions import FULL
+from idp.sessions import FULL, PASSWORD
 from idp.views.common import after_sign_in_target, now, remember_next, where
 from idp.web_session import (
     current_session,
@@ -185,8 +185,12 @@ def _password_pages_do_not_apply() -> ResponseReturnValue | None:
     blueprint = (request.endpoint or "").split(".")[0]
     if blueprint not in PASSWORD_SLICES:
         return None
-    account_id = current_session().account_id
-    if account_id is None or _svc().partners.link_of(db(), account_id) is None:
+    current = current_session()
+    # A session at the password step has just proved a password, which a partner
+    # identity never has (NO_PASSWORD): no look-up on the second-step pages (issue 11).
+    if current.account_id is None or current.level == PASSWORD:
+        return None
+    if _svc().partners.link_of(db(), current.account_id) is None:
         return None
     return render_template("partners/not_applicable.html"), 403
 

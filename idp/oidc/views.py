@@ -56,7 +56,7 @@ from idp.oidc.tokens import SignInFacts
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
 from idp.sessions import FULL
-from idp.views.common import now, remember_next, session_account, where
+from idp.views.common import now, session_account, where
 from idp.web_session import current_session, store_now
 
 bp = Blueprint("oidc", __name__)
@@ -185,11 +185,13 @@ def authorize() -> ResponseReturnValue:
     ) or ("none" in prompts and not _hint_names(client, account, payload.data)):
         if "none" in prompts:
             return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
-        return _to_sign_in(payload.data.get("login_hint"))
-    reauth.forget(session)
+        demands = "login" in prompts or max_age is not None or bool(
+            (payload.data.get("acr_values") or "").split())
+        return _to_sign_in(payload.data.get("login_hint"), demands)
 
     scope = grant.request.client.get_allowed_scope(payload.scope or "")
-    if _needs_consent(client, account, scope, prompts):
+    needed, given = _needs_consent(client, account, scope, prompts)
+    if needed:
         if "none" in prompts:
             return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
         decision = _consent_decision()
@@ -197,16 +199,41 @@ def authorize() -> ResponseReturnValue:
             return render_template("oidc/consent.html", client=client, form=PostOnlyForm(),
                                    action=request.full_path.rstrip("?"))
         if decision is False:
-            return server.create_authorization_response(grant_user=None, grant=grant)
-        _remember_consent(account, client, scope)
+            reauth.forget(session)
+            return _respond(server, grant, None)
+        _remember_consent(account, client, scope, given)
+    # The S37 marker goes when the request is answered, not when its consent page is
+    # shown: the consent form posts the same request, which must still pass.
+    reauth.forget(session)
 
     _remember_portal(account, client)
     audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
     signed_in = SignedIn(account, _sign_in_facts(record))  # Authlib's grant_user
-    store_now()  # the portal session's sid, stored by this commit (issue 11)
-    db().commit()
-    return server.create_authorization_response(grant_user=signed_in, grant=grant)
+    # The portal session's sid and the audit row are committed with the code, by
+    # the code's own commit (CodeGrant.save_authorization_code): one commit (issue 11).
+    store_now()
+    return _respond(server, grant, signed_in)
+
+
+def _respond(server: AuthorizationServer, grant: Any, grant_user: SignedIn | None) -> Response:
+    """Authlib's ``create_authorization_response`` without its second validation of the
+    request: ``get_consent_grant`` validated this very request moments ago (client,
+    redirect URI, PKCE, nonce), so only the answer is made here (issue 11). The same
+    error handling and hooks as Authlib's own (the server's, which add ``iss`` for RFC
+    9207, S38, and the grant's)."""
+    server.execute_hook("before_create_authorization_response", grant_user=grant_user,
+                        grant=grant)
+    try:
+        status, body, headers = grant.create_authorization_response(grant.redirect_uri,
+                                                                    grant_user)
+        response: Response = server.handle_response(status, body, headers)
+    except OAuth2Error as error:
+        error.state = grant.request.payload.state
+        response = server.handle_error_response(grant.request, error)
+    grant.execute_hook("after_authorization_response", response)
+    server.execute_hook("after_create_authorization_response", response)
+    return response
 
 
 def _needs_sign_in(account: Account, record: Any, prompts: set[str],
@@ -242,24 +269,29 @@ def _hint_names(client: OAuthClient, account: Account | None, data: dict[str, An
                                                 account.id if account else None)
 
 
-def _to_sign_in(login_hint: str | None) -> ResponseReturnValue:
-    """Through the sign-in screens and back to this same request (S37)."""
+def _to_sign_in(login_hint: str | None, demands: bool) -> ResponseReturnValue:
+    """Through the sign-in screens and back to this same request (S37). The sign-in page
+    keeps ``next`` from its own link; the marker is kept only for a request that asks
+    for a new or stronger sign-in (``demands``), so a plain request writes no session
+    for an anonymous visitor here (issue 11)."""
     target = _this_request() if request.method == "GET" else None
     if target is None:
         abort(400)
-    reauth.ask(session, target, now())
-    remember_next(target)
+    if demands:
+        reauth.ask(session, target, now())
     hint = login_hint if login_hint and len(login_hint) <= 64 else None
     return redirect(url_for("auth.sign_in", next=target, login_hint=hint), code=303)
 
 
-def _needs_consent(client: OAuthClient, account: Account, scope: str, prompts: set[str]) -> bool:
+def _needs_consent(client: OAuthClient, account: Account, scope: str,
+                   prompts: set[str]) -> tuple[bool, Consent | None]:
+    """Whether to ask, and the consent already given (read once per request)."""
     if client.trusted:
-        return False
+        return False, None
     if "consent" in prompts and request.method == "GET":
-        return True
+        return True, None  # the page is shown whatever was given
     given = db().get(Consent, (account.id, client.client_id))
-    return given is None or not set(scope.split()) <= set(given.scope.split())
+    return given is None or not set(scope.split()) <= set(given.scope.split()), given
 
 
 def _consent_decision() -> bool | None:
@@ -273,8 +305,8 @@ def _consent_decision() -> bool | None:
     return request.form.get("decision") == "allow"
 
 
-def _remember_consent(account: Account, client: OAuthClient, scope: str) -> None:
-    row = db().get(Consent, (account.id, client.client_id))
+def _remember_consent(account: Account, client: OAuthClient, scope: str,
+                      row: Consent | None) -> None:
     if row is None:
         db().add(Consent(account_id=account.id, client_id=client.client_id, scope=scope,
                          granted_at=now()))
@@ -284,16 +316,18 @@ def _remember_consent(account: Account, client: OAuthClient, scope: str) -> None
                  account_id=account.id, where=where(), client=client.client_id)
 
 
-def _provider_sid() -> str:
+def _provider_sid() -> tuple[str, bool]:
+    """The sign-in session's sid at the portals, and whether it was made just now."""
     sid = session.get(SID_KEY)
-    if not isinstance(sid, str):
-        sid = secrets.token_urlsafe(24)
-        session[SID_KEY] = sid
-    return sid
+    if isinstance(sid, str):
+        return sid, False
+    sid = secrets.token_urlsafe(24)
+    session[SID_KEY] = sid
+    return sid, True
 
 
 def _sign_in_facts(record: Any) -> SignInFacts:
-    return SignInFacts(sid=_provider_sid(), auth_time=record.auth_time, amr=record.amr or "",
+    return SignInFacts(sid=_provider_sid()[0], auth_time=record.auth_time, amr=record.amr or "",
                        acr=levels.achieved(record.amr), partner_acr=_partner_acr(record))
 
 
@@ -309,8 +343,9 @@ def _partner_acr(record: Any) -> str | None:
 def _remember_portal(account: Account, client: OAuthClient) -> None:
     """Which portals this sign-in session was used with: each gets a back-channel
     logout when the session ends."""
-    sid = _provider_sid()
-    if db().get(PortalSession, (sid, client.client_id)) is None:
+    sid, new = _provider_sid()
+    # A sid made just now (192 random bits) has no portal session yet: no look-up.
+    if new or db().get(PortalSession, (sid, client.client_id)) is None:
         db().add(PortalSession(sid=sid, client_id=client.client_id, account_id=account.id,
                                created_at=now()))
 

@@ -38,8 +38,10 @@ BLANK_CODE = {TOTP: _l("Enter the code your app shows now."),
 
 
 def _page(factor: SecondFactor, form: CodeForm, status: int = 200,
-          error: str | None = None, notice: str | None = None) -> ResponseReturnValue:
-    has_keys = mfa_services().security_keys.count(db(), factor.account_id) > 0
+          error: str | None = None, notice: str | None = None,
+          has_keys: bool | None = None) -> ResponseReturnValue:
+    if has_keys is None:
+        has_keys = _has_keys(factor.account_id)
     return render_template("mfa/challenge.html", factor=factor, form=form, error=error,
                            notice=notice, resend=PostOnlyForm(), email=EMAIL,
                            has_keys=has_keys), status
@@ -47,6 +49,10 @@ def _page(factor: SecondFactor, form: CodeForm, status: int = 200,
 
 def _factor_of(account: Account) -> SecondFactor | None:
     return mfa_services().factors.get(db(), account.id)
+
+
+def _has_keys(account_id: int) -> bool:
+    return mfa_services().security_keys.count(db(), account_id) > 0
 
 
 @bp.route("/challenge", methods=["GET", "POST"])
@@ -57,7 +63,9 @@ def challenge() -> ResponseReturnValue:
         return redirect(after_sign_in_target(), code=303)
     account = current_account()
     factor = _factor_of(account)
-    has_keys = mfa_services().security_keys.count(db(), account.id) > 0
+    # Keys are counted once, and only where they change the answer: a code posted for
+    # an existing factor is checked whatever keys there are (issue 11).
+    has_keys = _has_keys(account.id) if factor is None or request.method == "GET" else None
     if factor is None and not has_keys:
         # J8: an account that never finished setting up does it now, before anything else.
         return redirect(url_for("mfa.setup"), code=303)
@@ -69,7 +77,7 @@ def challenge() -> ResponseReturnValue:
     if request.method == "GET":
         mailed = mfa_services().second_step.mails_code(factor)
         notice = _send_sign_in_code(account) if mailed else None
-        return _page(factor, form, notice=notice)
+        return _page(factor, form, notice=notice, has_keys=has_keys)
     if not form.validate_on_submit():
         return _page(factor, form, 400)
     targets: list[str] = []
