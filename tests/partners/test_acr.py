@@ -49,6 +49,7 @@ def _through(app: Flask, portal: RelyingParty, partner: Partner, browser=None,  
     req = Request()
     first = browser.get(portal.authorize_url(req, **params))
     if first.status_code == 303 and "/signin" in first.headers["Location"]:
+        browser.get(first.headers["Location"])  # the sign-in page, as a browser follows it
         landed = browser.get(path_of(at_partner(partner, start_trip(browser, partner), "bob")))
         assert landed.status_code == 303, landed.get_data(as_text=True)[:300]
         first = browser.get(landed.headers["Location"])

@@ -178,7 +178,9 @@ def test_j14_the_partners_logout_reaches_the_portals_in_turn(
         rp = RelyingParty(app, client_id, secret, CALLBACK)
         create_account(telling_bank.app, "bob")
         browser, req = app.test_client(), Request()
-        assert browser.get(rp.authorize_url(req)).status_code == 303
+        first = browser.get(rp.authorize_url(req))
+        assert first.status_code == 303
+        browser.get(first.headers["Location"])  # the sign-in page, as a browser follows it
         landed = browser.get(path_of(at_partner(telling_bank, start_trip(browser, telling_bank), "bob")))
         params = rp.callback(browser.get(landed.headers["Location"]))
         tokens = rp.exchange(browser, params["code"], req).get_json()
