@@ -24,13 +24,23 @@ NUL_MESSAGE = _l(
 )
 
 
+# The bodies Werkzeug parses into ``request.form``; any other body leaves it empty.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _texts() -> Iterable[str]:
-    """Every piece of the request a view may read as text."""
+    """Every piece of the request a view may read as text. The query string and the
+    form are parsed only when the request has one (issue 11): most requests carry
+    neither, and an empty one yields nothing to check."""
     yield request.path
     yield request.remote_addr or ""  # from X-Forwarded-For behind a trusted proxy
     yield request.headers.get("User-Agent", "")
-    for values in (request.args, request.form):
-        for key, value in values.items(multi=True):
+    if request.environ.get("QUERY_STRING"):
+        for key, value in request.args.items(multi=True):
+            yield key
+            yield value
+    if request.mimetype in FORM_TYPES:
+        for key, value in request.form.items(multi=True):
             yield key
             yield value
 

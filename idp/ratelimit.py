@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage
@@ -47,6 +47,36 @@ class SweptMemoryStorage(MemoryStorage):
         if now >= self.next_sweep:
             self.next_sweep = now + SWEEP_SECONDS
             getattr(self, "_MemoryStorage__expire_events")()  # noqa: B009 (a mangled name)
+
+
+def init_limiter(app: Flask) -> None:
+    """Flask-Limiter on ``app``, with its before-request check only where it has work.
+
+    Every Clef limit is a decorator on its view, checked when the view runs (and the
+    store's recovery after an outage is tried there too). The extension's own
+    before-request hook applies only default, application, blueprint and meta limits;
+    Clef sets none, so on every request it resolved the endpoint's limits to nothing
+    (about 15% of a discovery request, issue 11). It is dropped while there is nothing
+    for it to apply, and kept, unchanged, the day one of those is configured."""
+    limiter.init_app(app)
+    if not _middleware_limits(app):
+        hooks = app.before_request_funcs.get(None, [])
+        app.before_request_funcs[None] = [
+            hook for hook in hooks if getattr(hook, "__func__", None) is not Limiter._check_request_limit
+        ]
+
+
+def _middleware_limits(app: Flask) -> bool:
+    """True when the limiter's before-request hook would apply a limit to some request."""
+    manager = limiter.limit_manager
+    return bool(
+        manager.application_limits or manager.default_limits
+        or getattr(manager, "_blueprint_limits", None)
+        or getattr(limiter, "_meta_limits", None)
+        or getattr(limiter, "_in_memory_fallback", None)
+        or app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")
+        or app.config.get("RATELIMIT_META")
+    )
 
 
 def storage_uri(url: str) -> str:
