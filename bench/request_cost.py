@@ -1,14 +1,16 @@
 """What every request pays (issue 11): Python function calls and CPU per request kind,
 in-process, for Clef beside a bare Flask route (``floor_app.py``).
 
-    .venv/bin/python bench/request_cost.py [N] [--profile KIND]
+    .venv/bin/python bench/request_cost.py [N] [--profile KIND] [--hooks]
 
 Each request kind is a WSGI environ handed to ``app(environ, start_response)`` N times
 (the body read to the end, as a server would), on an embedded SQLite database in a
 temporary folder. Function calls are counted by cProfile over the N requests: exact and
 the same on every run, unlike CPU time. CPU is ``time.process_time`` over N requests
 without the profiler, each kind measured in turn, three rounds, the best kept (the
-machine is shared). ``--profile KIND`` prints the top functions of that kind by calls.
+machine is shared). ``--profile KIND`` prints the top functions of that kind by calls;
+``--hooks`` prints, per request kind, the function calls made inside each Flask hook and
+the session interface (the rest is Flask, the view and the WSGI layers).
 """
 
 from __future__ import annotations
@@ -69,6 +71,56 @@ def cpu_per_request(app: WsgiApp, environ: dict[str, Any], n: int) -> float:
     return (time.process_time() - started) / n
 
 
+def hook_calls(app: Any, environ: dict[str, Any], n: int) -> dict[str, float]:
+    """Function calls per request made inside each hook of ``app`` (nested calls
+    included), counted with ``sys.setprofile``; the hooks are restored afterwards."""
+    counts: dict[str, int] = {"total": 0}
+    inside: list[str] = []
+
+    def tracer(_frame: Any, event: str, _arg: Any) -> None:
+        if event in ("call", "c_call"):
+            counts["total"] += 1
+            if inside:
+                counts[inside[-1]] = counts.get(inside[-1], 0) + 1
+
+    def wrapped(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def hook(*args: Any, **kwargs: Any) -> Any:
+            inside.append(name)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                inside.pop()
+        return hook
+
+    saved: list[tuple[list[Any], list[Any]]] = []
+    for kind, table in (("before", app.before_request_funcs), ("after", app.after_request_funcs),
+                        ("teardown", app.teardown_request_funcs)):
+        hooks = table.get(None, [])
+        saved.append((hooks, list(hooks)))
+        hooks[:] = [wrapped(f"{kind} {getattr(fn, '__name__', None) or getattr(fn, 'func', fn).__name__}", fn)
+                    for fn in hooks]
+    saved.append((app.teardown_appcontext_funcs, list(app.teardown_appcontext_funcs)))
+    app.teardown_appcontext_funcs[:] = [wrapped(f"appcontext {fn.__name__}", fn)
+                                        for fn in app.teardown_appcontext_funcs]
+    interface = app.session_interface
+    opened, saved_session = interface.open_session, interface.save_session
+    interface.open_session = wrapped("session open", opened)
+    interface.save_session = wrapped("session save", saved_session)
+    try:
+        _one(app, environ)
+        counts.clear()
+        counts["total"] = 0
+        sys.setprofile(tracer)
+        for _ in range(n):
+            app(dict(environ), _start_response)
+        sys.setprofile(None)
+    finally:
+        for hooks, original in saved:
+            hooks[:] = original
+        del interface.open_session, interface.save_session
+    return {name: count / n for name, count in counts.items()}
+
+
 def clef_app(folder: str) -> WsgiApp:
     from idp.app import create_app
     from idp.migrate import upgrade
@@ -86,6 +138,9 @@ def clef_app(folder: str) -> WsgiApp:
 
 def main() -> None:
     args = sys.argv[1:]
+    show_hooks = "--hooks" in args
+    if show_hooks:
+        args.remove("--hooks")
     profile_kind = None
     if "--profile" in args:
         at = args.index("--profile")
@@ -110,6 +165,13 @@ def main() -> None:
             "GET / (page)": (app, _environ("/")),
             "GET /signin (page)": (app, _environ("/signin")),
         }
+        if show_hooks:
+            for name in ("404", "GET / (page)", "discovery via Flask"):
+                found = hook_calls(app, kinds[name][1], 50)
+                print(f"{name}: {found.pop('total'):.0f} calls per request, of which")
+                for hook, count in sorted(found.items(), key=lambda x: -x[1]):
+                    print(f"    {count:6.0f}  {hook}")
+            return
         calls = {}
         for name, (wsgi, environ) in kinds.items():
             count, stats = calls_per_request(wsgi, environ, min(n, 300))
