@@ -120,7 +120,7 @@ def create_app(
     oidc.init_app(app, services, csrf)
     register_error_handlers(app)
     register_template_context(app)
-    _register_hooks(app, settings)
+    _register_hooks(app)
     register_cli(app)
     # Outermost first: the provider's public documents answered before Flask (issue
     # 11), then every other response given the security headers (S25).
@@ -160,7 +160,7 @@ def _register_slices(app: Flask, services: Services) -> None:
     partners_wiring.init_app(app, services, csrf)
 
 
-def _register_hooks(app: Flask, settings: Settings) -> None:
+def _register_hooks(app: Flask) -> None:
     @app.before_request
     def expired_session_notice() -> ResponseReturnValue | None:
         """J4: the first request after a signed-in session timed out says so."""
