@@ -10,12 +10,13 @@ made once per document version (per ETag), with the same headers Flask sends (th
 security headers of S25, ``Cache-Control: public``, ETag, Date) and the same 304.
 
 Anything else goes to Flask unchanged, which keeps every rule there: another method
-(405), a query string or a NUL byte in what the input guard reads (S28, its 400), an
-``If-Match`` or ``If-Range`` (Flask's conditional rules), a Host outside
-``service.trusted_hosts`` (S17), and a document not in memory yet or no longer fresh
-(the JWKS after ``oidc.jwks_memory_seconds`` or a key's removal time, S42): Flask's view
-reads it again, with the 503 page if the database is down, and the next request is
-fast again.
+(405); a query string, a body with a content type, or a NUL byte in what the input
+guard reads (S28, its 400); an ``If-Match`` or ``If-Range`` (Flask's conditional rules);
+a Host outside ``service.trusted_hosts`` (S17); and a document not in memory yet or no
+longer fresh (the JWKS after ``oidc.jwks_memory_seconds`` or a key's removal time, S42):
+Flask's view reads it again, with the 503 page if the database is down, and the next
+request is fast again. Each answer is still timed in the latency histogram under its
+endpoint name (idp.metrics).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class PublishedDocuments:
 
     def _servable(self, environ: dict[str, Any]) -> bool:
         if environ.get("REQUEST_METHOD") not in METHODS or environ.get("QUERY_STRING"):
+            return False
+        if environ.get("CONTENT_TYPE"):  # a body that may be a form: the input guard reads it
             return False
         if any(name in environ for name in FLASK_DECIDES):
             return False

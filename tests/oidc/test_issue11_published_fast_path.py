@@ -81,7 +81,8 @@ def test_issue11_s28_a_nul_byte_still_meets_the_input_guard(app: Flask, path: st
     client = app.test_client()
     client.get(path)
     for ask in ({"query_string": "x=%00"}, {"query_string": "%00=1"},
-                {"headers": {"User-Agent": "portal\x00lib"}}):
+                {"headers": {"User-Agent": "portal\x00lib"}},
+                {"data": b"a=%00", "content_type": "application/x-www-form-urlencoded"}):
         refused = client.get(path, **ask)  # type: ignore[arg-type]
         assert refused.status_code == 400, ask
         assert refused.get_json()["error"] == "invalid_request"
