@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, redirect, request, url_for
+from flask import Flask, Response, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,13 +22,15 @@ from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
 from idp.input_guard import register_input_guard
 from idp.instance import secure_instance
-from idp.mail_render import send_staged
+from idp.mail_render import STAGED_KEY, send_staged
 from idp.oidc import wiring as oidc
-from idp.ratelimit import limiter, storage_uri
+from idp.oidc.published import PublishedDocuments
+from idp.oidc.views import published_documents
+from idp.ratelimit import init_limiter, storage_uri
 from idp.redirects import request_target
 from idp.resources import PACKAGE_DIR, resource
 from idp.runtime import EXTENSION_KEY, Services, build_services, close_db
-from idp.security_headers import add_security_headers
+from idp.security_headers import SecurityHeaders, fixed_headers
 from idp.settings import Settings, load_settings, resolve_secret
 from idp.template_context import register_template_context
 from idp.web_session import ServerSessionInterface, current_session
@@ -110,7 +112,7 @@ def create_app(
     app.before_request(_database_reachable)  # first: before the CSRF check needs the session
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     register_input_guard(app, NOT_FOR_PEOPLE)
     metrics.init_app(app, settings.metrics.allowed_networks)
     health.init_app(app, settings.rate_limit.storage_url)
@@ -118,8 +120,15 @@ def create_app(
     oidc.init_app(app, services, csrf)
     register_error_handlers(app)
     register_template_context(app)
-    _register_hooks(app, settings)
+    _register_hooks(app)
     register_cli(app)
+    # Outermost first: the provider's public documents answered before Flask (issue
+    # 11), then every other response given the security headers (S25).
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, hsts=settings.secure_transport)  # type: ignore[method-assign]
+    app.wsgi_app = PublishedDocuments(  # type: ignore[method-assign]
+        app.wsgi_app, published_documents(app), fixed_headers(settings.secure_transport),
+        list(settings.service.trusted_hosts) or None, metrics.observe_latency,
+    )
     return app
 
 
@@ -151,7 +160,7 @@ def _register_slices(app: Flask, services: Services) -> None:
     partners_wiring.init_app(app, services, csrf)
 
 
-def _register_hooks(app: Flask, settings: Settings) -> None:
+def _register_hooks(app: Flask) -> None:
     @app.before_request
     def expired_session_notice() -> ResponseReturnValue | None:
         """J4: the first request after a signed-in session timed out says so."""
@@ -163,13 +172,11 @@ def _register_hooks(app: Flask, settings: Settings) -> None:
         return None
 
     @app.after_request
-    def headers(response: Response) -> Response:
-        return add_security_headers(response, hsts=settings.secure_transport)
-
-    @app.after_request
     def send_mail_staged(response: Response) -> Response:
-        """Mail staged by the request and committed leaves now (idp.outbox)."""
-        send_staged()
+        """Mail staged by the request and committed leaves now (idp.outbox); most
+        requests stage none and pay one lookup."""
+        if STAGED_KEY in g:
+            send_staged()
         return response
 
     @app.teardown_appcontext

@@ -9,11 +9,10 @@ an OAuth ``invalid_request`` for portals' servers, before anything is read or wr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
 
 from idp.errors import render_error
 
@@ -24,21 +23,29 @@ NUL_MESSAGE = _l(
 )
 
 
-def _texts() -> Iterable[str]:
-    """Every piece of the request a view may read as text."""
-    yield request.path
-    yield request.remote_addr or ""  # from X-Forwarded-For behind a trusted proxy
-    yield request.headers.get("User-Agent", "")
-    for values in (request.args, request.form):
-        for key, value in values.items(multi=True):
-            yield key
-            yield value
+# The bodies Werkzeug parses into ``request.form``; any other body leaves it empty.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _any_nul(fields: MultiDict[str, str]) -> bool:
+    return any(NUL in key or NUL in value for key, value in fields.items(multi=True))
 
 
 def has_nul() -> bool:
-    """True when any text of the request holds a NUL byte. Reading the form may raise
-    413 (body over the size limit), which the error handlers turn into its own page."""
-    return any(NUL in text for text in _texts())
+    """True when any text of the request a view may read holds a NUL byte: the path,
+    the client address (from X-Forwarded-For behind a trusted proxy), the User-Agent, the
+    query and the form. The query string and the form are parsed only when the request
+    has one (issue 11): most requests carry neither, and an empty one holds nothing.
+    Reading the form may raise 413 (body over the size limit), which the error handlers
+    turn into its own page."""
+    environ = request.environ
+    if NUL in request.path or NUL in (environ.get("REMOTE_ADDR") or "") \
+            or NUL in environ.get("HTTP_USER_AGENT", ""):
+        return True
+    if environ.get("QUERY_STRING") and _any_nul(request.args):
+        return True
+    return bool(environ.get("CONTENT_TYPE")) and request.mimetype in FORM_TYPES \
+        and _any_nul(request.form)
 
 
 def register_input_guard(app: Flask, machine_endpoints: frozenset[str]) -> None:

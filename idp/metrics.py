@@ -21,6 +21,7 @@ import ipaddress
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import (
@@ -112,12 +113,27 @@ def _start_timer() -> None:
     g.clef_started = time.perf_counter()
 
 
+# (endpoint, method) -> its histogram: ``labels()`` takes a lock and formats the label
+# values on every call; endpoint names and methods are a fixed vocabulary, so each
+# process resolves each pair once (issue 11).
+_latency: dict[tuple[str, str], Any] = {}
+
+
+def observe_latency(endpoint: str, method: str, seconds: float) -> None:
+    """One request's time under its endpoint name and method (any other method: OTHER)."""
+    key = (endpoint, method if method in METHODS else "OTHER")  # never a sender's word
+    child = _latency.get(key)
+    if child is None:
+        child = LATENCY.labels(*key)
+        _latency[key] = child
+    child.observe(seconds)
+
+
 def _observe(response: Response) -> Response:
     started = g.pop("clef_started", None)
     endpoint = request.url_rule.endpoint if request.url_rule is not None else "none"
     if started is not None:
-        method = request.method if request.method in METHODS else "OTHER"
-        LATENCY.labels(endpoint, method).observe(time.perf_counter() - started)
+        observe_latency(endpoint, request.method, time.perf_counter() - started)
     if endpoint == "oidc.token" and response.status_code == 200:
         grant = request.form.get("grant_type", "")
         TOKENS.labels(grant if grant in GRANT_TYPES else "other").inc()

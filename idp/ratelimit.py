@@ -19,12 +19,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage
 
 STRATEGY = "sliding-window-counter"
+# Where Flask-Limiter keeps a request's state, on the request context, once it checks a limit.
+LIMITER_STATE = "_limiter_request_context"
 SWEEP_SECONDS = 1.0
 
 limiter = Limiter(key_func=get_remote_address, strategy=STRATEGY)
@@ -47,6 +50,62 @@ class SweptMemoryStorage(MemoryStorage):
         if now >= self.next_sweep:
             self.next_sweep = now + SWEEP_SECONDS
             getattr(self, "_MemoryStorage__expire_events")()  # noqa: B009 (a mangled name)
+
+
+def init_limiter(app: Flask) -> None:
+    """Flask-Limiter on ``app``, its per-request hooks kept only where they have work.
+
+    Every Clef limit is a decorator on its view, checked when the view runs (and the
+    store's recovery after an outage is tried there too). The extension's own
+    before-request hook applies only default, application, blueprint and meta limits;
+    Clef sets none, so on every request it resolved the endpoint's limits to nothing
+    (about 15% of a discovery request, issue 11). It is dropped while there is nothing
+    for it to apply, and kept, unchanged, the day one of those is configured. Its
+    after-request hook (headers, conditional deductions) and teardown (a reset of the
+    request's limiter state) run only in a request where a limit was checked."""
+    limiter.init_app(app)
+    before = app.before_request_funcs.setdefault(None, [])
+    if not _middleware_limits(app):
+        before[:] = [hook for hook in before if not _is_limiter_hook(hook, "_check_request_limit")]
+    for table in (app.after_request_funcs, app.teardown_request_funcs):
+        hooks = table.setdefault(None, [])
+        hooks[:] = [_when_limited(hook) if _is_limiter_hook(hook) else hook for hook in hooks]
+
+
+def _is_limiter_hook(hook: Any, name: str | None = None) -> bool:
+    """True for a hook Flask-Limiter registered (a bound method or a partial of one)."""
+    owner = getattr(hook, "__self__", None) or (getattr(hook, "args", None) or (None,))[0]
+    if owner is not limiter:
+        return False
+    function = getattr(hook, "__func__", None) or getattr(hook, "func", None)
+    return name is None or getattr(function, "__name__", "") == name
+
+
+def _when_limited(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``hook`` run only when this request checked a limit (the extension then keeps its
+    state on the request context); otherwise its argument passes through untouched."""
+
+    def run(value: Any) -> Any:
+        if getattr(request_ctx, LIMITER_STATE, None) is None:
+            return value
+        return hook(value)
+
+    function = getattr(hook, "__func__", None) or getattr(hook, "func", None)
+    run.__name__ = getattr(function, "__name__", "limiter_hook")
+    return run
+
+
+def _middleware_limits(app: Flask) -> bool:
+    """True when the limiter's before-request hook would apply a limit to some request."""
+    manager = limiter.limit_manager
+    return bool(
+        manager.application_limits or manager.default_limits
+        or getattr(manager, "_blueprint_limits", None)
+        or getattr(limiter, "_meta_limits", None)
+        or getattr(limiter, "_in_memory_fallback", None)
+        or app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")
+        or app.config.get("RATELIMIT_META")
+    )
 
 
 def storage_uri(url: str) -> str:

@@ -324,6 +324,8 @@ WEB_LAYER = {
     "idp/oidc/runtime.py": "runtime glue: the provider's services of the app",
     "idp/oidc/server.py": "Authlib's Flask adapter, configured through its hooks",
     "idp/oidc/views.py": "views",
+    "idp/oidc/published.py": "WSGI layer serving discovery and the JWKS before Flask (Werkzeug's "
+                             "ETag and Host helpers)",
     "idp/oidc/logout_views.py": "views",
     "idp/oidc/cli.py": "admin commands (Flask's AppGroup)",
     "idp/oidc/token_limit.py": "rate-limit keys read from the request",

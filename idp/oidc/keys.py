@@ -165,6 +165,15 @@ class SigningKeys:
         self._published = (body, etag, until)
         return body, etag
 
+    def fresh(self, now: datetime) -> tuple[bytes, str] | None:
+        """The JWKS bytes and ETag while the copy in memory is valid, else None (the
+        caller then asks :meth:`published`, which reads the keys). Never reads the
+        database: the WSGI layer in front of Flask serves from it (idp.oidc.published)."""
+        cached = self._published
+        if cached is not None and now < cached[2]:
+            return cached[0], cached[1]
+        return None
+
     def reseal_all(self, db: Session, box: SecretBox) -> int:
         count = 0
         for row in db.scalars(select(SigningKey)):

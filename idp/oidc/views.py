@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -49,11 +51,13 @@ from idp.oidc.hints import names_subject, verified_claims
 from idp.oidc.liveness import SID_KEY
 from idp.oidc.logout_views import end_session_view
 from idp.oidc.models import Consent, OAuthClient, PortalSession
+from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import oidc
 from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
 from idp.ratelimit import configured, limiter
+from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import now, session_account, where
@@ -100,6 +104,26 @@ def jwks() -> ResponseReturnValue:
     """S42: every published key, the next one early and old ones until their tokens end;
     served from memory (``SigningKeys.published``)."""
     return _static_json(*oidc().signing_keys.published(db(), now()))
+
+
+def published_documents(app: Flask) -> dict[str, tuple[str, Callable[[], tuple[bytes, str] | None]]]:
+    """What idp.oidc.published answers in front of Flask: path -> (endpoint, the bytes
+    and ETag these views would send now, or None while only the view can tell). The
+    discovery document once a first request has encoded it; the JWKS while its copy in
+    memory is fresh."""
+    provider = app.extensions[OIDC_KEY]
+    clock = app.extensions[CORE_KEY].clock
+    paths = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+
+    def discovery_bytes() -> tuple[bytes, str] | None:
+        cached: tuple[bytes, str] | None = app.extensions.get(DISCOVERY_KEY)
+        return cached
+
+    def jwks_bytes() -> tuple[bytes, str] | None:
+        return provider.signing_keys.fresh(clock.now())
+
+    return {paths["oidc.discovery"]: ("oidc.discovery", discovery_bytes),
+            paths["oidc.jwks"]: ("oidc.jwks", jwks_bytes)}
 
 
 def _error_page(error: OAuth2Error, status: int = 400) -> ResponseReturnValue:

@@ -1,0 +1,206 @@
+"""What every request pays (issue 11): Python function calls and CPU per request kind,
+in-process, for Clef beside a bare Flask route (``floor_app.py``).
+
+    .venv/bin/python bench/request_cost.py [N] [--profile KIND] [--hooks]
+
+Each request kind is a WSGI environ handed to ``app(environ, start_response)`` N times
+(the body read to the end, as a server would), on an embedded SQLite database in a
+temporary folder. Function calls are counted by cProfile over the N requests: exact and
+the same on every run, unlike CPU time. CPU is ``time.process_time`` over N requests
+without the profiler, each kind measured in turn, three rounds, the best kept (the
+machine is shared). ``--profile KIND`` prints the top functions of that kind by calls;
+``--hooks`` prints, per request kind, the function calls made inside each Flask hook and
+the session interface (the rest is Flask, the view and the WSGI layers).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.test import EnvironBuilder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    return None
+
+
+def _environ(path: str, method: str = "GET", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    builder = EnvironBuilder(path=path, method=method, headers=headers or {},
+                             base_url="http://127.0.0.1:5000")
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def _one(app: WsgiApp, environ: dict[str, Any]) -> None:
+    body = app(dict(environ), _start_response)
+    for _ in body:
+        pass
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+def calls_per_request(app: WsgiApp, environ: dict[str, Any], n: int) -> tuple[float, pstats.Stats]:
+    _one(app, environ)  # warm: caches filled, as on a server after its first requests
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        _one(app, environ)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    return stats.total_calls / n, stats  # type: ignore[attr-defined]
+
+
+def cpu_per_request(app: WsgiApp, environ: dict[str, Any], n: int) -> float:
+    started = time.process_time()
+    for _ in range(n):
+        _one(app, environ)
+    return (time.process_time() - started) / n
+
+
+def hook_calls(app: Any, wsgi: WsgiApp, environ: dict[str, Any], n: int) -> dict[str, float]:
+    """Function calls per request through ``wsgi`` made inside each hook of the Flask
+    ``app`` (nested calls included), counted with ``sys.setprofile``; the hooks are
+    restored afterwards."""
+    counts: dict[str, int] = {"total": 0}
+    inside: list[str] = []
+
+    def tracer(_frame: Any, event: str, _arg: Any) -> None:
+        if event in ("call", "c_call"):
+            counts["total"] += 1
+            if inside:
+                counts[inside[-1]] = counts.get(inside[-1], 0) + 1
+
+    def wrapped(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def hook(*args: Any, **kwargs: Any) -> Any:
+            inside.append(name)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                inside.pop()
+        return hook
+
+    saved: list[tuple[list[Any], list[Any]]] = []
+    for kind, table in (("before", app.before_request_funcs), ("after", app.after_request_funcs),
+                        ("teardown", app.teardown_request_funcs)):
+        hooks = table.get(None, [])
+        saved.append((hooks, list(hooks)))
+        hooks[:] = [wrapped(f"{kind} {getattr(fn, '__name__', None) or getattr(fn, 'func', fn).__name__}", fn)
+                    for fn in hooks]
+    saved.append((app.teardown_appcontext_funcs, list(app.teardown_appcontext_funcs)))
+    app.teardown_appcontext_funcs[:] = [wrapped(f"appcontext {fn.__name__}", fn)
+                                        for fn in app.teardown_appcontext_funcs]
+    interface = app.session_interface
+    opened, saved_session = interface.open_session, interface.save_session
+    interface.open_session = wrapped("session open", opened)
+    interface.save_session = wrapped("session save", saved_session)
+    try:
+        _one(wsgi, environ)
+        counts.clear()
+        counts["total"] = 0
+        sys.setprofile(tracer)
+        for _ in range(n):
+            wsgi(dict(environ), _start_response)
+        sys.setprofile(None)
+    finally:
+        for hooks, original in saved:
+            hooks[:] = original
+        del interface.open_session, interface.save_session
+    return {name: count / n for name, count in counts.items()}
+
+
+def clef_app(folder: str) -> WsgiApp:
+    from idp.app import create_app
+    from idp.migrate import upgrade
+
+    app = create_app({"service": {"instance_dir": folder}})
+    upgrade(app.extensions["clef"].settings.database_url)
+    with app.app_context():
+        from idp.oidc.runtime import oidc
+        from idp.runtime import db, services
+
+        oidc().signing_keys.ensure(db(), services().clock.now())
+        db().commit()
+    return app
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    show_hooks = "--hooks" in args
+    if show_hooks:
+        args.remove("--hooks")
+    profile_kind = None
+    if "--profile" in args:
+        at = args.index("--profile")
+        profile_kind = args[at + 1]
+        del args[at:at + 2]
+    n = int(args[0]) if args else 2000
+    import floor_app
+
+    with tempfile.TemporaryDirectory(prefix="clef-cost-") as folder:
+        app = clef_app(folder)
+        discovery = "/.well-known/openid-configuration"
+        flask_only = app.wsgi_app.app  # the Flask app behind the published-documents layer
+        kinds: dict[str, tuple[WsgiApp, dict[str, Any]]] = {
+            "floor (bare Flask)": (floor_app.app, _environ(discovery)),
+            "discovery": (app, _environ(discovery)),
+            "discovery via Flask": (flask_only, _environ(discovery)),
+            "discovery 304": (app, _environ(discovery, headers={"If-None-Match": _etag(app, discovery)})),
+            "discovery+cookie": (app, _environ(discovery, headers={"Cookie": "clef_session=not-one"})),
+            "jwks": (app, _environ("/jwks")),
+            "jwks via Flask": (flask_only, _environ("/jwks")),
+            "404": (app, _environ("/no-such-page")),
+            "GET / (page)": (app, _environ("/")),
+            "GET /signin (page)": (app, _environ("/signin")),
+        }
+        if show_hooks:
+            for name in ("404", "GET / (page)", "discovery via Flask"):
+                found = hook_calls(app, *kinds[name], 50)
+                print(f"{name}: {found.pop('total'):.0f} calls per request, of which")
+                for hook, count in sorted(found.items(), key=lambda x: -x[1]):
+                    print(f"    {count:6.0f}  {hook}")
+            return
+        calls = {}
+        for name, (wsgi, environ) in kinds.items():
+            count, stats = calls_per_request(wsgi, environ, min(n, 300))
+            calls[name] = count
+            if name == profile_kind:
+                stats.sort_stats("ncalls").print_stats(40)
+        cpu: dict[str, float] = {}
+        for _ in range(3):
+            for name, (wsgi, environ) in kinds.items():
+                took = cpu_per_request(wsgi, environ, n)
+                cpu[name] = min(cpu.get(name, took), took)
+        print(f"{'request kind':22} {'calls/req':>10} {'CPU ms/req':>11}")
+        for name in kinds:
+            print(f"{name:22} {calls[name]:10.0f} {cpu[name] * 1e3:11.3f}")
+
+
+def _etag(app: WsgiApp, path: str) -> str:
+    headers: dict[str, str] = {}
+
+    def start(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        headers.update(response_headers)
+
+    body = app(_environ(path), start)
+    for _ in body:
+        pass
+    getattr(body, "close", lambda: None)()
+    return headers.get("ETag", '"none"')
+
+
+if __name__ == "__main__":
+    main()
