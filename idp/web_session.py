@@ -32,6 +32,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Probes and metrics (idp.health, idp.metrics) never read or write a session: they stay
 # cheap and answer with the database down.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Called by portals' servers with their own credentials (a client secret, a bearer token),
+# never on behalf of a browser's session: a cookie sent along is not read (no session
+# look-up per token request, issue 11) and cannot lend a session to these endpoints.
+PORTAL_SERVER_PATHS = frozenset({"/token", "/userinfo", "/revoke", "/introspect"})
 SECURE_COOKIE = "__Host-clef_session"
 PLAIN_COOKIE = "clef_session"
 CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the raw form token (WTF_CSRF_FIELD_NAME)
@@ -94,7 +98,8 @@ def cookie_name(app: Flask) -> str:
 
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        if request.path.startswith("/static/") or request.path in OPERATIONS_PATHS:
+        if request.path.startswith("/static/") or request.path in OPERATIONS_PATHS \
+                or request.path in PORTAL_SERVER_PATHS:
             inert = ServerSession()
             inert.inert = True
             return inert

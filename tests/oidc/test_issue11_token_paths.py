@@ -231,3 +231,26 @@ def test_a_huge_or_malformed_token_is_a_clean_4xx(app, portal, alice):
     for value in ("x" * 8_000, "\x00\u00e9\U0001f600", "%00", ""):
         assert _refresh(portal, app.test_client(), value).status_code == 400
         assert _userinfo(app.test_client(), value) in (400, 401)
+
+
+def test_issue11_a_session_cookie_sent_to_the_portal_endpoints_is_not_read(portal, alice):
+    """/token, /userinfo, /revoke and /introspect are called by portals' servers with
+    their own credentials: a person's session cookie sent along is neither looked up
+    (the same counts as without it) nor lends its session (a cookie alone is no bearer
+    token, and the session is not touched)."""
+    flow = full_flow(portal)
+    browser = flow.browser  # holds the signed-in person's session cookie
+    assert browser.get("/account").status_code == 200
+    response, seen, commits = _statements(
+        portal.app, lambda: _refresh(portal, browser, flow.tokens["refresh_token"]))
+    assert response.status_code == 200 and commits == 1 and len(seen) == 3, seen
+    assert not any("web_sessions" in statement.split(" WHERE")[0] for statement in seen), seen
+    access = response.get_json()["access_token"]
+    answer, seen, commits = _statements(portal.app, lambda: browser.get(
+        "/userinfo", headers={"Authorization": f"Bearer {access}"}))
+    assert answer.status_code == 200 and commits == 0 and len(seen) == 1, seen
+    answer, seen, commits = _statements(portal.app, lambda: browser.get("/userinfo"))
+    assert answer.status_code == 401 and commits == 0 and not seen, seen
+    assert "Set-Cookie" not in answer.headers
+    # The person's session is still theirs, unchanged by these calls.
+    assert browser.get("/account").status_code == 200
