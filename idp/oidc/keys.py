@@ -61,6 +61,12 @@ class SigningKeys:
         self._opened: dict[str, RSAKey | ECKey] = {}
         # (JSON bytes, ETag, valid until): the published keys, see JWKS_MEMORY.
         self._published: tuple[bytes, str, datetime] | None = None
+        # (live keys' (kid, alg, active_from, remove_after, created_at), valid until): which
+        # key signs, known without a query per code exchange (issue 11) for as long as the
+        # published document is (JWKS_MEMORY): a key published elsewhere signs only
+        # ``key_publish_lead_minutes`` later, so it is seen here before it may sign (S42).
+        self._timeline: tuple[list[tuple[str, str, datetime, datetime | None, datetime]],
+                              datetime] | None = None
 
     def _add(self, db: Session, alg: str, now: datetime, active_from: datetime) -> SigningKey:
         kid = f"{alg.lower()}-{now:%Y%m%d}-{secrets.token_hex(4)}"
@@ -72,6 +78,7 @@ class SigningKeys:
         )
         db.add(row)
         self._published = None
+        self._timeline = None
         return row
 
     def ensure(self, db: Session, now: datetime) -> list[SigningKey]:
@@ -112,15 +119,24 @@ class SigningKeys:
         ).first()
 
     def _current_kid(self, db: Session, alg: str, now: datetime) -> str | None:
-        """The kid of :meth:`_current_row`, read alone: the sealed private key is only
-        fetched for a kid this worker has not opened yet (issue 11)."""
-        return db.scalars(
-            select(SigningKey.kid)
-            .where(SigningKey.alg == alg, SigningKey.active_from <= now,
-                   or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now))
-            .order_by(SigningKey.active_from.desc(), SigningKey.created_at.desc())
-            .limit(1)
-        ).first()
+        """The kid of :meth:`_current_row`, from the live keys' times kept in memory
+        (``_timeline``): the sealed private key is only fetched for a kid this worker has
+        not opened yet, and the times only once per JWKS_MEMORY (issue 11)."""
+        cached = self._timeline
+        if cached is None or not now < cached[1]:
+            rows = db.execute(
+                select(SigningKey.kid, SigningKey.alg, SigningKey.active_from,
+                       SigningKey.remove_after, SigningKey.created_at)
+                .where(or_(SigningKey.remove_after.is_(None), SigningKey.remove_after > now))
+            ).all()
+            cached = ([tuple(row) for row in rows], now + self._memory)  # type: ignore[misc]
+            self._timeline = cached
+        signing = [row for row in cached[0] if row[1] == alg and row[2] <= now
+                   and (row[3] is None or row[3] > now)]
+        if not signing:
+            self._timeline = None  # none yet: the caller makes one, read again after
+            return None
+        return max(signing, key=lambda row: (row[2], row[4]))[0]
 
     def current(self, db: Session, alg: str, now: datetime) -> ActiveKey:
         kid = self._current_kid(db, alg, now)

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from idp.oidc.keys import JWKS_MEMORY
+from idp.oidc.runtime import EXTENSION_KEY
 from tests.helpers import run_cli
 
 
@@ -71,3 +72,26 @@ def test_issue11_s42_rotation_in_this_process_is_published_at_once(app: Flask) -
     assert run_cli(app, "keys", "rotate").exit_code == 0
     after = kids(web.get("/jwks"))
     assert before < after and len(after) == 4
+
+
+def test_issue11_s42_the_signing_key_follows_a_rotation_in_another_process(
+    app: Flask, make_app, clock  # type: ignore[no-untyped-def]
+) -> None:
+    """Which key signs is known from memory (no query per code exchange), and a key
+    published by another process is seen before it may sign: after the publish lead,
+    ID tokens carry the new kid; the old key, still published, no longer signs."""
+    keys = app.extensions[EXTENSION_KEY].signing_keys
+    factory = app.extensions["clef"].session_factory
+    with factory() as db:
+        first = keys.current(db, "RS256", clock.now()).kid
+        with counted(app) as statements:
+            assert keys.current(db, "RS256", clock.now()).kid == first
+        assert statements == []
+    operator = make_app()
+    assert run_cli(operator, "keys", "rotate").exit_code == 0
+    lead = app.extensions["clef"].settings.oidc.key_publish_lead_minutes
+    clock.advance(minutes=lead)
+    with factory() as db:
+        now_signing = keys.current(db, "RS256", clock.now()).kid
+    assert now_signing != first
+    assert now_signing in kids(app.test_client().get("/jwks"))
