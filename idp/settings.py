@@ -206,6 +206,9 @@ class PartnerSettings:
     discovery_lifetime_seconds: int
     # Shortest wait between two key-set fetches forced by an unknown ``kid``.
     jwks_refetch_floor_seconds: int
+    # How far a partner's logout token's iat may be from now, either side (OIDC
+    # Back-Channel Logout 1.0 §2.6); also how long its jti is remembered against replay.
+    logout_iat_window_seconds: int
 
 
 @dataclass(frozen=True)
@@ -446,3 +449,6 @@ def _check_partners(partners: PartnerSettings) -> None:
         raise ConfigError("partners.discovery_lifetime_seconds must be 60 to 86400")
     if not 1 <= partners.jwks_refetch_floor_seconds <= 3600:
         raise ConfigError("partners.jwks_refetch_floor_seconds must be 1 to 3600")
+    if not 30 <= partners.logout_iat_window_seconds <= 3600:
+        raise ConfigError("partners.logout_iat_window_seconds must be 30 to 3600 "
+                          "(OIDC Back-Channel Logout 1.0 2.6)")

@@ -11,6 +11,8 @@ from flask.cli import AppGroup
 from idp import audit
 from idp.cli_support import admin_actor, shown
 from idp.runtime import db, services
+from partners.logo import MAX_LENGTH as LOGO_TEXT_LENGTH
+from partners.logo import LogoTextRefused
 from partners.models import Partner
 from partners.registry import redirect_uri
 from partners.runtime import PartnerServices, partner_services
@@ -39,6 +41,7 @@ def _print(partner: Partner) -> None:
     click.echo(f"client_id      {partner.client_id}")
     click.echo(f"scope          {partner.scope}")
     click.echo(f"acr            {shown(partner.acr)}")
+    click.echo(f"logo_text      {shown(partner.logo_text)}")
     click.echo(f"enabled        {'yes' if partner.enabled else 'no'}")
     click.echo(f"redirect_uri   {redirect_uri(services().settings.service.base_url, partner.id)}")
 
@@ -51,7 +54,11 @@ def _print(partner: Partner) -> None:
 @click.option("--acr", "acr", multiple=True, metavar="VALUE",
               help="An acr the partner vouches for (repeatable): asked of it as acr_values, "
                    "and passed on to portals as partner_acr when the partner returns it (D14).")
-def add(name: str, issuer: str, client_id: str, scope: str, acr: tuple[str, ...]) -> None:
+@click.option("--logo-text", default=None, metavar="TEXT",
+              help=f"The partner's mark shown beside its name on the partner list (a brand, "
+                   f"not translated; at most {LOGO_TEXT_LENGTH} characters, plain text).")
+def add(name: str, issuer: str, client_id: str, scope: str, acr: tuple[str, ...],
+        logo_text: str | None) -> None:
     """Register a partner; prints the redirect URI to register at the partner.
 
     The client secret the partner issued is read from standard input (a hidden prompt
@@ -70,8 +77,13 @@ def add(name: str, issuer: str, client_id: str, scope: str, acr: tuple[str, ...]
     if acr_values is not None and len(acr_values) > MAX_ACR_VALUES:
         raise click.ClickException(f"the --acr values take at most {MAX_ACR_VALUES} characters")
     now = services().clock.now()
-    partner = _svc().partners.add(db(), now, name=name, issuer=issuer, client_id=client_id,
-                                  client_secret=client_secret, scope=scope, acr=acr_values)
+    try:
+        partner = _svc().partners.add(db(), now, name=name, issuer=issuer, client_id=client_id,
+                                      client_secret=client_secret, scope=scope, acr=acr_values,
+                                      logo_text=logo_text)
+    except LogoTextRefused as refused:
+        db().rollback()
+        raise click.ClickException(f"--logo-text: {refused}") from refused
     audit.record(db(), now, "admin:partner:added", actor=admin_actor(), partner=name)
     db().commit()
     _print(partner)
@@ -81,13 +93,34 @@ def add(name: str, issuer: str, client_id: str, scope: str, acr: tuple[str, ...]
 def list_partners() -> None:
     for partner in _svc().partners.all(db()):
         state = "enabled" if partner.enabled else "disabled"
-        click.echo(f"{partner.id}\t{partner.name}\t{partner.issuer}\t{state}")
+        click.echo(f"{partner.id}\t{partner.name}\t{partner.issuer}\t{state}\t"
+                   f"{shown(partner.logo_text)}")
 
 
 @group.command("show")
 @click.argument("partner_id", type=int)
 def show(partner_id: int) -> None:
     _print(_partner(partner_id))
+
+
+@group.command("set-logo-text")
+@click.argument("partner_id", type=int)
+@click.argument("logo_text", required=False)
+@click.option("--clear", is_flag=True, help="Show the partner by its name alone.")
+def set_logo_text(partner_id: int, logo_text: str | None, clear: bool) -> None:
+    """Change the mark shown beside the partner's name on the partner list."""
+    if clear == (logo_text is not None):
+        raise click.ClickException("give either the logo text or --clear")
+    partner = _partner(partner_id)
+    try:
+        _svc().partners.set_logo_text(db(), partner, logo_text)
+    except LogoTextRefused as refused:
+        db().rollback()
+        raise click.ClickException(str(refused)) from refused
+    audit.record(db(), services().clock.now(), "admin:partner:logo_text_changed",
+                 actor=admin_actor(), partner=partner.name)
+    db().commit()
+    click.echo(f"logo_text      {shown(partner.logo_text)}")
 
 
 @group.command("disable")

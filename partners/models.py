@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base
+from partners.logo import MAX_LENGTH as LOGO_TEXT_LENGTH
 
 
 class Partner(Base):
@@ -28,6 +29,9 @@ class Partner(Base):
     acr: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # The partner's mark shown beside its name on the partner list (a brand, not
+    # translated; plain text, checked by partners.logo). None: the name alone.
+    logo_text: Mapped[str | None] = mapped_column(String(LOGO_TEXT_LENGTH), default=None)
 
 
 class PartnerLink(Base):

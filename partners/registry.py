@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from idp.models import Account
 from idp.secret_box import SecretBox
+from partners.logo import checked_logo_text
 from partners.models import Partner, PartnerLink
 from partners.upstream import PartnerConfig
 
@@ -40,15 +41,24 @@ class Partners:
         self.box = box
 
     def add(self, db: Session, now: datetime, *, name: str, issuer: str, client_id: str,
-            client_secret: str, scope: str = "openid", acr: str | None = None) -> Partner:
+            client_secret: str, scope: str = "openid", acr: str | None = None,
+            logo_text: str | None = None) -> Partner:
+        """Raises partners.logo.LogoTextRefused, before anything is stored, when the
+        logo text is not one the partner list may show."""
+        logo = None if logo_text is None else checked_logo_text(logo_text)
         if "openid" not in scope.split():
             scope = f"openid {scope}".strip()
         partner = Partner(name=name, issuer=issuer.rstrip("/"), client_id=client_id,
                           client_secret_sealed=self.box.seal(client_secret), scope=scope,
-                          acr=acr or None, enabled=True, created_at=now)
+                          acr=acr or None, enabled=True, created_at=now, logo_text=logo)
         db.add(partner)
         db.flush()
         return partner
+
+    def set_logo_text(self, db: Session, partner: Partner, logo_text: str | None) -> None:
+        """A new mark for the partner list, or none (None); checked as in ``add``."""
+        partner.logo_text = None if logo_text is None else checked_logo_text(logo_text)
+        db.flush()
 
     def all(self, db: Session) -> list[Partner]:
         return list(db.scalars(select(Partner).order_by(Partner.id)))

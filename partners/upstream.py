@@ -28,7 +28,6 @@ from idp.settings import PartnerSettings
 
 ALGORITHMS = ["RS256", "ES256", "PS256"]
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-LOGOUT_IAT_WINDOW = 300  # seconds either side of now a logout token's iat may be
 MAX_JTI_LENGTH = 255
 
 # What went wrong, for the error page and the audit record.
@@ -270,12 +269,12 @@ class Upstream:
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
         events = claims.get("events")
-        leeway = self.settings.leeway_seconds
+        leeway, window = self.settings.leeway_seconds, self.settings.logout_iat_window_seconds
         exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
         checks = {
             "iss": claims.get("iss") == partner.issuer,
             "aud": isinstance(audiences, list) and partner.client_id in audiences,
-            "iat": isinstance(iat, int) and abs(iat - now) <= LOGOUT_IAT_WINDOW,
+            "iat": isinstance(iat, int) and abs(iat - now) <= window,
             "exp": not isinstance(exp, int) or exp + leeway > now,
             "jti": isinstance(jti, str) and 0 < len(jti) <= MAX_JTI_LENGTH,
             "events": isinstance(events, dict) and LOGOUT_EVENT in events,
@@ -286,7 +285,7 @@ class Upstream:
         if failed:
             raise PartnerError(BAD_TOKEN, f"logout token {failed[0]} check failed")
         # Past this the token fails its own checks: iat beyond the window, or exp.
-        last = int(iat) + LOGOUT_IAT_WINDOW  # type: ignore[arg-type]
+        last = int(iat) + window  # type: ignore[arg-type]
         if isinstance(exp, int):
             last = min(last, exp + leeway)
         return LogoutToken(str(claims["sub"]), str(jti), last + 1)

@@ -140,3 +140,47 @@ def test_j14_a_revoked_partner_identity_in_the_browser(
     v.submit("Banque Exemple")  # still signed in at the partner: straight back to Clef
     expect(v.page.get_by_role("heading", level=1)).to_have_text(REVOKED[locale])
     expect(v.page.get_by_role("main")).to_contain_text("Banque Exemple")
+
+
+EVIL_MARK = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def marked_bank(live_server: LiveServer, tmp_path: Path, sqlite_template: Path,
+                clock: FrozenClock) -> Iterator[Partner]:
+    """A partner registered with its logo text (issue 13), beside one whose logo text is
+    markup, which must be shown as text."""
+    partner = register_partner(
+        live_server.app, start_partner(tmp_path, sqlite_template, clock, "bank", host="localhost"),
+        "Banque Exemple", broker_url=live_server.url, broker_args=("--logo-text", "BNQ"))
+    added = live_server.app.test_cli_runner().invoke(
+        args=["partners", "add", "--name", "Banque Balise", "--issuer", "https://markup.example",
+              "--client-id", "c", "--logo-text", EVIL_MARK], input="secret\n")
+    assert added.exit_code == 0, added.output
+    yield partner
+    partner.stop()
+    partner.app.extensions["clef"].engine.dispose()
+
+
+def test_j14_the_partner_list_shows_each_partners_mark(
+        open_browser, live_server: LiveServer, marked_bank: Partner, locale: str) -> None:
+    """Issue 13: name and logo text. The mark is seen beside the name; screen readers get
+    the name alone (the button's accessible name); markup in a mark stays text."""
+    dialogs: list[str] = []
+    v: Visitor = open_browser(locale, "/partners/", via="accept-language")
+    page = v.page
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    expect(page.get_by_role("heading", level=1)).to_have_text(WORDS[locale]["door_partner"])
+    bank = page.get_by_role("button", name="Banque Exemple", exact=True)
+    mark, name = bank.locator(".partner-mark"), bank.locator(".partner-name")
+    expect(mark).to_be_visible()
+    expect(mark).to_have_text("BNQ")
+    expect(mark).to_have_attribute("aria-hidden", "true")
+    mark_box, name_box = mark.bounding_box(), name.bounding_box()
+    assert mark_box and name_box and mark_box["x"] + mark_box["width"] <= name_box["x"]
+    balise = page.get_by_role("button", name="Banque Balise", exact=True)
+    expect(balise.locator(".partner-mark")).to_have_text(EVIL_MARK)
+    expect(page.locator("main script")).to_have_count(0)
+    assert dialogs == []
+    v.submit("Banque Exemple")  # the mark changes nothing about the way to the partner
+    assert page.url.startswith(marked_bank.issuer + "/signin")
