@@ -58,7 +58,7 @@ def main() -> int:
     found = dict(line.split(None, 1) for line in added.splitlines()
                  if line.startswith(("client_id ", "client_secret ")))
     shown = must(run("partners", "add", "--name", NAME, "--issuer", BANK_URL,
-                     "--client-id", found["client_id"].strip(),
+                     "--client-id", found["client_id"].strip(), "--logo-text", "DEMO",
                      given=found["client_secret"].strip() + "\n"))
     if f"redirect_uri   {callback}" not in shown:
         raise SystemExit(f"unexpected redirect URI:\n{shown}")
