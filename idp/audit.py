@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from idp.models import AuditEvent
 
@@ -98,22 +98,64 @@ def record(
     where: Where | None = None,
     **details: Any,
 ) -> None:
-    """Add one event to the session's transaction and log it. The caller commits."""
+    """Add one event to the session's transaction and log it. The caller commits.
+
+    The row is kept aside and written with the others of the transaction by one Core
+    INSERT (an executemany) when the session commits or next queries, not as an ORM
+    object: a request's events cost one statement and no unit-of-work bookkeeping
+    (issue 11). A rollback drops them with the rest of the transaction."""
     where = where or Where()
-    db.add(
-        AuditEvent(
-            at=now,
-            tag=tag,
-            account_id=account_id,
-            actor=actor,
-            ip=where.ip,
-            user_agent=(where.user_agent or "")[:512] or None,
-            details=details,
-        )
-    )
+    if not db.in_transaction():
+        db.begin()  # so a rollback before any statement still drops the event
+    db.info.setdefault(_PENDING, []).append({
+        "at": now,
+        "tag": tag,
+        "account_id": account_id,
+        "actor": actor,
+        "ip": where.ip,
+        "user_agent": (where.user_agent or "")[:512] or None,
+        "details": details,
+    })
     log.info("%s actor=%s account=%s ip=%s %s", tag, actor, account_id, where.ip, details)
     for observer in OBSERVERS:
         observer(tag)
+
+
+_PENDING = "clef.audit.pending"
+_TABLE = cast(Table, AuditEvent.__table__)
+
+
+def unwritten(db: Session) -> bool:
+    """Whether events recorded in ``db``'s transaction still wait for their INSERT (a
+    request that recorded one must commit, as if an ORM object were pending)."""
+    return bool(db.info.get(_PENDING))
+
+
+def write_pending(db: Session) -> None:
+    """Write the events recorded so far in one statement (SQLite and PostgreSQL both
+    take a list of rows as one executemany)."""
+    rows = db.info.pop(_PENDING, None)
+    if rows:
+        db.execute(insert(_TABLE), rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(db: Session) -> None:
+    write_pending(db)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_query(state: ORMExecuteState) -> None:
+    # Like autoflush: a query later in the transaction (``recent``, a test's count)
+    # sees the events recorded before it.
+    if state.session.info.get(_PENDING):
+        write_pending(state.session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(db: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint
+        db.info.pop(_PENDING, None)
 
 
 def recent(db: Session, limit: int = 50, account_id: int | None = None) -> list[AuditEvent]:

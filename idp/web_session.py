@@ -154,7 +154,7 @@ class ServerSessionInterface(SessionInterface):
         # A value set again unchanged (``next`` from the sign-in page's own link) marks
         # the session modified but writes nothing: no empty commit for it (issue 11).
         # What a view left pending is still committed, as before.
-        pending = db().new or db().dirty or db().deleted
+        pending = db().new or db().dirty or db().deleted or audit.unwritten(db())
         if changed or touched or wrote or pending:
             db().commit()
         if changed:

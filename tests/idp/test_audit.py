@@ -240,3 +240,76 @@ def test_no_password_code_or_token_in_audit_rows_or_logs_S28(app, clock, caplog)
     for name, secret in secrets_.items():
         assert secret not in rows, f"{name} in an audit row"
         assert secret not in logged, f"{name} in the log"
+
+
+def _audit_inserts(app: Flask, work) -> int:
+    """How many INSERT statements into audit_events ``work(db)`` sends."""
+    from sqlalchemy import event
+
+    engine = app.extensions["clef"].engine
+    seen: list[str] = []
+
+    def on_statement(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.startswith("INSERT INTO audit_events"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        with app.app_context():
+            from idp.runtime import db
+            work(db())
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+    return len(seen)
+
+
+def test_the_events_of_one_transaction_are_written_by_one_statement(app: Flask) -> None:
+    """Issue 11: events are batched; every one still reaches its row, with its fields."""
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    where = audit.Where(IP, AGENT)
+
+    def two_events(db) -> None:
+        audit.record(db, at, audit.LOGIN_SUCCESS, actor="alice", account_id=7, where=where,
+                     step="password")
+        audit.record(db, at, audit.OIDC_CONSENT, actor="alice", account_id=7, where=where,
+                     client="jobs")
+        db.commit()
+
+    assert _audit_inserts(app, two_events) == 1
+    first, second = only(app, audit.LOGIN_SUCCESS), only(app, audit.OIDC_CONSENT)
+    assert (first.actor, first.account_id, first.details) == ("alice", 7, {"step": "password"})
+    assert second.details == {"client": "jobs"}
+    assert_where_and_when(first, at)
+
+
+def test_a_rolled_back_transaction_leaves_no_event(app: Flask) -> None:
+    """Batching must not outlive the transaction: a rollback drops what was recorded,
+    and a later commit of the same session does not write it."""
+    from datetime import UTC, datetime
+
+    def rolled_back(db) -> None:
+        audit.record(db, datetime(2026, 1, 1, tzinfo=UTC), audit.LOGIN_FAILURE, actor="unknown")
+        db.rollback()
+        audit.record(db, datetime(2026, 1, 1, tzinfo=UTC), audit.LOGOUT, actor="bob")
+        db.commit()
+
+    _audit_inserts(app, rolled_back)
+    assert audit_events(app, audit.LOGIN_FAILURE) == []
+    assert len(audit_events(app, audit.LOGOUT)) == 1
+
+
+def test_a_query_in_the_same_transaction_sees_the_events_recorded_before_it(app: Flask) -> None:
+    from datetime import UTC, datetime
+
+    found: list[str] = []
+
+    def read_back(db) -> None:
+        audit.record(db, datetime(2026, 1, 1, tzinfo=UTC), audit.ADMIN_LIST, actor="admin:root")
+        found.extend(event.tag for event in audit.recent(db))
+        db.rollback()
+
+    _audit_inserts(app, read_back)
+    assert found == [audit.ADMIN_LIST]
+    assert audit_events(app, audit.ADMIN_LIST) == []  # rolled back with the rest
