@@ -226,6 +226,12 @@ def authorize() -> ResponseReturnValue:
             reauth.forget(session)
             return _respond(server, grant, None)
         _remember_consent(account, client, scope, given)
+    elif request.method == "POST" and "decision" in request.form \
+            and _consent_decision() is False:
+        # A consent page left open in another tab, answered "deny" after consent was
+        # given elsewhere: the person's last word is no, so the portal gets no code.
+        reauth.forget(session)
+        return _respond(server, grant, None)
     # The S37 marker goes when the request is answered, not when its consent page is
     # shown: the consent form posts the same request, which must still pass.
     reauth.forget(session)

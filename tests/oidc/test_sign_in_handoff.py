@@ -199,3 +199,25 @@ def test_prompt_none_with_consent_missing_says_consent_required(app, alice, port
     jobs = untrusted(app)
     params = jobs.callback(flow.browser.get(jobs.authorize_url(Request(), prompt="none")))
     assert params["error"] == "consent_required" and params["iss"] == ISSUER
+
+
+def test_deny_in_a_stale_consent_tab_is_honoured_after_consent_was_given(app, alice):
+    """Two tabs on the consent page: one allows (consent remembered), the other then
+    denies. The denial is the person's last word: access_denied, no code."""
+    jobs = untrusted(app)
+    browser = app.test_client()
+    first = browser.get(jobs.authorize_url(Request()))
+    sign_in_at(browser, first.headers["Location"], "alice")
+    back = pass_second_factor(app, browser)
+    allowing_tab = browser.get(back.headers["Location"])
+    req = Request()
+    denying_action = jobs.authorize_url(req)
+    denying_tab = browser.get(denying_action)
+    assert denying_tab.status_code == 200
+    allowed = browser.post(back.headers["Location"],
+                           data={"csrf_token": csrf_from(allowing_tab), "decision": "allow"})
+    assert "code" in jobs.callback(allowed)
+    denied = jobs.callback(browser.post(denying_action, data={
+        "csrf_token": csrf_from(denying_tab), "decision": "deny"}))
+    assert "code" not in denied and denied["error"] == "access_denied"
+    assert "code" in jobs.callback(browser.get(jobs.authorize_url(Request())))  # consent stays
