@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -29,6 +30,9 @@ STRATEGY = "sliding-window-counter"
 # Where Flask-Limiter keeps a request's state, on the request context, once it checks a limit.
 LIMITER_STATE = "_limiter_request_context"
 SWEEP_SECONDS = 1.0
+# Set by init_limiter: no limit is applied outside the views' own decorators.
+VIEWS_ONLY = "CLEF_LIMITS_IN_VIEWS_ONLY"
+F = TypeVar("F", bound=Callable[..., Any])
 
 limiter = Limiter(key_func=get_remote_address, strategy=STRATEGY)
 
@@ -65,11 +69,34 @@ def init_limiter(app: Flask) -> None:
     request's limiter state) run only in a request where a limit was checked."""
     limiter.init_app(app)
     before = app.before_request_funcs.setdefault(None, [])
-    if not _middleware_limits(app):
+    app.config[VIEWS_ONLY] = not _middleware_limits(app)
+    if app.config[VIEWS_ONLY]:
         before[:] = [hook for hook in before if not _is_limiter_hook(hook, "_check_request_limit")]
     for table in (app.after_request_funcs, app.teardown_request_funcs):
         hooks = table.setdefault(None, [])
         hooks[:] = [_when_limited(hook) if _is_limiter_hook(hook) else hook for hook in hooks]
+
+
+def post_limit(value: Callable[[], str] | str, *, scope: str) -> Callable[[F], F]:
+    """``limiter.limit(value, methods=["POST"], scope=scope)`` for a page whose form
+    posts back to it, without the limiter's work on the page's GET (issue 11): there it
+    resolved the view's limits, found none for GET, and still left its request state
+    behind for the after-request hooks (about 500 function calls per sign-in page). The
+    POST is checked by the limiter exactly as before; so is every method whenever a
+    default, application or meta limit is configured (they apply to a GET too)."""
+
+    def decorate(view: F) -> F:
+        limited = limiter.limit(value, methods=["POST"], scope=scope)(view)
+
+        @wraps(view)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if request.method != "POST" and current_app.config.get(VIEWS_ONLY):
+                return current_app.ensure_sync(view)(*args, **kwargs)
+            return limited(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 def _is_limiter_hook(hook: Any, name: str | None = None) -> bool:

@@ -22,7 +22,7 @@ from idp.forms import PostOnlyForm, SignInForm
 from idp.i18n import LANGUAGE_COOKIE, languages, select_locale, set_language_cookie
 from idp.messages import locked_message
 from idp.models import Account
-from idp.ratelimit import configured, limiter
+from idp.ratelimit import configured, post_limit
 from idp.redirects import safe_next
 from idp.runtime import db, services
 from idp.sessions import ANONYMOUS, FULL
@@ -40,7 +40,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit(configured("signin_per_ip"), methods=["POST"], scope="ip.signin")
+@post_limit(configured("signin_per_ip"), scope="ip.signin")
 def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     if request.method == "GET":

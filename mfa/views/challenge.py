@@ -12,7 +12,7 @@ from idp.email_codes import ResendTooSoon
 from idp.forms import PostOnlyForm
 from idp.messages import email_code_error, locked_message, mail_not_sent_message, resend_wait_message
 from idp.models import Account
-from idp.ratelimit import configured, limiter
+from idp.ratelimit import configured, limiter, post_limit
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now
@@ -57,7 +57,7 @@ def _has_keys(account_id: int) -> bool:
 
 @bp.route("/challenge", methods=["GET", "POST"])
 @password_step_required
-@limiter.limit(configured("second_factor_per_ip"), methods=["POST"], scope="ip.second_factor")
+@post_limit(configured("second_factor_per_ip"), scope="ip.second_factor")
 def challenge() -> ResponseReturnValue:
     if current_session().level == FULL:
         return redirect(after_sign_in_target(), code=303)
