@@ -375,9 +375,7 @@ def _remember_portal(account: Account, client: OAuthClient) -> None:
 
 
 @bp.post("/token")
-@limiter.limit(configured("token_per_client"), key_func=token_limit.client_key,
-               exempt_when=token_limit.no_client, scope="client.token")
-@limiter.limit(configured("token_per_ip"), exempt_when=token_limit.has_client, scope="ip.token")
+@limiter.limit(token_limit.limit_value, key_func=token_limit.limit_key, scope="token")
 def token() -> ResponseReturnValue:
     """S33, S39 (Authlib sends Cache-Control: no-store), S41; limited per portal
     (``idp.oidc.token_limit``)."""
@@ -407,7 +405,10 @@ def userinfo() -> ResponseReturnValue:
         return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
                         status=status, headers=headers, mimetype="application/json")
     row = token.row  # idp.oidc.tokens.Tokens.find_bearer: with its client's subject type
-    return jsonify({"sub": subject_for(services().keys, row, row.account_id)})
+    # One key, encoded directly: jsonify goes through the app's JSON provider (its
+    # settings looked up per call), a sixteenth of a UserInfo request (issue 11).
+    body = json.dumps({"sub": subject_for(services().keys, row, row.account_id)})
+    return Response(body, mimetype="application/json")
 
 
 @bp.post("/revoke")
