@@ -56,7 +56,7 @@ from idp.oidc.runtime import oidc
 from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
-from idp.ratelimit import configured, limiter
+from idp.ratelimit import limiter
 from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
