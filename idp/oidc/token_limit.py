@@ -15,7 +15,8 @@ import base64
 import binascii
 from urllib.parse import unquote
 
-from flask import g, request
+from flask import current_app, g, request
+from flask_limiter.util import get_remote_address
 
 from idp.oidc.models import OAuthClient
 from idp.oidc.runtime import oidc
@@ -79,13 +80,22 @@ def authenticated_client_id() -> str | None:
     return cached
 
 
-def client_key() -> str:
-    return f"client:{authenticated_client_id()}"
+def limit_key() -> str:
+    """The one key a token request is counted under: its authenticated client, or
+    else its address (S27, S41). A client id is hex and an address has no ``client:``
+    prefix, so the two budgets never share a counter."""
+    client_id = authenticated_client_id()
+    return f"client:{client_id}" if client_id is not None else get_remote_address()
 
 
-def no_client() -> bool:
-    return authenticated_client_id() is None
+def limit_value() -> str:
+    """``rate_limit.token_per_client`` for an authenticated client, else
+    ``rate_limit.token_per_ip``, read per request.
 
-
-def has_client() -> bool:
-    return authenticated_client_id() is not None
+    One limit with this value and :func:`limit_key` replaces two decorators, each
+    with an ``exempt_when`` callable (issue 11): Flask-Limiter resolved, filtered and
+    checked two limits per token request (on Redis, every check a round trip) where
+    exactly one of them ever applied."""
+    name = "token_per_client" if authenticated_client_id() is not None else "token_per_ip"
+    value: str = current_app.config["CLEF_RATE_LIMITS"][name]
+    return value

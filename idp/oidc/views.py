@@ -56,7 +56,7 @@ from idp.oidc.runtime import oidc
 from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
-from idp.ratelimit import configured, limiter
+from idp.ratelimit import limiter
 from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
@@ -381,9 +381,7 @@ def _remember_portal(account: Account, client: OAuthClient) -> None:
 
 
 @bp.post("/token")
-@limiter.limit(configured("token_per_client"), key_func=token_limit.client_key,
-               exempt_when=token_limit.no_client, scope="client.token")
-@limiter.limit(configured("token_per_ip"), exempt_when=token_limit.has_client, scope="ip.token")
+@limiter.limit(token_limit.limit_value, key_func=token_limit.limit_key, scope="token")
 def token() -> ResponseReturnValue:
     """S33, S39 (Authlib sends Cache-Control: no-store), S41; limited per portal
     (``idp.oidc.token_limit``)."""
@@ -413,7 +411,10 @@ def userinfo() -> ResponseReturnValue:
         return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
                         status=status, headers=headers, mimetype="application/json")
     row = token.row  # idp.oidc.tokens.Tokens.find_bearer: with its client's subject type
-    return jsonify({"sub": subject_for(services().keys, row, row.account_id)})
+    # One key, encoded directly: jsonify goes through the app's JSON provider (its
+    # settings looked up per call), a sixteenth of a UserInfo request (issue 11).
+    body = json.dumps({"sub": subject_for(services().keys, row, row.account_id)})
+    return Response(body, mimetype="application/json")
 
 
 @bp.post("/revoke")

@@ -49,3 +49,20 @@ def test_malformed_basic_credentials_on_revoke_and_introspect_are_401(app):
     for path in ("/token", "/revoke", "/introspect"):
         response = server.post(path, data={"token": "x", **BOGUS}, headers=header)
         assert response.status_code == 401 and response.get_json() == {"error": "invalid_client"}
+
+
+def test_one_limit_per_request_counts_against_one_budget_only(make_app):
+    """Issue 11: one limit whose key and value follow the client authentication, in
+    place of two decorators with exemptions. Attacked from both sides: an address that
+    spent its whole budget on unauthenticated requests (a public client's id, a guessed
+    secret, a client id naming a portal) does not block that portal, and the portal's
+    requests spend none of the address's budget; each request is counted once."""
+    app = make_app(rate_limit={"token_per_ip": "2/minute", "token_per_client": "3/minute"})
+    portal = _portal(app, "Portal")
+    server = app.test_client()
+    public = {**BOGUS, "client_id": portal.client_id}  # names the portal, proves nothing
+    assert [server.post("/token", data=public).status_code for _ in range(3)] == [401, 401, 429]
+    forged = {**BOGUS, "client_id": "client:" + portal.client_id, "client_secret": "x"}
+    assert server.post("/token", data=forged).status_code == 429, "per address, whatever it claims"
+    assert [portal.token(server, BOGUS).status_code for _ in range(4)] == [400, 400, 400, 429]
+    assert server.post("/token", data=public).status_code == 429, "still the address's budget"
