@@ -172,8 +172,12 @@ class Tokens:
         """S43, D10: a live access token with what UserInfo answers from, one SELECT:
         not revoked or expired, of an account that is not revoked and a sign-in session
         active after ``seen_after``, joined to its client's subject type and sector
-        (S45). None for anything else."""
-        return db.connection().execute(_FIND_BEARER, {
+        (S45). None for anything else. A read alone: outside a transaction when the
+        request has not opened one (autocommit), so PostgreSQL is not sent a BEGIN and a
+        ROLLBACK around it (issue 11)."""
+        conn = db.connection() if db.in_transaction() else db.connection(
+            execution_options={"isolation_level": "AUTOCOMMIT"})
+        return conn.execute(_FIND_BEARER, {
             "hash": token_hash(value), NOW: now, SEEN_AFTER: seen_after}).first()
 
     def find_refresh(self, db: Session, value: str) -> TableRow | None:
