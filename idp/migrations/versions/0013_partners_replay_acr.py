@@ -1,7 +1,7 @@
 """Sign-in partners (J14): the partners' used back-channel logout tokens (replay
 memory), and the partner's own acr carried from a sign-in to the ID token (D14).
 
-Revision ID: 0013e
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-06
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0013e'
+revision: str = '0013'
 down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

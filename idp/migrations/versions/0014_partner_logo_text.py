@@ -2,8 +2,8 @@
 list (issue 13: "the configured partners (name and logo text)"). Nullable: a partner
 registered before, or without one, is shown by its name alone.
 
-Revision ID: 0014f
-Revises: 0013e
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0014f'
-down_revision: str | Sequence[str] | None = "0013e"
+revision: str = '0014'
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
