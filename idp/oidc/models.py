@@ -52,8 +52,10 @@ class AuthorizationCode(Base):
     __tablename__ = "oauth_codes"
     # The nonce replay check (server.ClefOpenIDCode.exists_nonce) runs on every
     # authorization request: an index look-up by the nonce's SHA-256, since the nonce
-    # itself has no length limit a B-tree could hold (issue 11).
-    __table_args__ = (Index("ix_oauth_codes_client_nonce", "client_id", "nonce_hash"),)
+    # itself has no length limit a B-tree could hold (issue 11). Unique (S35): of two
+    # answers to one request at the same instant, only one code is written.
+    __table_args__ = (Index("ux_oauth_codes_client_nonce", "client_id", "nonce_hash",
+                            unique=True),)
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))

@@ -31,6 +31,7 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from idp import audit
 from idp.oidc import token_limit
@@ -96,7 +97,17 @@ class CodeGrant(AuthorizationCodeGrant):
             partner_acr=facts.partner_acr, created_at=now,
             expires_at=now + timedelta(seconds=lifetime), used_at=None,
         ))
-        db().commit()
+        try:
+            db().commit()
+        except IntegrityError:
+            # S35: another answer to this very request wrote its code first (the replay
+            # check read before either was written; the unique index decides). Nothing
+            # of this answer is kept: no code, no portal session, no audit row.
+            db().rollback()
+            if not nonce:
+                raise
+            raise InvalidRequestError("nonce already used",
+                                      redirect_uri=payload.redirect_uri) from None
 
     def validate_token_request(self) -> None:
         """Authlib's checks; a code claimed before a later one failed (redirect_uri,
