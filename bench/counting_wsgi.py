@@ -17,54 +17,15 @@ patch classes (SQLAlchemy's Engine events, argon2's verify), never Clef's code.
 from __future__ import annotations
 
 import importlib
-import json
 import multiprocessing.util
 import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import request_counts  # bench/, on the path
+
 TARGET = os.environ.get("CLEF_BENCH_TARGET", "idp.wsgi:app")
-
-_stats: dict[str, dict[str, Any]] = {}
-_current: dict[str, Any] = {"key": "-"}
-
-
-def _bump(field: str) -> None:
-    row = _stats.setdefault(_current["key"], {})
-    row[field] = row.get(field, 0) + 1
-
-
-def _install_counters() -> None:
-    import argon2
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    event.listen(Engine, "before_cursor_execute", lambda *a, **k: _bump("sql"))
-    event.listen(Engine, "commit", lambda *a, **k: _bump("commits"))
-    verify = argon2.PasswordHasher.verify
-
-    def counted_verify(self: Any, hash: Any, password: Any) -> Any:
-        _bump("argon2")
-        return verify(self, hash, password)
-
-    argon2.PasswordHasher.verify = counted_verify  # type: ignore[method-assign]
-    if os.environ.get("CLEF_BENCH_PROFILE"):
-        import cProfile
-
-        # Enabled around each request, in the thread that serves it (cProfile follows
-        # one thread); CPU, not waits.
-        _current["profile"] = cProfile.Profile(time.thread_time)
-
-
-def _dump() -> None:
-    folder = os.environ.get("CLEF_BENCH_COUNTS")
-    if not folder:
-        return
-    if "profile" in _current:
-        _current["profile"].dump_stats(os.path.join(folder, f"profile-{os.getpid()}.pstats"))
-    with open(os.path.join(folder, f"counts-{os.getpid()}.json"), "w") as out:
-        json.dump(_stats, out)
 
 
 def _load(target: str) -> Callable[..., Iterable[bytes]]:
@@ -73,34 +34,27 @@ def _load(target: str) -> Callable[..., Iterable[bytes]]:
 
 
 _inner = _load(TARGET)
-_install_counters()
+# Enabled around each request, in the thread that serves it (cProfile follows one thread).
+_profile = request_counts.install(time.thread_time)
 # granian's workers are multiprocessing processes: they leave through os._exit, which
 # skips atexit but runs multiprocessing's finalizers.
-multiprocessing.util.Finalize(None, _dump, exitpriority=10)
+multiprocessing.util.Finalize(None, request_counts.dump, exitpriority=10)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    key = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
-    _current["key"] = key
+    request_counts.current["key"] = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
     seen: dict[str, str] = {}
 
     def recorded(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         seen["status"] = status.split(" ", 1)[0]
         return start_response(status, headers, exc_info)
 
-    profile = _current.get("profile")
     started = time.thread_time()
-    if profile is not None:
-        profile.enable()
+    if _profile is not None:
+        _profile.enable()
     try:
         return _inner(environ, recorded)
     finally:
-        if profile is not None:
-            profile.disable()
-        row = _stats.setdefault(key, {})
-        row["requests"] = row.get("requests", 0) + 1
-        row["cpu_s"] = row.get("cpu_s", 0.0) + time.thread_time() - started
-        statuses = row.setdefault("status", {})
-        code = seen.get("status", "?")
-        statuses[code] = statuses.get(code, 0) + 1
-        _current["key"] = "-"
+        if _profile is not None:
+            _profile.disable()
+        request_counts.finish(time.thread_time() - started, seen.get("status", "?"))

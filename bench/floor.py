@@ -26,6 +26,34 @@ ROUNDS = int(os.environ.get("ROUNDS", "1"))
 THREADS = 4
 
 
+def drive(oidc_bench: Any, pid: int, url: str, expect_ok: bool = True) -> tuple[float, float]:
+    """(requests per second, server CPU ms per request) of ``THREADS`` keep-alive clients
+    asking ``url`` for ``DURATION`` seconds; the server's CPU (process ``pid``) from /proc."""
+    done = [0]
+    lock = threading.Lock()
+    deadline = time.time() + DURATION
+
+    def loop() -> None:
+        http = oidc_bench.LeanHTTP()
+        n = 0
+        while time.time() < deadline:
+            status = http.get(url).status_code
+            assert status == 200 or not expect_ok, status
+            n += 1
+        with lock:
+            done[0] += n
+
+    before = oidc_bench.server_cpu_seconds(pid) or 0.0
+    start = time.time()
+    workers = [threading.Thread(target=loop) for _ in range(THREADS)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    cpu = (oidc_bench.server_cpu_seconds(pid) or 0.0) - before
+    return done[0] / (time.time() - start), cpu / done[0] * 1e3
+
+
 def measure(oidc_bench: Any, server: str) -> tuple[float, float]:
     """(requests per second, server CPU ms per request) of one run under ``server``."""
     port = free_port()
@@ -43,31 +71,9 @@ def measure(oidc_bench: Any, server: str) -> tuple[float, float]:
                     break
                 except OSError:
                     time.sleep(0.2)
-            done = [0]
-            lock = threading.Lock()
-            deadline = time.time() + DURATION
-
-            def loop() -> None:
-                http = oidc_bench.LeanHTTP()
-                n = 0
-                while time.time() < deadline:
-                    assert http.get(url).status_code == 200
-                    n += 1
-                with lock:
-                    done[0] += n
-
-            before = oidc_bench.server_cpu_seconds(process.pid) or 0.0
-            start = time.time()
-            workers = [threading.Thread(target=loop) for _ in range(THREADS)]
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            cpu = (oidc_bench.server_cpu_seconds(process.pid) or 0.0) - before
-            elapsed = time.time() - start
+            return drive(oidc_bench, process.pid, url)
         finally:
             stop_server(process)
-    return done[0] / elapsed, cpu / done[0] * 1e3
 
 
 def main() -> None:

@@ -16,12 +16,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
+from floor import drive
 from run import (
     BENCH,
     DRIVER_CPU,
@@ -31,43 +30,17 @@ from run import (
     copy_driver,
     free_port,
     server_command,
+    server_name,
     stop_server,
     write_config,
 )
 
-DURATION = float(os.environ.get("DURATION", "5"))
-THREADS = 4
 PATHS = ["/.well-known/openid-configuration", "/jwks", "/no-such-page", "/"]
 
 
-def drive(oidc_bench: Any, pid: int, url: str) -> tuple[float, float]:
-    """(requests per second, server CPU ms per request) for ``url``."""
-    done = [0]
-    lock = threading.Lock()
-    deadline = time.time() + DURATION
-
-    def loop() -> None:
-        http = oidc_bench.LeanHTTP()
-        n = 0
-        while time.time() < deadline:
-            http.get(url)
-            n += 1
-        with lock:
-            done[0] += n
-
-    before = oidc_bench.server_cpu_seconds(pid) or 0.0
-    start = time.time()
-    workers = [threading.Thread(target=loop) for _ in range(THREADS)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    cpu = (oidc_bench.server_cpu_seconds(pid) or 0.0) - before
-    return done[0] / (time.time() - start), cpu / done[0] * 1e3
-
-
 def serve(app: str, env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(["taskset", "-c", SERVER_CPU, *server_command(app, port)], env=env, cwd=cwd)
+    command, extra = server_command(app, port)
+    server = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], env={**env, **extra}, cwd=cwd)
     for _ in range(150):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=1)
@@ -84,7 +57,7 @@ def main() -> None:
 
     os.sched_setaffinity(0, {int(DRIVER_CPU)})
     paths = sys.argv[1:] or PATHS
-    name = os.environ.get("CLEF_BENCH_SERVER") or "gunicorn"
+    name = server_name()
     with tempfile.TemporaryDirectory(prefix="clef-kinds-") as tmp:
         folder = Path(tmp)
         port = free_port()
@@ -98,8 +71,8 @@ def main() -> None:
         try:
             for path in paths:
                 url = f"http://127.0.0.1:{port}{path}"
-                drive(oidc_bench, server.pid, url)  # warm
-                rate, cpu = drive(oidc_bench, server.pid, url)
+                drive(oidc_bench, server.pid, url, expect_ok=False)  # warm
+                rate, cpu = drive(oidc_bench, server.pid, url, expect_ok=False)
                 print(f"clef {name} {path:36} {rate:8.0f} req/s  server CPU {cpu:.3f} ms/req")
         finally:
             stop_server(server)
