@@ -152,7 +152,14 @@ class Upstream:
         self.clock = clock
         self._metadata: dict[str, _Cached] = {}
         self._keys: dict[str, _Cached] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock_for(self, issuer: str) -> threading.Lock:
+        """One lock per partner: a slow or unreachable partner holds up only the
+        requests that need its own keys, never another partner's."""
+        with self._locks_lock:
+            return self._locks.setdefault(issuer, threading.Lock())
 
     def _fetch(self, url: str, data: bytes | None = None,
                headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -231,7 +238,7 @@ class Upstream:
     def _key_set(self, issuer: str, kid: str | None) -> KeySet:
         now = self.clock.now()
         floor = timedelta(seconds=self.settings.jwks_refetch_floor_seconds)
-        with self._lock:  # one fetch per floor, even for concurrent requests
+        with self._lock_for(issuer):  # one fetch per floor, even for concurrent requests
             cached = self._keys.get(issuer)
             if cached is not None:
                 keys: KeySet = cached.value
@@ -239,6 +246,8 @@ class Upstream:
                     return keys
                 if now - cached.fetched_at < floor:
                     return keys  # an unknown kid again so soon: the signature check fails
+                # The floor runs from this attempt, whether or not the partner answers.
+                self._keys[issuer] = _Cached(keys, now)
             uri = self.metadata(issuer).get("jwks_uri")
             if not isinstance(uri, str):
                 raise PartnerError(BAD_RESPONSE, "no jwks_uri")

@@ -111,3 +111,33 @@ def test_j14_a_rotated_partner_key_is_picked_up(
     new_kids = {k["kid"] for k in bank.app.test_client().get("/jwks").get_json()["keys"]}
     assert new_kids - old_kids
     assert fetched.count("jwks") == 2
+
+
+def test_j14_a_failing_refetch_also_waits_for_the_floor(
+        app: Flask, bank: Partner, clock: FrozenClock, fetched: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partner's key set cannot be fetched (down, or answering junk): tokens with
+    made-up kids still make at most one attempt per floor, not one each."""
+    create_account(bank.app, "bob")
+    browser = app.test_client()
+    assert browser.get(path_of(at_partner(bank, start_trip(browser, bank), "bob"))).status_code == 303
+    floor = app.extensions["clef"].settings.partners.jwks_refetch_floor_seconds
+    clock.advance(seconds=floor)
+    counting = upstream_module._fetch_json
+
+    def failing(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if url.endswith("jwks"):
+            counting(url, *args, **kwargs)  # counted, then lost
+            raise PartnerError(upstream_module.UNREACHABLE, "partner down")
+        return counting(url, *args, **kwargs)
+
+    monkeypatch.setattr(upstream_module, "_fetch_json", failing)
+    with app.app_context():
+        svc = partner_services()
+        config = svc.partners.config(svc.partners.enabled(db())[0])
+        for _ in range(5):
+            now = int(clock.now().timestamp())
+            with pytest.raises(PartnerError):
+                svc.upstream.validate_id_token(
+                    config, _random_kid_token(bank.issuer, config.client_id, now), "n", now)
+    assert fetched.count("jwks") == 2  # the sign-in's, then one failed attempt
