@@ -15,7 +15,10 @@ the session interface (the rest is Flask, the view and the WSGI layers).
 
 from __future__ import annotations
 
+import base64
 import cProfile
+import io
+import json
 import pstats
 import sys
 import tempfile
@@ -27,6 +30,7 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -122,11 +126,53 @@ def hook_calls(app: Any, wsgi: WsgiApp, environ: dict[str, Any], n: int) -> dict
     return {name: count / n for name, count in counts.items()}
 
 
+class Refresh:
+    """A WSGI app that is one refresh request (RFC 6749 §6) to ``app`` each call: the
+    refresh token rotates (S40), so each request sends the one the previous returned."""
+
+    def __init__(self, app: WsgiApp, basic: str, refresh_token: str) -> None:
+        self.app, self.refresh_token = app, refresh_token
+        self.environ = _environ("/token", "POST", {
+            "Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"})
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A handful of calls of its own (the body made, the answer read) on top of the
+        app's."""
+        form = f"grant_type=refresh_token&refresh_token={self.refresh_token}".encode()
+        request = dict(self.environ, CONTENT_LENGTH=str(len(form)), **{"wsgi.input": io.BytesIO(form)})
+        body = b"".join(self.app(request, start_response))
+        self.refresh_token = json.loads(body)["refresh_token"]
+        return [body]
+
+
+def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
+    """UserInfo and a refresh for a portal's tokens, from one real sign-in through the
+    test screens (tests/oidc): a trusted confidential portal, an account with an app."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import create_account
+    from tests.oidc.conftest import full_flow
+    from tests.oidc.rp import RelyingParty, register_client
+
+    client_id, secret = register_client(app, "--name", "Bench portal", "--redirect-uri",
+                                        "https://portal.example/callback", "--trusted")
+    create_account(app, "alice")
+    tokens = full_flow(RelyingParty(app, client_id, secret or "")).tokens
+    basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    return {
+        "userinfo": (app, _environ("/userinfo", headers=bearer)),
+        "token (refresh)": (Refresh(app, basic, tokens["refresh_token"]), _environ("/token")),
+    }
+
+
 def clef_app(folder: str) -> WsgiApp:
     from idp.app import create_app
     from idp.migrate import upgrade
 
-    app = create_app({"service": {"instance_dir": folder}})
+    # The limits as configured, only high enough for thousands of refreshes a minute.
+    many = "1000000/minute"
+    app = create_app({"service": {"instance_dir": folder},
+                      "rate_limit": {"token_per_ip": many, "token_per_client": many}})
     upgrade(app.extensions["clef"].settings.database_url)
     with app.app_context():
         from idp.oidc.runtime import oidc
@@ -165,9 +211,10 @@ def main() -> None:
             "404": (app, _environ("/no-such-page")),
             "GET / (page)": (app, _environ("/")),
             "GET /signin (page)": (app, _environ("/signin")),
+            **token_kinds(app),
         }
         if show_hooks:
-            for name in ("404", "GET / (page)", "discovery via Flask"):
+            for name in ("404", "GET / (page)", "userinfo"):
                 found = hook_calls(app, *kinds[name], 50)
                 print(f"{name}: {found.pop('total'):.0f} calls per request, of which")
                 for hook, count in sorted(found.items(), key=lambda x: -x[1]):
