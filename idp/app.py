@@ -7,7 +7,8 @@ blueprints. Everything else hands over by endpoint name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from inspect import iscoroutinefunction
 from typing import Any
 
 from flask import Flask, Response, g, redirect, request, url_for
@@ -43,6 +44,66 @@ NOT_FOR_PEOPLE = frozenset({"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.
 csrf = CSRFProtect()
 
 
+class SyncFlask(Flask):
+    """Flask for an app without a coroutine function anywhere (issue 11).
+
+    Flask hands every view, hook and error handler to ``ensure_sync`` on every request,
+    which asks ``inspect.iscoroutinefunction`` each time: about 70 function calls a
+    request for an answer that cannot change. Clef has no async code, so each function
+    is checked once, when it is registered (a view, :meth:`add_url_rule`) or when the app
+    is built (everything else, :func:`refuse_coroutine_functions`), and ``ensure_sync``
+    hands it back as it is. Never wrapped, an async function would not run: its
+    coroutine would be taken for a response, or a teardown silently skipped; hence the
+    refusal."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return func
+
+    def add_url_rule(self, rule: str, endpoint: str | None = None,
+                     view_func: Callable[..., Any] | None = None,
+                     provide_automatic_options: bool | None = None, **options: Any) -> None:
+        if view_func is not None:
+            refuse_coroutine(view_func, f"the view of {rule}")
+        super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **options)
+
+
+def refuse_coroutine(func: Any, where: str) -> None:
+    """A ``TypeError`` when ``func`` is an ``async def`` function (or wraps one)."""
+    if iscoroutinefunction(func) or iscoroutinefunction(getattr(func, "__wrapped__", None)):
+        raise TypeError(f"{where} is a coroutine function ({func!r}); Clef runs no async "
+                        "code (idp.app.SyncFlask)")
+
+
+def registered_functions(app: Flask) -> Iterable[tuple[str, Any]]:
+    """Every function Flask calls through ``ensure_sync``: views, hooks, error handlers,
+    URL processors and template context processors, app-wide and per blueprint."""
+    for endpoint, view in app.view_functions.items():
+        yield f"the view {endpoint}", view
+    tables: dict[str, Any] = {
+        "before_request": app.before_request_funcs, "after_request": app.after_request_funcs,
+        "teardown_request": app.teardown_request_funcs,
+        "url_value_preprocessor": app.url_value_preprocessors,
+        "url_default": app.url_default_functions,
+        "template_context_processor": app.template_context_processors,
+    }
+    for kind, table in tables.items():
+        for scope, funcs in table.items():
+            for func in funcs:
+                yield f"a {kind} hook of {scope or 'the app'}", func
+    for func in app.teardown_appcontext_funcs:
+        yield "a teardown_appcontext hook", func
+    for scope, by_code in app.error_handler_spec.items():
+        for handlers in by_code.values():
+            for handler in handlers.values():
+                yield f"an error handler of {scope or 'the app'}", handler
+
+
+def refuse_coroutine_functions(app: Flask) -> None:
+    """The start-up check of :class:`SyncFlask`: no coroutine function registered."""
+    for where, func in registered_functions(app):
+        refuse_coroutine(func, where)
+
+
 def create_app(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -53,7 +114,7 @@ def create_app(
     ``clock`` replaces the system clock (tests move time with it)."""
     settings = settings or load_settings(overrides)
     log_format.configure(settings.logging.format)
-    app = Flask(
+    app = SyncFlask(
         "idp",
         root_path=str(PACKAGE_DIR),
         instance_path=str(settings.instance_path),
@@ -129,6 +190,7 @@ def create_app(
         app.wsgi_app, published_documents(app), fixed_headers(settings.secure_transport),
         list(settings.service.trusted_hosts) or None, metrics.observe_latency,
     )
+    refuse_coroutine_functions(app)
     return app
 
 
