@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -162,29 +163,27 @@ def callback(partner_id: int) -> ResponseReturnValue:
     return redirect(after_sign_in_target(), code=303)
 
 
-@bp.before_app_request
-def _remember_partner_at_sign_out() -> None:
+def remember_partner_at_sign_out() -> None:
     """Signing out at Clef ends the session, and with it the memory of the partner;
-    keep it for this request so the next page can offer the partner's sign-out."""
+    keep it for this request so the next page can offer the partner's sign-out.
+    A hook of the sign-out's blueprint only (:func:`register_hooks`)."""
     if request.endpoint == SIGN_OUT:
         g.partner_signing_out = current_session().get(PARTNER_KEY)
 
 
-@bp.after_app_request
-def _offer_partner_sign_out(response: Response) -> Response:
+def offer_partner_sign_out(response: Response) -> Response:
+    """The sign-out's redirect leads to the partner's sign-out offer when the session
+    was a partner's. A hook of the sign-out's blueprint only."""
     partner_id = g.get("partner_signing_out")
     if request.endpoint == SIGN_OUT and response.status_code == 303 and isinstance(partner_id, int):
         response.headers["Location"] = url_for("partners.signed_out", partner_id=partner_id)
     return response
 
 
-@bp.before_app_request
-def _password_pages_do_not_apply() -> ResponseReturnValue | None:
+def password_pages_do_not_apply() -> ResponseReturnValue | None:
     """J14: a partner identity has no password, Clef second factor or recovery answers;
-    those pages say so instead of offering to set them up."""
-    blueprint = (request.endpoint or "").split(".")[0]
-    if blueprint not in PASSWORD_SLICES:
-        return None
+    those pages say so instead of offering to set them up. A hook of the
+    :data:`PASSWORD_SLICES` blueprints only (:func:`register_hooks`)."""
     current = current_session()
     # A session at the password step has just proved a password, which a partner
     # identity never has (NO_PASSWORD): no look-up on the second-step pages (issue 11).
@@ -193,6 +192,17 @@ def _password_pages_do_not_apply() -> ResponseReturnValue | None:
     if _svc().partners.link_of(db(), current.account_id) is None:
         return None
     return render_template("partners/not_applicable.html"), 403
+
+
+def register_hooks(app: Flask) -> None:
+    """The hooks above, each under the blueprints whose requests it concerns (Flask runs
+    a blueprint's hooks on that blueprint's requests only, after the app's own): the
+    other requests do not pay for them (issue 11)."""
+    sign_out_blueprint = SIGN_OUT.split(".")[0]
+    app.before_request_funcs.setdefault(sign_out_blueprint, []).append(remember_partner_at_sign_out)
+    app.after_request_funcs.setdefault(sign_out_blueprint, []).append(offer_partner_sign_out)
+    for blueprint in PASSWORD_SLICES:
+        app.before_request_funcs.setdefault(blueprint, []).append(password_pages_do_not_apply)
 
 
 @bp.get("/<int:partner_id>/signed-out")

@@ -21,6 +21,7 @@ def init_app(app: Flask, core: Services, csrf: CSRFProtect) -> None:
     core.add_resealer("sign-in partner secrets", made.partners.reseal_all)
     core.add_purger("partners' used logout tokens", replay.purge)
     app.register_blueprint(views.bp)
+    views.register_hooks(app)
     for view in views.CSRF_EXEMPT:
         csrf.exempt(view)
     cli.register(app)
