@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from inspect import iscoroutinefunction
 from typing import Any
 
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Flask, Request, Response, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -21,7 +21,7 @@ from idp.cli import register_cli
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
 from idp.i18n import babel, select_locale
-from idp.input_guard import register_input_guard
+from idp.input_guard import has_nul, nul_refusal
 from idp.instance import secure_instance
 from idp.mail_render import STAGED_KEY, send_staged
 from idp.oidc import wiring as oidc
@@ -170,11 +170,9 @@ def create_app(
             settings.service.base_url,
         )
     app.session_interface = ServerSessionInterface()
-    app.before_request(_database_reachable)  # first: before the CSRF check needs the session
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     init_limiter(app)
-    register_input_guard(app, NOT_FOR_PEOPLE)
     metrics.init_app(app, settings.metrics.allowed_networks)
     health.init_app(app, settings.rate_limit.storage_url)
     _register_slices(app, services)
@@ -192,13 +190,6 @@ def create_app(
     )
     refuse_coroutine_functions(app)
     return app
-
-
-def _database_reachable() -> None:
-    """The session could not be read: the database is down (idp.errors: a 503)."""
-    unavailable = current_session().unavailable
-    if unavailable is not None:
-        raise unavailable
 
 
 def _register_slices(app: Flask, services: Services) -> None:
@@ -222,26 +213,66 @@ def _register_slices(app: Flask, services: Services) -> None:
     partners_wiring.init_app(app, services, csrf)
 
 
+# Pages a timed-out session may still reach without being sent to the notice first.
+EXPIRED_SESSION_MAY_SEE = NOT_FOR_PEOPLE | {
+    "auth.session_expired", "auth.session_remaining", "auth.choose_language", "static"}
+
+
 def _register_hooks(app: Flask) -> None:
-    @app.before_request
-    def expired_session_notice() -> ResponseReturnValue | None:
-        """J4: the first request after a signed-in session timed out says so."""
-        if current_session().expired and request.endpoint not in NOT_FOR_PEOPLE and request.endpoint not in (
-            "auth.session_expired", "auth.session_remaining", "auth.choose_language", "static",
-        ):
-            target = request_target(request.method, request.full_path)
+    """The app's own per-request steps, as one before-request and one after-request
+    function (issue 11): each hook Flask runs costs its dispatch, and each step looked
+    ``request``, ``g`` and the session up again through their proxies. The order is
+    the one they had as separate hooks; the slices' hooks (partners) and the
+    extensions' (the limiter) still run as their own."""
+    csrf_methods = frozenset(app.config["WTF_CSRF_METHODS"])
+    # Flask-WTF's own hook checked every request's exemptions before its method; the
+    # same check, made on the methods it applies to only, is step 3 below.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request_funcs[None] = [
+        hook for hook in app.before_request_funcs.get(None, []) if not _is_csrf_hook(hook)]
+    config = app.config
+
+    def before_request() -> ResponseReturnValue | None:
+        """1. the request's clock starts (metrics); 2. the session could not be read:
+        the database is down (idp.errors: a 503), before the CSRF check needs the
+        session; 3. S24: an unsafe method carries the session's CSRF token, unless the
+        view is exempt (portals' servers, idp.oidc.views.CSRF_EXEMPT); 4. S28: no NUL
+        byte (idp.input_guard); 5. J4: the first request after a signed-in session
+        timed out says so."""
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+        store = g._get_current_object()  # type: ignore[attr-defined]
+        metrics.start_timer(store)
+        session = current_session()
+        if session.unavailable is not None:
+            raise session.unavailable
+        if current.method in csrf_methods and config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)
+        if has_nul(current):
+            return nul_refusal(current.endpoint, NOT_FOR_PEOPLE)
+        if session.expired and current.endpoint not in EXPIRED_SESSION_MAY_SEE:
+            target = request_target(current.method, current.full_path)
             return redirect(url_for("auth.session_expired", next=target), code=303)
         return None
 
-    @app.after_request
-    def send_mail_staged(response: Response) -> Response:
-        """Mail staged by the request and committed leaves now (idp.outbox); most
-        requests stage none and pay one lookup."""
-        if STAGED_KEY in g:
+    def after_request(response: Response) -> Response:
+        """Mail staged by the request and committed leaves now (idp.outbox; most
+        requests stage none and pay one look-up); then the request's time is observed
+        (metrics), last, as before."""
+        store = g._get_current_object()  # type: ignore[attr-defined]
+        if STAGED_KEY in store:
             send_staged()
+        metrics.observe_response(request._get_current_object(),  # type: ignore[attr-defined]
+                                 store, response)
         return response
+
+    app.before_request_funcs[None].insert(0, before_request)
+    after = app.after_request_funcs.setdefault(None, [])
+    after.insert(0, after_request)  # Flask runs after-request hooks last first
 
     @app.teardown_appcontext
     def teardown(exc: BaseException | None) -> None:
         close_db(exc)
 
+
+def _is_csrf_hook(hook: Any) -> bool:
+    return getattr(hook, "__module__", "") == "flask_wtf.csrf" and getattr(hook, "__name__", "") == "csrf_protect"

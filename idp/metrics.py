@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Request, Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -109,8 +109,9 @@ def metrics() -> Response:
     return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
 
-def _start_timer() -> None:
-    g.clef_started = time.perf_counter()
+def start_timer(g_object: Any) -> None:
+    """The request's clock starts (the app's first before-request step, idp.app)."""
+    g_object.clef_started = time.perf_counter()
 
 
 # (endpoint, method) -> its histogram: ``labels()`` takes a lock and formats the label
@@ -129,21 +130,22 @@ def observe_latency(endpoint: str, method: str, seconds: float) -> None:
     child.observe(seconds)
 
 
-def _observe(response: Response) -> Response:
-    started = g.pop("clef_started", None)
-    endpoint = request.url_rule.endpoint if request.url_rule is not None else "none"
+def observe_response(current: Request, g_object: Any, response: Response) -> None:
+    """The request's time under its endpoint, and a token response by grant type (the
+    app's last after-request step, idp.app)."""
+    started = g_object.pop("clef_started", None)
+    rule = current.url_rule
+    endpoint = rule.endpoint if rule is not None else "none"
     if started is not None:
-        observe_latency(endpoint, request.method, time.perf_counter() - started)
+        observe_latency(endpoint, current.method, time.perf_counter() - started)
     if endpoint == "oidc.token" and response.status_code == 200:
-        grant = request.form.get("grant_type", "")
+        grant = current.form.get("grant_type", "")
         TOKENS.labels(grant if grant in GRANT_TYPES else "other").inc()
-    return response
 
 
 def init_app(app: Flask, allowed_networks: Sequence[str]) -> None:
-    """Count audit events, time every request and serve ``/metrics``."""
+    """Count audit events and serve ``/metrics``; each request is timed by the app's
+    hooks (:func:`start_timer`, :func:`observe_response`)."""
     audit.observe(count_event)
     app.config[NETWORKS_KEY] = parse_networks(allowed_networks)
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
-    app.after_request(_observe)
     app.register_blueprint(bp)

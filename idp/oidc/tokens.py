@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.oidc.liveness import NOW, SEEN_AFTER, usable
@@ -177,6 +177,12 @@ class Tokens:
         ROLLBACK around it (issue 11)."""
         conn = db.connection() if db.in_transaction() else db.connection(
             execution_options={"isolation_level": "AUTOCOMMIT"})
+        return self.find_bearer_on(conn, value, now, seen_after)
+
+    def find_bearer_on(self, conn: Connection, value: str, now: datetime,
+                       seen_after: datetime) -> TableRow | None:
+        """:meth:`find_bearer` on a connection the caller holds (UserInfo's own,
+        without a request session: idp.oidc.server.BearerValidator)."""
         return conn.execute(_FIND_BEARER, {
             "hash": token_hash(value), NOW: now, SEEN_AFTER: seen_after}).first()
 
