@@ -338,19 +338,23 @@ class BearerValidator(BearerTokenValidator):
         """S43, D10: one SELECT finds a live token of a usable account and session,
         with its client's subject type and sector for ``sub`` (issue 11).
 
-        Read on a pooled connection of its own in autocommit (no BEGIN and ROLLBACK
-        around one read on PostgreSQL), unless the request already opened its database
-        session: UserInfo reads nothing else, and a request session (an ORM session
-        made, joined and closed) cost about a fifth of its function calls."""
+        Read on a pooled connection of its own, unless the request already opened its
+        database session: UserInfo reads nothing else, and a request session (an ORM
+        session made, joined and closed) cost about a fifth of its function calls. On
+        PostgreSQL the connection reads in autocommit (no BEGIN and ROLLBACK around
+        one read); SQLite begins no transaction for a read (pysqlite begins one before
+        a write only), so there autocommit would only cost its setting and resetting."""
         now = _now()
         seen_after = _seen_after(now)
         tokens = oidc().tokens
         if "db" in g:
             row = tokens.find_bearer(db(), token_string, now, seen_after)
         else:
-            with services().engine.connect() as conn:
-                row = tokens.find_bearer_on(conn.execution_options(isolation_level="AUTOCOMMIT"),
-                                            token_string, now, seen_after)
+            engine = services().engine
+            with engine.connect() as conn:
+                reader = conn if engine.dialect.name == "sqlite" else conn.execution_options(
+                    isolation_level="AUTOCOMMIT")
+                row = tokens.find_bearer_on(reader, token_string, now, seen_after)
         return IssuedToken(row, _now) if row is not None else None
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:
