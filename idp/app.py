@@ -231,6 +231,19 @@ def _register_hooks(app: Flask) -> None:
     app.before_request_funcs[None] = [
         hook for hook in app.before_request_funcs.get(None, []) if not _is_csrf_hook(hook)]
     config = app.config
+    exempt_endpoints: dict[str, bool] = {}
+
+    def check_csrf(endpoint: str | None) -> None:
+        """Flask-WTF's ``protect(apply_exemptions=True)``, with each endpoint's
+        exemption looked up once: exemptions are made while the app is built and never
+        taken back, so a cached answer can only be as strict as a fresh one."""
+        if not endpoint:
+            return  # as Flask-WTF: no view matched (a 404 or a 405), nothing to protect
+        exempt = exempt_endpoints.get(endpoint)
+        if exempt is None:
+            exempt = exempt_endpoints[endpoint] = bool(csrf._is_exempt())
+        if not exempt:
+            csrf.protect()
 
     def before_request() -> ResponseReturnValue | None:
         """1. the request's clock starts (metrics); 2. the session could not be read:
@@ -240,13 +253,13 @@ def _register_hooks(app: Flask) -> None:
         byte (idp.input_guard); 5. J4: the first request after a signed-in session
         timed out says so."""
         current: Request = request._get_current_object()  # type: ignore[attr-defined]
-        store = g._get_current_object()  # type: ignore[attr-defined]
+        store = g._get_current_object()
         metrics.start_timer(store)
         session = current_session()
         if session.unavailable is not None:
             raise session.unavailable
         if current.method in csrf_methods and config["WTF_CSRF_ENABLED"]:
-            csrf.protect(apply_exemptions=True)
+            check_csrf(current.endpoint)
         if has_nul(current):
             return nul_refusal(current.endpoint, NOT_FOR_PEOPLE)
         if session.expired and current.endpoint not in EXPIRED_SESSION_MAY_SEE:
@@ -258,7 +271,7 @@ def _register_hooks(app: Flask) -> None:
         """Mail staged by the request and committed leaves now (idp.outbox; most
         requests stage none and pay one look-up); then the request's time is observed
         (metrics), last, as before."""
-        store = g._get_current_object()  # type: ignore[attr-defined]
+        store = g._get_current_object()
         if STAGED_KEY in store:
             send_staged()
         metrics.observe_response(request._get_current_object(),  # type: ignore[attr-defined]
@@ -275,4 +288,6 @@ def _register_hooks(app: Flask) -> None:
 
 
 def _is_csrf_hook(hook: Any) -> bool:
-    return getattr(hook, "__module__", "") == "flask_wtf.csrf" and getattr(hook, "__name__", "") == "csrf_protect"
+    """Flask-WTF's own before-request check (made inert by WTF_CSRF_CHECK_DEFAULT)."""
+    return (getattr(hook, "__module__", "") == "flask_wtf.csrf"
+            and getattr(hook, "__name__", "") == "csrf_protect")
