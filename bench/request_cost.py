@@ -5,7 +5,9 @@ in-process, for Clef beside a bare Flask route (``floor_app.py``).
 
 Each request kind is a WSGI environ handed to ``app(environ, start_response)`` N times
 (the body read to the end, as a server would), on an embedded SQLite database in a
-temporary folder. Function calls are counted by cProfile over the N requests: exact and
+temporary folder. UserInfo and a refresh use the tokens of one real sign-in through the
+screens (tests/oidc's helpers); each refresh sends the refresh token the previous one
+returned (a handful of the harness's own calls are counted with it). Function calls are counted by cProfile over the N requests: exact and
 the same on every run, unlike CPU time. CPU is ``time.process_time`` over N requests
 without the profiler, each kind measured in turn, three rounds, the best kept (the
 machine is shared). ``--profile KIND`` prints the top functions of that kind by calls;
