@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from inspect import iscoroutinefunction
 from typing import Any
 
-from flask import Flask, Request, Response, g, redirect, request, url_for
+from flask import Flask, Request, Response, g, redirect, request, signals, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -42,6 +42,14 @@ NOT_FOR_PEOPLE = frozenset({"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.
                             "oidc.jwks", "oidc.discovery", "health.healthz", "health.readyz",
                             "metrics.metrics"})
 csrf = CSRFProtect()
+
+
+FLASK_SIGNALS = (
+    signals.request_started, signals.request_finished, signals.request_tearing_down,
+    signals.got_request_exception, signals.appcontext_tearing_down,
+    signals.appcontext_pushed, signals.appcontext_popped, signals.template_rendered,
+    signals.before_render_template, signals.message_flashed,
+)
 
 
 class SyncFlask(Flask):
@@ -96,6 +104,9 @@ def registered_functions(app: Flask) -> Iterable[tuple[str, Any]]:
         for handlers in by_code.values():
             for handler in handlers.values():
                 yield f"an error handler of {scope or 'the app'}", handler
+    for signal in FLASK_SIGNALS:  # Flask hands their receivers to ensure_sync too
+        for receiver in signal.receivers_for(app):
+            yield f"a receiver of {signal.name}", receiver
 
 
 def refuse_coroutine_functions(app: Flask) -> None:

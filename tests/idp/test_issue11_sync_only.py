@@ -68,3 +68,18 @@ def test_issue11_an_async_teardown_or_error_handler_fails_the_start_up_check(app
     app.register_error_handler(418, handler)
     with pytest.raises(TypeError, match="error handler"):
         refuse_coroutine_functions(app)
+
+
+def test_issue11_an_async_signal_receiver_fails_the_start_up_check(app: Flask) -> None:
+    from flask import request_finished
+
+    async def receiver(_sender: Any, **_extra: Any) -> None:
+        return None
+
+    request_finished.connect(receiver, app)
+    try:
+        with pytest.raises(TypeError, match="request-finished"):
+            refuse_coroutine_functions(app)
+    finally:
+        request_finished.disconnect(receiver, app)
+    refuse_coroutine_functions(app)
