@@ -7,8 +7,8 @@ Each request kind is a WSGI environ handed to ``app(environ, start_response)`` N
 (the body read to the end, as a server would), on an embedded SQLite database in a
 temporary folder. UserInfo and a refresh use the tokens of one real sign-in through the
 screens (tests/oidc's helpers); each refresh sends the refresh token the previous one
-returned (a handful of the harness's own calls are counted with it). Function calls are counted by cProfile over the N requests: exact and
-the same on every run, unlike CPU time. CPU is ``time.process_time`` over N requests
+returned (a handful of the harness's own calls are counted with it). Function calls are
+counted by cProfile over the N requests: exact and the same on every run, unlike CPU time. CPU is ``time.process_time`` over N requests
 without the profiler, each kind measured in turn, three rounds, the best kept (the
 machine is shared). ``--profile KIND`` prints the top functions of that kind by calls;
 ``--hooks`` prints, per request kind, the function calls made inside each Flask hook and
