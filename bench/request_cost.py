@@ -8,11 +8,12 @@ Each request kind is a WSGI environ handed to ``app(environ, start_response)`` N
 temporary folder. UserInfo and a refresh use the tokens of one real sign-in through the
 screens (tests/oidc's helpers); each refresh sends the refresh token the previous one
 returned (a handful of the harness's own calls are counted with it). Function calls are
-counted by cProfile over the N requests: exact and the same on every run, unlike CPU time. CPU is ``time.process_time`` over N requests
-without the profiler, each kind measured in turn, three rounds, the best kept (the
-machine is shared). ``--profile KIND`` prints the top functions of that kind by calls;
-``--hooks`` prints, per request kind, the function calls made inside each Flask hook and
-the session interface (the rest is Flask, the view and the WSGI layers).
+counted by cProfile over the N requests: exact and the same on every run, unlike CPU
+time. CPU is ``time.process_time`` over N requests without the profiler, each kind
+measured in turn, three rounds, the best kept (the machine is shared).
+``--profile KIND`` prints the top functions of that kind by calls; ``--hooks`` prints,
+per request kind, the function calls made inside each Flask hook and the session
+interface (the rest is Flask, the view and the WSGI layers).
 """
 
 from __future__ import annotations
