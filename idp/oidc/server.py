@@ -19,7 +19,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
@@ -128,10 +128,11 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         _signing_key(client, now)  # made (and committed) before the claim, if ever
         tokens = oidc().tokens
-        row = tokens.claim_code(db(), code, client.client_id, now, _seen_after(now))
+        row = tokens.claim_code(db(), code, client.row, now, _seen_after(now))
         if row is not None:
             self.claimed = True
             return IssuedCode(row)
+        _refuse_stale_client(client)
         found = tokens.find_code(db(), code)
         if found is None or found.client_id != client.client_id or found.used_at is None:
             return None  # unknown, another client's, expired, or its session or account gone
@@ -148,6 +149,16 @@ class CodeGrant(AuthorizationCodeGrant):
         """The account, for the ID token's ``sub``: its id only, since the claim already
         found it not revoked (issue 11: no account row, no password hash)."""
         return TokenHolder(authorization_code.row.account_id)
+
+
+def _refuse_stale_client(client: Portal) -> None:
+    """A failed claim may be the client copy's fault (``Clients.cached``): its secret
+    rotated, or the client removed, since this process read it. Then the request is
+    answered ``invalid_client`` (401), and nothing is taken for a reuse (no family
+    revoked, nothing audited) on the word of a stale copy."""
+    if not oidc().clients.is_current(db(), client.row):
+        raise InvalidClientError(status_code=401,
+                                 description="the client changed; authenticate again")
 
 
 def _signing_key(client: Portal, now: datetime) -> ActiveKey:
@@ -232,10 +243,12 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         session is gone is revoked with its family; anything else changes nothing."""
         now = _now()
         tokens = oidc().tokens
-        client_id = self.request.client.client_id
-        row = tokens.claim_refresh(db(), refresh_token, client_id, now, _seen_after(now))
+        client: Portal = self.request.client
+        client_id = client.client_id
+        row = tokens.claim_refresh(db(), refresh_token, client.row, now, _seen_after(now))
         if row is not None:
             return IssuedToken(row, _now)
+        _refuse_stale_client(client)
         found = tokens.find_refresh(db(), refresh_token)
         if found is None or found.revoked_at is not None:
             return None

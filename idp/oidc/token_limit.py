@@ -25,6 +25,7 @@ from idp.runtime import db
 _CACHE = "clef_token_client"
 _ROWS = "clef_client_rows"
 MAX_CREDENTIAL_LENGTH = 512
+TOKEN_ENDPOINT = "oidc.token"
 
 
 def _presented() -> tuple[str, str] | None:
@@ -57,13 +58,27 @@ def basic_header_is_malformed() -> bool:
 
 
 def client_row(client_id: str) -> OAuthClient | None:
-    """The client's row, read once per request: the limit's key (below) and Authlib's
-    client authentication both ask for it (issue 11: one SELECT, not two), as a
-    read-only copy (no ORM loading)."""
+    """The client's row, looked up once per request: the limit's key (below) and
+    Authlib's client authentication both ask for it (issue 11: one SELECT, not two), as
+    a read-only copy (no ORM loading). On the token endpoint, this process's copy
+    (``Clients.cached``, no SELECT at all): its claims check the copy's revision in
+    SQL. Every other endpoint reads the row fresh."""
     rows: dict[str, OAuthClient | None] = g.setdefault(_ROWS, {})
     if client_id not in rows:
-        rows[client_id] = oidc().clients.get_copy(db(), client_id)
+        clients = oidc().clients
+        read = clients.cached if request.endpoint == TOKEN_ENDPOINT else clients.get_copy
+        rows[client_id] = read(db(), client_id)
     return rows[client_id]
+
+
+def forget_request_clients() -> None:
+    """A token request that failed drops the copies it used, so the next request reads
+    the client again: a copy is trusted only as long as it leads to tokens (a stale
+    secret cannot keep counting against the portal's budget)."""
+    clients = oidc().clients
+    for client_id, row in g.get(_ROWS, {}).items():
+        if row is not None:
+            clients.forget(client_id)
 
 
 def authenticated_client_id() -> str | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.oidc.liveness import NOW, SEEN_AFTER, usable
@@ -63,11 +63,18 @@ class SignInFacts:
 # running it); the request's values are bound parameters. A code or refresh token is
 # claimed by one conditional UPDATE that also checks its account and session (D10).
 _INSERT_TOKEN = insert(TOKENS)
+# The client as the request authenticated it: the token endpoint checks the secret
+# against a per-process copy of the client (``Clients.cached``), so every claim also
+# requires the row to still have that copy's revision (a rotation or a removal since
+# makes the claim fail, on every instance at once).
+_CLIENT_UNCHANGED = exists().where(CLIENTS.c.client_id == bindparam("client"),
+                                   CLIENTS.c.revision == bindparam("revision"))
 _CLAIM_CODE = (
     update(CODES)
     .where(CODES.c.code_hash == bindparam("hash"),
            CODES.c.client_id == bindparam("client"), CODES.c.used_at.is_(None),
-           CODES.c.expires_at > bindparam(NOW), usable(CODES.c.account_id, CODES.c.sid))
+           CODES.c.expires_at > bindparam(NOW), usable(CODES.c.account_id, CODES.c.sid),
+           _CLIENT_UNCHANGED)
     .values(used_at=bindparam(NOW)).returning(*CODE_COLUMNS)
 )
 _FIND_CODE = select(CODES.c.code_hash, CODES.c.client_id, CODES.c.account_id,
@@ -77,7 +84,7 @@ _CLAIM_REFRESH = (
     .where(TOKENS.c.refresh_token_hash == bindparam("hash"),
            TOKENS.c.client_id == bindparam("client"), TOKENS.c.rotated_at.is_(None),
            TOKENS.c.revoked_at.is_(None), TOKENS.c.refresh_expires_at > bindparam(NOW),
-           usable(TOKENS.c.account_id, TOKENS.c.sid))
+           usable(TOKENS.c.account_id, TOKENS.c.sid), _CLIENT_UNCHANGED)
     .values(rotated_at=bindparam(NOW)).returning(*TOKEN_COLUMNS)
 )
 _FIND_REFRESH = select(
@@ -142,30 +149,32 @@ class Tokens:
             "refresh_expires_at": refresh_expires, "family_expires_at": family_expires,
         })
 
-    def claim_code(self, db: Session, code: str, client_id: str, now: datetime,
+    def claim_code(self, db: Session, code: str, client: OAuthClient, now: datetime,
                    seen_after: datetime) -> TableRow | None:
         """S32: use a code up, one conditional ``UPDATE ... RETURNING``: only a code of
-        this client, not used, not expired, of an account that is not revoked and a
-        sign-in session active after ``seen_after`` (D10). None when any of these
-        fails: :meth:`find_code` tells why."""
+        this client (whose row still has ``client``'s revision), not used, not expired,
+        of an account that is not revoked and a sign-in session active after
+        ``seen_after`` (D10). None when any of these fails: :meth:`find_code` tells
+        why."""
         return db.connection().execute(_CLAIM_CODE, {
-            "hash": token_hash(code), "client": client_id, NOW: now,
-            SEEN_AFTER: seen_after}).first()
+            "hash": token_hash(code), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
 
     def find_code(self, db: Session, code: str) -> TableRow | None:
         """The code's row whatever its state: the failure path of :meth:`claim_code`."""
         return db.connection().execute(_FIND_CODE, {"hash": token_hash(code)}).first()
 
-    def claim_refresh(self, db: Session, value: str, client_id: str, now: datetime,
+    def claim_refresh(self, db: Session, value: str, client: OAuthClient, now: datetime,
                       seen_after: datetime) -> TableRow | None:
         """S40: use a refresh token up, one conditional ``UPDATE ... RETURNING``, so of
-        two concurrent uses one wins: only a token of this client, neither rotated nor
+        two concurrent uses one wins: only a token of this client (whose row still has
+        ``client``'s revision), neither rotated nor
         revoked, within its idle and absolute limit, of an account that is not revoked
         and a sign-in session active after ``seen_after`` (D10). None when any of these
         fails: :meth:`find_refresh` tells why (the loser of a race finds it rotated)."""
         return db.connection().execute(_CLAIM_REFRESH, {
-            "hash": token_hash(value), "client": client_id, NOW: now,
-            SEEN_AFTER: seen_after}).first()
+            "hash": token_hash(value), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
 
     def find_bearer(self, db: Session, value: str, now: datetime,
                     seen_after: datetime) -> TableRow | None:

@@ -388,6 +388,8 @@ def token() -> ResponseReturnValue:
     if token_limit.basic_header_is_malformed():
         return _invalid_client()
     response: Response = _server().create_token_response()
+    if response.status_code != 200:
+        token_limit.forget_request_clients()
     return response
 
 

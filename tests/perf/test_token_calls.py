@@ -1,0 +1,87 @@
+"""Python function calls per token request (issue 11): a refresh and a code exchange,
+counted by cProfile inside the app's WSGI callable only (not the test client), so the
+count is exact and the same on every run. Printed with ``-s``; the bounds catch a
+change that makes the hot path markedly dearer again."""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from tests.oidc.conftest import alice, full_flow, portal, sign_in_through  # noqa: F401
+from tests.oidc.rp import RelyingParty, Request
+
+ROUNDS = 10
+
+
+def _profiled(app: Flask, calls: list[Callable[[], Any]]) -> pstats.Stats:
+    """Runs each call with the profiler on inside ``app.wsgi_app`` only."""
+    profile = cProfile.Profile()
+    inner = app.wsgi_app
+
+    def counted(environ: Any, start_response: Any) -> Any:
+        profile.enable()
+        try:
+            return list(inner(environ, start_response))
+        finally:
+            profile.disable()
+
+    app.wsgi_app = counted  # type: ignore[method-assign]
+    try:
+        for call in calls:
+            call()
+    finally:
+        app.wsgi_app = inner  # type: ignore[method-assign]
+    return pstats.Stats(profile)
+
+
+def _per_request(stats: pstats.Stats) -> float:
+    return stats.total_calls / ROUNDS  # type: ignore[attr-defined]
+
+
+def refresh_calls(portal: RelyingParty) -> pstats.Stats:
+    flow = full_flow(portal)
+    server = portal.app.test_client()
+    current = [flow.tokens["refresh_token"]]
+
+    def refresh() -> None:
+        response = portal.token(server, {"grant_type": "refresh_token",
+                                         "refresh_token": current[0]})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        current[0] = response.get_json()["refresh_token"]
+
+    refresh()  # warm
+    return _profiled(portal.app, [refresh] * ROUNDS)
+
+
+def exchange_calls(portal: RelyingParty) -> pstats.Stats:
+    flow = full_flow(portal)  # warm, and the browser stays signed in
+    server = portal.app.test_client()
+    codes = []
+    for _ in range(ROUNDS):
+        req = Request()
+        codes.append((sign_in_through(portal, flow.browser, req)["code"], req))
+
+    def exchange(code: str, req: Request) -> Callable[[], None]:
+        def run() -> None:
+            response = portal.exchange(server, code, req)
+            assert response.status_code == 200, response.get_data(as_text=True)
+        return run
+
+    return _profiled(portal.app, [exchange(code, req) for code, req in codes])
+
+
+def test_a_refresh_costs_few_calls(portal, alice):
+    calls = _per_request(refresh_calls(portal))
+    print(f"\nrefresh: {calls:.0f} calls/request")
+    assert calls < 5000
+
+
+def test_a_code_exchange_costs_few_calls(portal, alice):
+    calls = _per_request(exchange_calls(portal))
+    print(f"\nexchange: {calls:.0f} calls/request")
+    assert calls < 12000
