@@ -49,7 +49,7 @@ class OAuthClient(Base):
     # in SQL that the row still has the copy's revision (issue 11, ``Clients.cached``).
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    __mapper_args__ = {"version_id_col": revision}
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class AuthorizationCode(Base):

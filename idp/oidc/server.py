@@ -49,6 +49,8 @@ SERVER_KEY = "clef.oidc.server"
 PROTECTOR_KEY = "clef.oidc.protector"
 CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
 LOGOUT_ENDER = "oidc_end_session"
+# A refresh's successor, already stored with its claim (``RotatingRefreshGrant``).
+STORED_TOKEN = "clef_stored_token"  # noqa: S105 - a key of ``g``, not a secret
 
 
 def _now() -> datetime:
@@ -245,9 +247,18 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         tokens = oidc().tokens
         client: Portal = self.request.client
         client_id = client.client_id
-        row = tokens.claim_refresh(db(), refresh_token, client.row, now, _seen_after(now))
-        if row is not None:
-            return IssuedToken(row, _now)
+        if self._rotates_in_one_statement():
+            successor = tokens.generate(include_refresh_token=True)
+            row = tokens.rotate_refresh(db(), refresh_token, client.row, now,
+                                        _seen_after(now), successor)
+            if row is not None:
+                g.setdefault(STORED_TOKEN, successor)
+                return IssuedToken(row, _now)
+            db().rollback()  # out of autocommit: the failure path is one transaction
+        else:
+            row = tokens.claim_refresh(db(), refresh_token, client.row, now, _seen_after(now))
+            if row is not None:
+                return IssuedToken(row, _now)
         _refuse_stale_client(client)
         found = tokens.find_refresh(db(), refresh_token)
         if found is None or found.revoked_at is not None:
@@ -263,6 +274,15 @@ class RotatingRefreshGrant(RefreshTokenGrant):
             tokens.revoke_family(db(), found.family, now)  # D10: its session is gone
             db().commit()
         return None  # another client's, expired, or its account revoked: nothing changes
+
+    def _rotates_in_one_statement(self) -> bool:
+        """PostgreSQL, no ``scope`` parameter (so nothing Authlib checks after the claim
+        can refuse the request) and no transaction open yet: claim and successor in one
+        statement (``Tokens.rotate_refresh``), stored before Authlib asks for a token;
+        ``generate`` then hands out that very token and ``save_token`` stores nothing."""
+        session = db()
+        return bool(not self.request.payload.scope and not session.in_transaction()
+                    and session.get_bind().dialect.name == "postgresql")
 
     def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder:
         """The account behind the token: the claim already found it not revoked; a
@@ -408,7 +428,10 @@ def build_server(app: Flask) -> AuthorizationServer:
 
     def save_token(token: dict[str, Any], request: Any) -> None:
         """One INSERT, committed with the claim of the code or refresh token it came
-        from: the request's only commit (issue 11)."""
+        from: the request's only commit (issue 11). Nothing for a refresh whose
+        successor was stored with its claim (PostgreSQL, ``Tokens.rotate_refresh``)."""
+        if g.get(STORED_TOKEN) is token:
+            return  # stored and committed with its claim (``Tokens.rotate_refresh``)
         issued = getattr(request, "authorization_code", None)
         refreshed = getattr(request, "refresh_token", None)
         code = issued.row if issued is not None else None
@@ -424,7 +447,9 @@ def build_server(app: Flask) -> AuthorizationServer:
 
     def generate(grant_type: str, client: Portal, user: Any = None, scope: Any = None,
                  expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
-        token = oidc().tokens.generate(include_refresh_token)
+        stored: dict[str, Any] | None = g.get(STORED_TOKEN)
+        token = stored if stored is not None and grant_type == "refresh_token" \
+            else oidc().tokens.generate(include_refresh_token)
         if scope:
             token["scope"] = scope
         return token

@@ -43,7 +43,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _CACHE = "clef_token_client"
 _ROWS = "clef_client_rows"
 MAX_CREDENTIAL_LENGTH = 512
-TOKEN_ENDPOINT = "oidc.token"
+TOKEN_ENDPOINT = "oidc.token"  # noqa: S105 - an endpoint name, not a secret
 SCOPE = "token"
 
 

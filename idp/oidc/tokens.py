@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.oidc.liveness import NOW, SEEN_AFTER, usable
@@ -87,10 +87,36 @@ _CLAIM_REFRESH = (
            usable(TOKENS.c.account_id, TOKENS.c.sid), _CLIENT_UNCHANGED)
     .values(rotated_at=bindparam(NOW)).returning(*TOKEN_COLUMNS)
 )
+# What a refresh copies from the token it rotates to its successor (``Tokens.save``).
+_CARRIED = ("client_id", "account_id", "scope", "family", "code_hash", "sid", "auth_time",
+            "amr", "acr", "family_expires_at")
+_NEW = ("access_token_hash", "refresh_token_hash", "issued_at", "access_expires_at")
+
+
+def _rotation() -> Any:
+    """PostgreSQL: the refresh claim and its successor's INSERT as one statement (a
+    data-modifying CTE), run in autocommit: one round trip where a transaction took four
+    (BEGIN, the claim, the INSERT, COMMIT), with the same conditions and the same row
+    lock (a concurrent use waits for it, then finds the token rotated). The successor's
+    refresh limit is its idle limit, held to the family's absolute one (``save``)."""
+    claimed = _CLAIM_REFRESH.cte("claimed")
+    idle_until = bindparam("refresh_idle_until", type_=TOKENS.c.refresh_expires_at.type)
+    # Parameters named unlike any column: a column's name among the parameters would
+    # also be SET by the claim's UPDATE.
+    values: list[Any] = [claimed.c[name] for name in _CARRIED]
+    values += [bindparam(f"new_{name}", type_=TOKENS.c[name].type) for name in _NEW]
+    values.append(func.least(idle_until, func.coalesce(claimed.c.family_expires_at, idle_until),
+                             type_=TOKENS.c.refresh_expires_at.type))
+    return (insert(TOKENS)
+            .from_select([*_CARRIED, *_NEW, "refresh_expires_at"], select(*values))
+            .returning(*TOKEN_COLUMNS))
+
+
 _FIND_REFRESH = select(
     TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family, TOKENS.c.sid,
     TOKENS.c.rotated_at, TOKENS.c.revoked_at, TOKENS.c.refresh_expires_at,
 ).where(TOKENS.c.refresh_token_hash == bindparam("hash"))
+_ROTATE_REFRESH = _rotation()
 _FIND_BEARER = (
     select(TOKENS.c.account_id, TOKENS.c.client_id, TOKENS.c.scope, TOKENS.c.issued_at,
            TOKENS.c.access_expires_at, CLIENTS.c.subject_type, CLIENTS.c.sector)
@@ -175,6 +201,22 @@ class Tokens:
         return db.connection().execute(_CLAIM_REFRESH, {
             "hash": token_hash(value), "client": client.client_id,
             "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
+
+    def rotate_refresh(self, db: Session, value: str, client: OAuthClient, now: datetime,
+                       seen_after: datetime, token: dict[str, Any]) -> TableRow | None:
+        """PostgreSQL, a refresh that asks for no other scope: :meth:`claim_refresh` and
+        :meth:`save` of ``token`` as one statement in autocommit (``_rotation``); the
+        stored successor's row, or None when the claim fails (nothing written; the
+        caller ends the autocommit transaction before it looks why). Only when the
+        request has no transaction open yet."""
+        conn = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return conn.execute(_ROTATE_REFRESH, {
+            "hash": token_hash(value), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after,
+            "new_access_token_hash": token_hash(token["access_token"]),
+            "new_refresh_token_hash": token_hash(token["refresh_token"]),
+            "new_issued_at": now, "new_access_expires_at": now + self.access_lifetime,
+            "refresh_idle_until": now + self.refresh_idle}).first()
 
     def find_bearer(self, db: Session, value: str, now: datetime,
                     seen_after: datetime) -> TableRow | None:

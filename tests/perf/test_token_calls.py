@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.oidc.conftest import alice, full_flow, portal, sign_in_through  # noqa: F401
+from tests.oidc.conftest import alice, full_flow, portal, sign_in_through  # noqa: F401 (fixtures)
 from tests.oidc.rp import RelyingParty, Request
 
 ROUNDS = 10
@@ -43,45 +43,45 @@ def _per_request(stats: pstats.Stats) -> float:
     return stats.total_calls / ROUNDS  # type: ignore[attr-defined]
 
 
-def refresh_calls(portal: RelyingParty) -> pstats.Stats:
-    flow = full_flow(portal)
-    server = portal.app.test_client()
+def refresh_calls(rp: RelyingParty) -> pstats.Stats:
+    flow = full_flow(rp)
+    server = rp.app.test_client()
     current = [flow.tokens["refresh_token"]]
 
     def refresh() -> None:
-        response = portal.token(server, {"grant_type": "refresh_token",
+        response = rp.token(server, {"grant_type": "refresh_token",
                                          "refresh_token": current[0]})
         assert response.status_code == 200, response.get_data(as_text=True)
         current[0] = response.get_json()["refresh_token"]
 
     refresh()  # warm
-    return _profiled(portal.app, [refresh] * ROUNDS)
+    return _profiled(rp.app, [refresh] * ROUNDS)
 
 
-def exchange_calls(portal: RelyingParty) -> pstats.Stats:
-    flow = full_flow(portal)  # warm, and the browser stays signed in
-    server = portal.app.test_client()
+def exchange_calls(rp: RelyingParty) -> pstats.Stats:
+    flow = full_flow(rp)  # warm, and the browser stays signed in
+    server = rp.app.test_client()
     codes = []
     for _ in range(ROUNDS):
         req = Request()
-        codes.append((sign_in_through(portal, flow.browser, req)["code"], req))
+        codes.append((sign_in_through(rp, flow.browser, req)["code"], req))
 
     def exchange(code: str, req: Request) -> Callable[[], None]:
         def run() -> None:
-            response = portal.exchange(server, code, req)
+            response = rp.exchange(server, code, req)
             assert response.status_code == 200, response.get_data(as_text=True)
         return run
 
-    return _profiled(portal.app, [exchange(code, req) for code, req in codes])
+    return _profiled(rp.app, [exchange(code, req) for code, req in codes])
 
 
-def test_a_refresh_costs_few_calls(portal, alice):
+def test_a_refresh_costs_few_calls(portal, alice):  # noqa: F811
     calls = _per_request(refresh_calls(portal))
     print(f"\nrefresh: {calls:.0f} calls/request")
     assert calls < 5000
 
 
-def test_a_code_exchange_costs_few_calls(portal, alice):
+def test_a_code_exchange_costs_few_calls(portal, alice):  # noqa: F811
     calls = _per_request(exchange_calls(portal))
     print(f"\nexchange: {calls:.0f} calls/request")
     assert calls < 12000
