@@ -4,6 +4,10 @@ secret, subject type and logout addresses.
 A secret is 256 random bits, printed once and kept as a keyed hash (like the codes of
 ``idp.email_codes``): it is high-entropy, so a keyed hash is as safe as argon2 here and
 costs nothing on the token endpoint's hot path. Checks are constant-time.
+
+The token endpoint reads a client from this process's copies (:meth:`Clients.cached`);
+every change of a client's row bumps its ``revision`` (the ORM's version counter), which
+each code or refresh claim checks in SQL, so a copy never outlives a change.
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ The hot paths (a code exchange, a refresh) are Core statements on rows, not ORM 
 conditions carry every check that can be made in SQL (issue 11, S32, S40, D10), and the
 new token is one ``INSERT``. The claim's row lock (PostgreSQL) or write lock (SQLite) is
 held until the commit that also stores what it issued, so a concurrent second use waits
-for it and then finds both the code used and the tokens to take back.
+for it and then finds both the code used and the tokens to take back. Each claim also
+requires the client's row to still have the revision of the copy the request was
+authenticated with (``Clients.cached``). On PostgreSQL a refresh without a ``scope``
+parameter is the claim and the INSERT in one statement, in autocommit
+(:meth:`Tokens.rotate_refresh`).
 """
 
 from __future__ import annotations

@@ -75,13 +75,20 @@ def exchange_calls(rp: RelyingParty) -> pstats.Stats:
     return _profiled(rp.app, [exchange(code, req) for code, req in codes])
 
 
-def test_a_refresh_costs_few_calls(portal, alice):  # noqa: F811
+# Upper bounds per backend (SQLite with the in-memory limiter; PostgreSQL with Redis).
+# Before the client copies, the direct limit count and (PostgreSQL) the one-statement
+# refresh: refresh 2496 / 3174, exchange 2891 / 3565; after: 1951 / 2290, 2344 / 2833.
+REFRESH_BOUND = {"sqlite": 2200, "postgresql": 2600}
+EXCHANGE_BOUND = {"sqlite": 2600, "postgresql": 3100}
+
+
+def test_a_refresh_costs_few_calls(portal, alice, backend):  # noqa: F811
     calls = _per_request(refresh_calls(portal))
     print(f"\nrefresh: {calls:.0f} calls/request")
-    assert calls < 5000
+    assert calls < REFRESH_BOUND[backend]
 
 
-def test_a_code_exchange_costs_few_calls(portal, alice):  # noqa: F811
+def test_a_code_exchange_costs_few_calls(portal, alice, backend):  # noqa: F811
     calls = _per_request(exchange_calls(portal))
     print(f"\nexchange: {calls:.0f} calls/request")
-    assert calls < 12000
+    assert calls < EXCHANGE_BOUND[backend]
