@@ -281,8 +281,9 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         statement (``Tokens.rotate_refresh``), stored before Authlib asks for a token;
         ``generate`` then hands out that very token and ``save_token`` stores nothing."""
         session = db()
-        return bool(not self.request.payload.scope and not session.in_transaction()
-                    and session.get_bind().dialect.name == "postgresql")
+        bind = session.bind  # the app's engine (idp.db.make_session_factory)
+        return bool(bind is not None and bind.dialect.name == "postgresql"
+                    and not self.request.payload.scope and not session.in_transaction())
 
     def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder:
         """The account behind the token: the claim already found it not revoked; a

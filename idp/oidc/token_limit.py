@@ -186,6 +186,6 @@ def limited(view: F) -> F:
             log.warning("Rate limit storage unreachable - falling back to in-memory storage")
             limiter._storage_dead = True  # as Flask-Limiter marks it (no public setter)
             return decorated(*args, **kwargs)
-        return current_app.ensure_sync(view)(*args, **kwargs)
+        return view(*args, **kwargs)  # a sync view: Flask's ensure_sync would return it
 
     return run  # type: ignore[return-value]
