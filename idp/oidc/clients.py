@@ -4,12 +4,18 @@ secret, subject type and logout addresses.
 A secret is 256 random bits, printed once and kept as a keyed hash (like the codes of
 ``idp.email_codes``): it is high-entropy, so a keyed hash is as safe as argon2 here and
 costs nothing on the token endpoint's hot path. Checks are constant-time.
+
+The token endpoint reads a client from this process's copies (:meth:`Clients.cached`);
+every change of a client's row bumps its ``revision`` (the ORM's version counter), which
+each code or refresh claim checks in SQL, so a copy never outlives a change.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -24,6 +30,7 @@ from idp.oidc.models import PAIRWISE, PUBLIC, OAuthClient
 _TABLE: Table = OAuthClient.__table__  # type: ignore[assignment]
 _BY_CLIENT_ID = select(_TABLE).where(_TABLE.c.client_id == bindparam("client"))
 SECRET_PURPOSE = "oidc.client_secret"  # noqa: S105 - a key purpose, not a secret
+CACHED_CLIENTS = 256  # portals a process keeps copies of (the least recently used go)
 
 
 class ClientRefused(ValueError):
@@ -61,6 +68,8 @@ class NewClient:
 class Clients:
     def __init__(self, keys: KeyRing) -> None:
         self._keys = keys
+        self._copies: OrderedDict[str, OAuthClient] = OrderedDict()
+        self._copies_lock = threading.Lock()
 
     def _hash(self, client_id: str, secret: str) -> str:
         return self._keys.keyed_hash(SECRET_PURPOSE, f"{client_id}:{secret}")
@@ -122,6 +131,43 @@ class Clients:
         row = db.connection().execute(_BY_CLIENT_ID, {"client": client_id}).first()
         return OAuthClient(**row._mapping) if row is not None else None
 
+    def cached(self, db: Session, client_id: str | None) -> OAuthClient | None:
+        """The client from this process's copies, read (:meth:`get_copy`) only when it
+        has none (issue 11: a token request then reads no client row).
+
+        Only for the token endpoint, whose every claim checks in SQL that the row
+        still has the copy's ``revision`` (``idp.oidc.tokens``), so a stale copy never
+        issues anything; a failed request forgets the copy (:meth:`forget`). Unknown
+        ids are not kept: made-up ids cannot push real portals out."""
+        if not client_id:
+            return None
+        with self._copies_lock:
+            found = self._copies.get(client_id)
+            if found is not None:
+                self._copies.move_to_end(client_id)
+                return found
+        found = self.get_copy(db, client_id)
+        if found is not None:
+            with self._copies_lock:
+                self._copies[client_id] = found
+                while len(self._copies) > CACHED_CLIENTS:
+                    self._copies.popitem(last=False)
+        return found
+
+    def forget(self, client_id: str) -> None:
+        """Drop this process's copy: the next token request reads the row again."""
+        with self._copies_lock:
+            self._copies.pop(client_id, None)
+
+    def is_current(self, db: Session, copy: OAuthClient) -> bool:
+        """True when the client's row still has ``copy``'s revision; else the copy is
+        forgotten. Read fresh, for a claim that failed: was it the copy's fault?"""
+        fresh = self.get_copy(db, copy.client_id)
+        if fresh is not None and fresh.revision == copy.revision:
+            return True
+        self.forget(copy.client_id)
+        return False
+
     def all(self, db: Session) -> list[OAuthClient]:
         return list(db.scalars(select(OAuthClient).order_by(OAuthClient.id)))
 
@@ -136,7 +182,9 @@ class Clients:
             raise ClientRefused("a public client has no secret")
         secret = secrets.token_urlsafe(32)
         client.secret_hash = self._hash(client.client_id, secret)
+        self.forget(client.client_id)  # here at once; other processes by its revision
         return secret
 
     def remove(self, db: Session, client: OAuthClient) -> None:
         db.delete(client)
+        self.forget(client.client_id)

@@ -44,6 +44,12 @@ class OAuthClient(Base):
     sector: Mapped[str] = mapped_column(String(255))
     id_token_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     created_at: Mapped[datetime]
+    # Bumped by the ORM on every change of the row (its version counter): the token
+    # endpoint authenticates a client from a per-process copy, and each claim checks
+    # in SQL that the row still has the copy's revision (issue 11, ``Clients.cached``).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class AuthorizationCode(Base):

@@ -19,7 +19,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
@@ -49,6 +49,8 @@ SERVER_KEY = "clef.oidc.server"
 PROTECTOR_KEY = "clef.oidc.protector"
 CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
 LOGOUT_ENDER = "oidc_end_session"
+# A refresh's successor, already stored with its claim (``RotatingRefreshGrant``).
+STORED_TOKEN = "clef_stored_token"  # noqa: S105 - a key of ``g``, not a secret
 
 
 def _now() -> datetime:
@@ -128,10 +130,11 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         _signing_key(client, now)  # made (and committed) before the claim, if ever
         tokens = oidc().tokens
-        row = tokens.claim_code(db(), code, client.client_id, now, _seen_after(now))
+        row = tokens.claim_code(db(), code, client.row, now, _seen_after(now))
         if row is not None:
             self.claimed = True
             return IssuedCode(row)
+        _refuse_stale_client(client)
         found = tokens.find_code(db(), code)
         if found is None or found.client_id != client.client_id or found.used_at is None:
             return None  # unknown, another client's, expired, or its session or account gone
@@ -148,6 +151,16 @@ class CodeGrant(AuthorizationCodeGrant):
         """The account, for the ID token's ``sub``: its id only, since the claim already
         found it not revoked (issue 11: no account row, no password hash)."""
         return TokenHolder(authorization_code.row.account_id)
+
+
+def _refuse_stale_client(client: Portal) -> None:
+    """A failed claim may be the client copy's fault (``Clients.cached``): its secret
+    rotated, or the client removed, since this process read it. Then the request is
+    answered ``invalid_client`` (401), and nothing is taken for a reuse (no family
+    revoked, nothing audited) on the word of a stale copy."""
+    if not oidc().clients.is_current(db(), client.row):
+        raise InvalidClientError(status_code=401,
+                                 description="the client changed; authenticate again")
 
 
 def _signing_key(client: Portal, now: datetime) -> ActiveKey:
@@ -232,10 +245,21 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         session is gone is revoked with its family; anything else changes nothing."""
         now = _now()
         tokens = oidc().tokens
-        client_id = self.request.client.client_id
-        row = tokens.claim_refresh(db(), refresh_token, client_id, now, _seen_after(now))
-        if row is not None:
-            return IssuedToken(row, _now)
+        client: Portal = self.request.client
+        client_id = client.client_id
+        if self._rotates_in_one_statement():
+            successor = tokens.generate(include_refresh_token=True)
+            row = tokens.rotate_refresh(db(), refresh_token, client.row, now,
+                                        _seen_after(now), successor)
+            if row is not None:
+                g.setdefault(STORED_TOKEN, successor)
+                return IssuedToken(row, _now)
+            db().rollback()  # out of autocommit: the failure path is one transaction
+        else:
+            row = tokens.claim_refresh(db(), refresh_token, client.row, now, _seen_after(now))
+            if row is not None:
+                return IssuedToken(row, _now)
+        _refuse_stale_client(client)
         found = tokens.find_refresh(db(), refresh_token)
         if found is None or found.revoked_at is not None:
             return None
@@ -250,6 +274,16 @@ class RotatingRefreshGrant(RefreshTokenGrant):
             tokens.revoke_family(db(), found.family, now)  # D10: its session is gone
             db().commit()
         return None  # another client's, expired, or its account revoked: nothing changes
+
+    def _rotates_in_one_statement(self) -> bool:
+        """PostgreSQL, no ``scope`` parameter (so nothing Authlib checks after the claim
+        can refuse the request) and no transaction open yet: claim and successor in one
+        statement (``Tokens.rotate_refresh``), stored before Authlib asks for a token;
+        ``generate`` then hands out that very token and ``save_token`` stores nothing."""
+        session = db()
+        bind = session.bind  # the app's engine (idp.db.make_session_factory)
+        return bool(bind is not None and bind.dialect.name == "postgresql"
+                    and not self.request.payload.scope and not session.in_transaction())
 
     def authenticate_user(self, refresh_token: IssuedToken) -> TokenHolder:
         """The account behind the token: the claim already found it not revoked; a
@@ -411,7 +445,10 @@ def build_server(app: Flask) -> AuthorizationServer:
 
     def save_token(token: dict[str, Any], request: Any) -> None:
         """One INSERT, committed with the claim of the code or refresh token it came
-        from: the request's only commit (issue 11)."""
+        from: the request's only commit (issue 11). Nothing for a refresh whose
+        successor was stored with its claim (PostgreSQL, ``Tokens.rotate_refresh``)."""
+        if g.get(STORED_TOKEN) is token:
+            return  # stored and committed with its claim (``Tokens.rotate_refresh``)
         issued = getattr(request, "authorization_code", None)
         refreshed = getattr(request, "refresh_token", None)
         code = issued.row if issued is not None else None
@@ -427,7 +464,9 @@ def build_server(app: Flask) -> AuthorizationServer:
 
     def generate(grant_type: str, client: Portal, user: Any = None, scope: Any = None,
                  expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
-        token = oidc().tokens.generate(include_refresh_token)
+        stored: dict[str, Any] | None = g.get(STORED_TOKEN)
+        token = stored if stored is not None and grant_type == "refresh_token" \
+            else oidc().tokens.generate(include_refresh_token)
         if scope:
             token["scope"] = scope
         return token

@@ -7,24 +7,44 @@ addresses, so a per-address limit made all of one portal's users share one budge
 client; anything else (a public client, a wrong or missing secret) counts against
 ``rate_limit.token_per_ip`` for its address (S27), so guessing secrets stays limited
 per address and nobody can spend a portal's budget without its secret.
+
+The limit is counted by one direct call to the limiter's strategy (:func:`limited`,
+issue 11): the same key, scope, store and sliding window as Flask-Limiter's decorator,
+without its per-request resolution of the view's limits (about 350 function calls of a
+refresh's 2,300). Whenever that shortcut could differ from the decorator (the store
+found dead and not yet back, a request filter, a default, application or meta limit
+configured, the limiter disabled) the request goes through the decorator itself.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from flask import current_app, g, request
+from flask_limiter._limits import RuntimeLimit
+from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 
 from idp.oidc.models import OAuthClient
 from idp.oidc.runtime import oidc
+from idp.ratelimit import VIEWS_ONLY, limiter
 from idp.runtime import db
+
+log = logging.getLogger("clef.oidc.token_limit")
+F = TypeVar("F", bound=Callable[..., Any])
 
 _CACHE = "clef_token_client"
 _ROWS = "clef_client_rows"
 MAX_CREDENTIAL_LENGTH = 512
+TOKEN_ENDPOINT = "oidc.token"  # noqa: S105 - an endpoint name, not a secret
+SCOPE = "token"
 
 
 def _presented() -> tuple[str, str] | None:
@@ -57,13 +77,27 @@ def basic_header_is_malformed() -> bool:
 
 
 def client_row(client_id: str) -> OAuthClient | None:
-    """The client's row, read once per request: the limit's key (below) and Authlib's
-    client authentication both ask for it (issue 11: one SELECT, not two), as a
-    read-only copy (no ORM loading)."""
+    """The client's row, looked up once per request: the limit's key (below) and
+    Authlib's client authentication both ask for it (issue 11: one SELECT, not two), as
+    a read-only copy (no ORM loading). On the token endpoint, this process's copy
+    (``Clients.cached``, no SELECT at all): its claims check the copy's revision in
+    SQL. Every other endpoint reads the row fresh."""
     rows: dict[str, OAuthClient | None] = g.setdefault(_ROWS, {})
     if client_id not in rows:
-        rows[client_id] = oidc().clients.get_copy(db(), client_id)
+        clients = oidc().clients
+        read = clients.cached if request.endpoint == TOKEN_ENDPOINT else clients.get_copy
+        rows[client_id] = read(db(), client_id)
     return rows[client_id]
+
+
+def forget_request_clients() -> None:
+    """A token request that failed drops the copies it used, so the next request reads
+    the client again: a copy is trusted only as long as it leads to tokens (a stale
+    secret cannot keep counting against the portal's budget)."""
+    clients = oidc().clients
+    for client_id, row in g.get(_ROWS, {}).items():
+        if row is not None:
+            clients.forget(client_id)
 
 
 def authenticated_client_id() -> str | None:
@@ -99,3 +133,59 @@ def limit_value() -> str:
     name = "token_per_client" if authenticated_client_id() is not None else "token_per_ip"
     value: str = current_app.config["CLEF_RATE_LIMITS"][name]
     return value
+
+
+@lru_cache(maxsize=16)
+def _items(value: str) -> tuple[RateLimitItem, ...]:
+    """The parsed limit string, in Flask-Limiter's order of checking (smallest first)."""
+    return tuple(sorted(parse_many(value)))
+
+
+def _shortcut_applies() -> bool:
+    """True when counting directly is exactly what the decorator would do: the store
+    alive (a dead one is the decorator's, with its in-memory fallback and its recovery
+    checks), no request filter, and no default, application or meta limit."""
+    return bool(current_app.config.get(VIEWS_ONLY) and limiter.enabled and limiter.initialized
+                and not getattr(limiter, "_storage_dead", True)
+                and not getattr(limiter, "_request_filters", True))
+
+
+def _count() -> None:
+    """One hit per limit item on the limiter's strategy, under the decorator's key
+    (``[prefix/]key/oidc.token:token``); a breach raises ``RateLimitExceeded`` (429 with
+    Retry-After, ``idp.errors``)."""
+    key = limit_key()
+    prefix = getattr(limiter, "_key_prefix", "")
+    identifiers = (prefix, key, f"{TOKEN_ENDPOINT}:{SCOPE}") if prefix \
+        else (key, f"{TOKEN_ENDPOINT}:{SCOPE}")
+    strategy = limiter.limiter
+    for item in _items(limit_value()):
+        if not strategy.hit(item, *identifiers):
+            log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, TOKEN_ENDPOINT)
+            raise RateLimitExceeded(RuntimeLimit(item, limit_key, SCOPE))
+
+
+def limited(view: F) -> F:
+    """The token view, counted against :func:`limit_value` under :func:`limit_key`:
+    directly when :func:`_shortcut_applies`, else (and when the store fails during the
+    count) through Flask-Limiter's decorator, which then falls back to memory as for
+    every other limit (D4, S27)."""
+    decorated = limiter.limit(limit_value, key_func=limit_key, scope=SCOPE)(view)
+
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not _shortcut_applies():
+            return decorated(*args, **kwargs)
+        try:
+            _count()
+        except RateLimitExceeded:
+            raise
+        except Exception:
+            if not getattr(limiter, "_in_memory_fallback_enabled", False):
+                raise
+            log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+            limiter._storage_dead = True  # as Flask-Limiter marks it (no public setter)
+            return decorated(*args, **kwargs)
+        return view(*args, **kwargs)  # a sync view: Flask's ensure_sync would return it
+
+    return run  # type: ignore[return-value]

@@ -10,7 +10,11 @@ The hot paths (a code exchange, a refresh) are Core statements on rows, not ORM 
 conditions carry every check that can be made in SQL (issue 11, S32, S40, D10), and the
 new token is one ``INSERT``. The claim's row lock (PostgreSQL) or write lock (SQLite) is
 held until the commit that also stores what it issued, so a concurrent second use waits
-for it and then finds both the code used and the tokens to take back.
+for it and then finds both the code used and the tokens to take back. Each claim also
+requires the client's row to still have the revision of the copy the request was
+authenticated with (``Clients.cached``). On PostgreSQL a refresh without a ``scope``
+parameter is the claim and the INSERT in one statement, in autocommit
+(:meth:`Tokens.rotate_refresh`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.oidc.liveness import NOW, SEEN_AFTER, usable
@@ -63,11 +67,18 @@ class SignInFacts:
 # running it); the request's values are bound parameters. A code or refresh token is
 # claimed by one conditional UPDATE that also checks its account and session (D10).
 _INSERT_TOKEN = insert(TOKENS)
+# The client as the request authenticated it: the token endpoint checks the secret
+# against a per-process copy of the client (``Clients.cached``), so every claim also
+# requires the row to still have that copy's revision (a rotation or a removal since
+# makes the claim fail, on every instance at once).
+_CLIENT_UNCHANGED = exists().where(CLIENTS.c.client_id == bindparam("client"),
+                                   CLIENTS.c.revision == bindparam("revision"))
 _CLAIM_CODE = (
     update(CODES)
     .where(CODES.c.code_hash == bindparam("hash"),
            CODES.c.client_id == bindparam("client"), CODES.c.used_at.is_(None),
-           CODES.c.expires_at > bindparam(NOW), usable(CODES.c.account_id, CODES.c.sid))
+           CODES.c.expires_at > bindparam(NOW), usable(CODES.c.account_id, CODES.c.sid),
+           _CLIENT_UNCHANGED)
     .values(used_at=bindparam(NOW)).returning(*CODE_COLUMNS)
 )
 _FIND_CODE = select(CODES.c.code_hash, CODES.c.client_id, CODES.c.account_id,
@@ -77,13 +88,39 @@ _CLAIM_REFRESH = (
     .where(TOKENS.c.refresh_token_hash == bindparam("hash"),
            TOKENS.c.client_id == bindparam("client"), TOKENS.c.rotated_at.is_(None),
            TOKENS.c.revoked_at.is_(None), TOKENS.c.refresh_expires_at > bindparam(NOW),
-           usable(TOKENS.c.account_id, TOKENS.c.sid))
+           usable(TOKENS.c.account_id, TOKENS.c.sid), _CLIENT_UNCHANGED)
     .values(rotated_at=bindparam(NOW)).returning(*TOKEN_COLUMNS)
 )
+# What a refresh copies from the token it rotates to its successor (``Tokens.save``).
+_CARRIED = ("client_id", "account_id", "scope", "family", "code_hash", "sid", "auth_time",
+            "amr", "acr", "family_expires_at")
+_NEW = ("access_token_hash", "refresh_token_hash", "issued_at", "access_expires_at")
+
+
+def _rotation() -> Any:
+    """PostgreSQL: the refresh claim and its successor's INSERT as one statement (a
+    data-modifying CTE), run in autocommit: one round trip where a transaction took four
+    (BEGIN, the claim, the INSERT, COMMIT), with the same conditions and the same row
+    lock (a concurrent use waits for it, then finds the token rotated). The successor's
+    refresh limit is its idle limit, held to the family's absolute one (``save``)."""
+    claimed = _CLAIM_REFRESH.cte("claimed")
+    idle_until = bindparam("refresh_idle_until", type_=TOKENS.c.refresh_expires_at.type)
+    # Parameters named unlike any column: a column's name among the parameters would
+    # also be SET by the claim's UPDATE.
+    values: list[Any] = [claimed.c[name] for name in _CARRIED]
+    values += [bindparam(f"new_{name}", type_=TOKENS.c[name].type) for name in _NEW]
+    values.append(func.least(idle_until, func.coalesce(claimed.c.family_expires_at, idle_until),
+                             type_=TOKENS.c.refresh_expires_at.type))
+    return (insert(TOKENS)
+            .from_select([*_CARRIED, *_NEW, "refresh_expires_at"], select(*values))
+            .returning(*TOKEN_COLUMNS))
+
+
 _FIND_REFRESH = select(
     TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family, TOKENS.c.sid,
     TOKENS.c.rotated_at, TOKENS.c.revoked_at, TOKENS.c.refresh_expires_at,
 ).where(TOKENS.c.refresh_token_hash == bindparam("hash"))
+_ROTATE_REFRESH = _rotation()
 _FIND_BEARER = (
     select(TOKENS.c.account_id, TOKENS.c.client_id, TOKENS.c.scope, TOKENS.c.issued_at,
            TOKENS.c.access_expires_at, CLIENTS.c.subject_type, CLIENTS.c.sector)
@@ -142,30 +179,48 @@ class Tokens:
             "refresh_expires_at": refresh_expires, "family_expires_at": family_expires,
         })
 
-    def claim_code(self, db: Session, code: str, client_id: str, now: datetime,
+    def claim_code(self, db: Session, code: str, client: OAuthClient, now: datetime,
                    seen_after: datetime) -> TableRow | None:
         """S32: use a code up, one conditional ``UPDATE ... RETURNING``: only a code of
-        this client, not used, not expired, of an account that is not revoked and a
-        sign-in session active after ``seen_after`` (D10). None when any of these
-        fails: :meth:`find_code` tells why."""
+        this client (whose row still has ``client``'s revision), not used, not expired,
+        of an account that is not revoked and a sign-in session active after
+        ``seen_after`` (D10). None when any of these fails: :meth:`find_code` tells
+        why."""
         return db.connection().execute(_CLAIM_CODE, {
-            "hash": token_hash(code), "client": client_id, NOW: now,
-            SEEN_AFTER: seen_after}).first()
+            "hash": token_hash(code), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
 
     def find_code(self, db: Session, code: str) -> TableRow | None:
         """The code's row whatever its state: the failure path of :meth:`claim_code`."""
         return db.connection().execute(_FIND_CODE, {"hash": token_hash(code)}).first()
 
-    def claim_refresh(self, db: Session, value: str, client_id: str, now: datetime,
+    def claim_refresh(self, db: Session, value: str, client: OAuthClient, now: datetime,
                       seen_after: datetime) -> TableRow | None:
         """S40: use a refresh token up, one conditional ``UPDATE ... RETURNING``, so of
-        two concurrent uses one wins: only a token of this client, neither rotated nor
+        two concurrent uses one wins: only a token of this client (whose row still has
+        ``client``'s revision), neither rotated nor
         revoked, within its idle and absolute limit, of an account that is not revoked
         and a sign-in session active after ``seen_after`` (D10). None when any of these
         fails: :meth:`find_refresh` tells why (the loser of a race finds it rotated)."""
         return db.connection().execute(_CLAIM_REFRESH, {
-            "hash": token_hash(value), "client": client_id, NOW: now,
-            SEEN_AFTER: seen_after}).first()
+            "hash": token_hash(value), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
+
+    def rotate_refresh(self, db: Session, value: str, client: OAuthClient, now: datetime,
+                       seen_after: datetime, token: dict[str, Any]) -> TableRow | None:
+        """PostgreSQL, a refresh that asks for no other scope: :meth:`claim_refresh` and
+        :meth:`save` of ``token`` as one statement in autocommit (``_rotation``); the
+        stored successor's row, or None when the claim fails (nothing written; the
+        caller ends the autocommit transaction before it looks why). Only when the
+        request has no transaction open yet."""
+        conn = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return conn.execute(_ROTATE_REFRESH, {
+            "hash": token_hash(value), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after,
+            "new_access_token_hash": token_hash(token["access_token"]),
+            "new_refresh_token_hash": token_hash(token["refresh_token"]),
+            "new_issued_at": now, "new_access_expires_at": now + self.access_lifetime,
+            "refresh_idle_until": now + self.refresh_idle}).first()
 
     def find_bearer(self, db: Session, value: str, now: datetime,
                     seen_after: datetime) -> TableRow | None:

@@ -56,7 +56,6 @@ from idp.oidc.runtime import oidc
 from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
-from idp.ratelimit import limiter
 from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
@@ -381,13 +380,15 @@ def _remember_portal(account: Account, client: OAuthClient) -> None:
 
 
 @bp.post("/token")
-@limiter.limit(token_limit.limit_value, key_func=token_limit.limit_key, scope="token")
+@token_limit.limited
 def token() -> ResponseReturnValue:
     """S33, S39 (Authlib sends Cache-Control: no-store), S41; limited per portal
     (``idp.oidc.token_limit``)."""
     if token_limit.basic_header_is_malformed():
         return _invalid_client()
     response: Response = _server().create_token_response()
+    if response.status_code != 200:
+        token_limit.forget_request_clients()
     return response
 
 
