@@ -63,7 +63,15 @@ def calls_per_request(app: Flask, browser: FlaskClient, target: str, name: str) 
     calls = stats.total_calls / REPEAT  # type: ignore[attr-defined]
     if SHOW:
         print(f"\n=== {name} ({status}): {calls:.0f} calls per request")
-        stats.sort_stats("ncalls").print_stats(25)
+        if os.environ.get("CLEF_PAGE_TREE"):
+            import sys
+            sys.path.insert(0, "/tmp")
+            from inclusive import inclusive
+            found = inclusive(lambda: _once(app, environ), 5)
+            for key, count in sorted(found.items(), key=lambda x: -x[1])[:int(os.environ.get("CLEF_PAGE_TOP", "60"))]:
+                print(f"{count:8.0f} {key}")
+            return float(calls)
+        stats.sort_stats(os.environ.get("CLEF_PAGE_SORT", "ncalls")).print_stats(int(os.environ.get("CLEF_PAGE_TOP", "25")))
     return float(calls)
 
 
