@@ -14,7 +14,7 @@ from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
-from idp.forms import PostOnlyForm
+from idp.forms import FORM_TOKEN
 from idp.i18n import languages
 from idp.redirects import request_target, safe_next
 from idp.runtime import services
@@ -72,7 +72,7 @@ def _page_facts() -> dict[str, Any]:
         "session_warn_seconds": svc.settings.session.warn_before_seconds,
         # Only pages of a session that can sign out carry this form's token; an
         # anonymous page view does not create a session row for it.
-        "post_form": PostOnlyForm() if current.level != ANONYMOUS else None,
+        "post_form": FORM_TOKEN if current.level != ANONYMOUS else None,
     }
 
 

@@ -40,7 +40,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from idp import audit
-from idp.forms import PostOnlyForm
+from idp.forms import FORM_TOKEN
 from idp.i18n import use_ui_locales
 from idp.models import Account
 from idp.oidc import acr as levels
@@ -220,7 +220,7 @@ def authorize() -> ResponseReturnValue:
             return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
         decision = _consent_decision()
         if decision is None:
-            return render_template("oidc/consent.html", client=client, form=PostOnlyForm(),
+            return render_template("oidc/consent.html", client=client, form=FORM_TOKEN,
                                    action=request.full_path.rstrip("?"))
         if decision is False:
             reauth.forget(session)

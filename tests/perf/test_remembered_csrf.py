@@ -66,3 +66,26 @@ def test_with_a_time_limit_each_page_signs_afresh(app: Flask) -> None:
     csrf(browser, "/signin")
     csrf(browser, "/signin")
     assert idp.forms._signed_tokens == {}
+
+
+def test_a_pages_form_token_is_the_html_of_a_form_without_fields(app: Flask) -> None:
+    """``FORM_TOKEN`` (the buttons' forms of a page) shows what ``PostOnlyForm`` shows,
+    under every setting Flask-WTF reads; and nothing when CSRF is off, as that form."""
+    from flask import render_template_string
+
+    page = "{{ form.csrf_token }}"
+    settings = [{}, {"WTF_CSRF_SECRET_KEY": "k" * 40},
+                {"WTF_CSRF_TIME_LIMIT": 3600}, {"WTF_CSRF_ENABLED": False}]
+    for extra in settings:
+        saved = dict(app.config)
+        app.config.update(extra)
+        try:
+            with app.test_request_context("/"):
+                ours = render_template_string(page, form=idp.forms.FORM_TOKEN)
+                theirs = render_template_string(page, form=idp.forms.PostOnlyForm())
+                again = render_template_string(page, form=idp.forms.FORM_TOKEN)
+        finally:
+            app.config.clear()
+            app.config.update(saved)
+        assert ours == theirs == again, extra
+        assert ("value=" in ours) != (extra == {"WTF_CSRF_ENABLED": False})
