@@ -86,3 +86,17 @@ def test_long_values_are_not_remembered(app: Flask) -> None:
         sizes = [len(cell.cell_contents) for cell in built or ()
                  if isinstance(cell.cell_contents, dict)]
     assert sizes and max(sizes) < 5
+
+
+def test_the_sign_in_redirect_is_url_fors(app: Flask) -> None:
+    from idp.oidc.views import sign_in_url
+
+    targets = ["/authorize?response_type=code&client_id=a b&redirect_uri=https%3A%2F%2Fx",
+               "/authorize?x=é€&y=%2F%3F", "/"]
+    hints = [None, "alice", "al\"i<ce&x=1", "é 𝄞+%"]
+    for root in ("", "/clef"):
+        with app.test_request_context("/", base_url="http://localhost" + root):
+            for target in targets:
+                for hint in hints:
+                    assert sign_in_url(target, hint) == url_for(
+                        "auth.sign_in", next=target, login_hint=hint)
