@@ -11,6 +11,7 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,6 +52,13 @@ def _once(app: Flask, environ: dict[str, Any]) -> str:
     return status[0]
 
 
+def _cpu(app: Flask, environ: dict[str, Any], n: int = 200) -> float:
+    started = time.process_time()
+    for _ in range(n):
+        _once(app, environ)
+    return (time.process_time() - started) / n
+
+
 def calls_per_request(app: Flask, browser: FlaskClient, target: str, name: str) -> float:
     environ = _environ(browser, target)
     status = _once(app, environ)  # warm, as a server after its first requests
@@ -62,7 +70,13 @@ def calls_per_request(app: Flask, browser: FlaskClient, target: str, name: str) 
     stats = pstats.Stats(profile)
     calls = stats.total_calls / REPEAT  # type: ignore[attr-defined]
     if SHOW:
-        print(f"\n=== {name} ({status}): {calls:.0f} calls per request")
+        best = min(_cpu(app, environ) for _ in range(5))
+        print(f"\n=== {name} ({status}): {calls:.0f} calls per request, {best * 1e3:.3f} ms CPU")
+        if os.environ.get("CLEF_PAGE_CALLERS"):
+            import sys
+            sys.path.insert(0, "/tmp")
+            from callers import callers
+            callers(lambda: _once(app, environ), 10, os.environ["CLEF_PAGE_CALLERS"])
         if os.environ.get("CLEF_PAGE_TREE"):
             import sys
             sys.path.insert(0, "/tmp")
