@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, session
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF, generate_csrf
 from markupsafe import Markup, escape
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 from wtforms.widgets import EmailInput, HiddenInput, PasswordInput, TextInput
+
+from idp.i18n import lazy_text as _l
 
 REQUIRED = _l("This field is required.")
 DIGITS_ONLY = _l("Type the code with the digits 0 to 9.")

@@ -8,14 +8,14 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, request, url_for
-from flask_babel import get_locale, get_translations
+from flask import Flask, request, url_for
+from flask_babel import get_locale
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from idp.forms import FORM_TOKEN
-from idp.i18n import languages
+from idp.i18n import languages, page_translations
 from idp.redirects import request_target, safe_next
 from idp.runtime import services
 from idp.sessions import ANONYMOUS
@@ -47,7 +47,9 @@ def _here() -> str:
 
 
 def page_context() -> dict[str, Any]:
-    return {**_page_facts(), "gettext": remembered_gettext(page_translations())}
+    gettext = remembered_gettext(page_translations())
+    # ``_`` too: Jinja's own ``_`` only looks ``gettext`` up in the context and calls it.
+    return {**_page_facts(), "gettext": gettext, "_": gettext}
 
 
 def _page_facts() -> dict[str, Any]:
@@ -74,27 +76,6 @@ def _page_facts() -> dict[str, Any]:
         # anonymous page view does not create a session row for it.
         "post_form": FORM_TOKEN if current.level != ANONYMOUS else None,
     }
-
-
-MEMO = "clef_translations"  # on Flask-Babel's per-request namespace
-
-
-def page_translations() -> Any:
-    """This request's translations, looked up once per locale: Flask-Babel finds them
-    again (context, locale, cache key) at every ``_()`` of a template, a dozen or more
-    per page (issue 11). Remembered beside the locale object they were found for, so
-    ``force_locale`` (mail in the person's language) and ``refresh`` still switch."""
-    space = g.get("_flask_babel")
-    locale = getattr(space, "babel_locale", None)
-    if locale is not None:
-        memo = getattr(space, MEMO, None)
-        if memo is not None and memo[0] is locale:
-            return memo[1]
-    translations = get_translations()
-    space = g.get("_flask_babel")
-    if space is not None:
-        setattr(space, MEMO, (getattr(space, "babel_locale", None), translations))
-    return translations
 
 
 _gettexts: dict[Any, Callable[..., str]] = {}
@@ -140,6 +121,16 @@ def _formatted(translated: str, autoescape: bool, variables: dict[str, Any]) -> 
     return text % variables  # type: ignore[no-any-return]
 
 
+def _rememberable(endpoint: str, values: dict[str, Any]) -> bool:
+    """A fixed link of a page: an absolute endpoint, short text values, no options."""
+    if endpoint[:1] == ".":
+        return False
+    for name, value in values.items():
+        if name[:1] == "_" or type(value) is not str or len(value) > MAX_URL_VALUE:
+            return False
+    return True
+
+
 def _remembered_url_for(app: Flask) -> Callable[[], dict[str, Any]]:
     """A context processor giving templates a ``url_for`` that remembers the URLs of a
     page's fixed links (the style sheet, the home page, the language toggle's path):
@@ -153,17 +144,15 @@ def _remembered_url_for(app: Flask) -> Callable[[], dict[str, Any]]:
         root = request.root_path
 
         def page_url_for(endpoint: str, **values: Any) -> str:
-            key: tuple[Any, ...] | None = (root, endpoint, *values.items())
-            if endpoint[:1] == "." or any(
-                    name[:1] == "_" or not isinstance(value, str) or len(value) > MAX_URL_VALUE
-                    for name, value in values.items()):
-                key = None
-            found = built.get(key) if key is not None else None
-            if found is None:
-                found = url_for(endpoint, **values)
-                if key is not None and len(built) < MAX_REMEMBERED:
-                    built[key] = found
-            return found
+            if _rememberable(endpoint, values):
+                key = (root, endpoint, *values.items())
+                found = built.get(key)
+                if found is None:
+                    found = url_for(endpoint, **values)
+                    if len(built) < MAX_REMEMBERED:
+                        built[key] = found
+                return found
+            return url_for(endpoint, **values)
 
         return {"url_for": page_url_for}
 

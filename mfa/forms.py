@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from idp.forms import AsciiCode, ClefForm
+from idp.i18n import lazy_text as _l
 from mfa.models import EMAIL, SECURITY_KEY, TOTP
 from mfa.security_keys import NAME_MAX_LENGTH
 
