@@ -52,7 +52,7 @@ def test_the_language_of_the_request_not_the_one_remembered_first(app: Flask) ->
 def test_query_values_are_encoded_as_url_for_encodes_them(app: Flask) -> None:
     chosen = ["/", "/authorize?a=b&c=d e+f%20", "/x?next=/y?z=1#frag", "é€𝄞/ü?ß=1",
               "".join(chr(c) for c in range(32, 127)), "a\u00a0b\u2028c"]
-    rng = random.Random(11)
+    rng = random.Random(11)  # noqa: S311  (test data, not a secret)
     alphabet = [chr(c) for c in range(32, 0x250)] + ["€", "𝄞", "\u202e"]
     chosen += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 60)))
                for _ in range(300)]
