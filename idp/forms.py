@@ -129,7 +129,9 @@ def signed_form_token(secret: Any, field_name: str, time_limit: int | None) -> s
             return remembered
     signed: str = generate_csrf(secret_key=secret, token_key=field_name)
     raw = session.get(field_name)  # made just now if the session had none
-    if time_limit is None and isinstance(raw, str) and len(_signed_tokens) < MAX_SIGNED_TOKENS:
+    if time_limit is None and isinstance(raw, str):
+        if len(_signed_tokens) >= MAX_SIGNED_TOKENS:
+            _signed_tokens.clear()  # ended sessions' tokens go; the live ones are signed again
         _signed_tokens[(secret, raw)] = signed
     return signed
 

@@ -4,6 +4,7 @@ session, nor once the session's token is renewed."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 import idp.forms
@@ -89,3 +90,19 @@ def test_a_pages_form_token_is_the_html_of_a_form_without_fields(app: Flask) -> 
             app.config.update(saved)
         assert ours == theirs == again, extra
         assert ("value=" in ours) != (extra == {"WTF_CSRF_ENABLED": False})
+
+
+def test_a_full_memory_starts_again_instead_of_stopping(app: Flask,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions come and go: once the memory is full it is emptied, so the sessions
+    after the first few thousand are remembered too, and tokens still check."""
+    monkeypatch.setattr(idp.forms, "MAX_SIGNED_TOKENS", 2)
+    idp.forms._signed_tokens.clear()
+    create_account(app, "alice")
+    browsers = [app.test_client() for _ in range(3)]
+    tokens = [csrf(browser, "/signin") for browser in browsers]
+    assert len(idp.forms._signed_tokens) == 1  # the third one, after emptying
+    assert tokens[2] in idp.forms._signed_tokens.values()
+    for browser, token in zip(browsers, tokens, strict=True):
+        assert browser.post("/signin", data={"csrf_token": token, "username": "alice",
+                                             "password": GOOD_PASSWORD}).status_code == 303
