@@ -132,37 +132,35 @@ def _rememberable(endpoint: str, values: dict[str, Any]) -> bool:
     return True
 
 
-def _remembered_url_for(app: Flask) -> Callable[[], dict[str, Any]]:
-    """A context processor giving templates a ``url_for`` that remembers the URLs of a
-    page's fixed links (the style sheet, the home page, the language toggle's path):
-    Werkzeug builds each afresh, ~60 Python calls, eight or more per page (issue 11).
-    Only in-request, relative URLs of short text values are remembered, per script
-    root; anything else (``_external``, ``_anchor``, a ``.``-relative endpoint, a long
-    value) is Flask's ``url_for``."""
-    built: dict[tuple[Any, ...], str] = {}
+def _page_url_for(built: dict[tuple[Any, ...], str], root: str) -> Callable[..., str]:
+    """The templates' ``url_for``, remembering the URLs of a page's fixed links (the
+    style sheet, the home page, the language toggle's path) in ``built``: Werkzeug
+    builds each afresh, ~60 Python calls, eight or more per page (issue 11). Only
+    relative URLs of short text values are remembered, per script root (the app has
+    no ``url_defaults``); anything else (``_external``, ``_anchor``, a ``.``-relative
+    endpoint, a long value) is Flask's ``url_for``."""
 
-    def context() -> dict[str, Any]:
-        root = request.root_path
+    def page_url_for(endpoint: str, **values: Any) -> str:
+        if _rememberable(endpoint, values):
+            key = (root, endpoint, *values.items())
+            found = built.get(key)
+            if found is None:
+                found = url_for(endpoint, **values)
+                if len(built) < MAX_REMEMBERED:
+                    built[key] = found
+            return found
+        return url_for(endpoint, **values)
 
-        def page_url_for(endpoint: str, **values: Any) -> str:
-            if _rememberable(endpoint, values):
-                key = (root, endpoint, *values.items())
-                found = built.get(key)
-                if found is None:
-                    found = url_for(endpoint, **values)
-                    if len(built) < MAX_REMEMBERED:
-                        built[key] = found
-                return found
-            return url_for(endpoint, **values)
-
-        return {"url_for": page_url_for}
-
-    return context
+    return page_url_for
 
 
 def register_template_context(app: Flask) -> None:
-    app.context_processor(page_context)
-    app.context_processor(_remembered_url_for(app))
+    built: dict[tuple[Any, ...], str] = {}  # this app's remembered URLs
+
+    def context() -> dict[str, Any]:
+        return {**page_context(), "url_for": _page_url_for(built, request.root_path)}
+
+    app.context_processor(context)
     # The same callables Flask-Babel installs, on the remembered translations.
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: page_translations().ugettext(s),

@@ -88,6 +88,11 @@ def test_long_values_are_not_remembered(app: Flask) -> None:
     assert sizes and max(sizes) < 5
 
 
+def test_no_url_defaults_that_remembered_urls_would_miss(app: Flask) -> None:
+    """Remembered URLs assume nothing adds values per request (``url_defaults``)."""
+    assert not any(app.url_default_functions.values())
+
+
 def test_the_sign_in_redirect_is_url_fors(app: Flask) -> None:
     from idp.oidc.views import sign_in_url
 
