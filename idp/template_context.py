@@ -1,21 +1,44 @@
 """What every page template can use: the language toggle, the session's deadline for
-the idle warning (J4), the sign-out form."""
+the idle warning (J4), the sign-out form; and, for speed (issue 11), ``_()`` and
+``url_for`` answered from what they answered before."""
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, request
-from flask_babel import get_locale, get_translations
+from flask import Flask, request, url_for
+from flask_babel import get_locale
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
-from idp.forms import PostOnlyForm
-from idp.i18n import languages
+from idp.forms import FORM_TOKEN
+from idp.i18n import languages, page_translations
 from idp.redirects import request_target, safe_next
 from idp.runtime import services
 from idp.sessions import ANONYMOUS
 from idp.web_session import PASSIVE_ENDPOINTS, current_session
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+# Werkzeug's query encoding (``werkzeug.urls._urlencode``: ``urlencode`` with these
+# characters left as they are, UTF-8, a space as ``+``), as one table over the bytes.
+QUERY_SAFE = "!$'()*,/:;?@"
+_QUERY_TABLE = {
+    code: chr(code) if chr(code) in string.ascii_letters + string.digits + "_.-~" + QUERY_SAFE
+    else "+" if code == 0x20 else f"%{code:02X}"
+    for code in range(256)
+}
+MAX_REMEMBERED = 512  # translated texts per language, built URLs per app
+MAX_URL_VALUE = 64  # longer values (a ``next``) are data, not one of a page's few links
+
+
+def query_value(value: str) -> str:
+    """``value`` encoded for a query string exactly as ``url_for`` encodes it, in one
+    pass in C instead of a Python call per character (the ``next`` of an authorization
+    request is a few hundred characters, on two links of every page)."""
+    return value.encode("utf-8").decode("latin-1").translate(_QUERY_TABLE)
 
 
 def _here() -> str:
@@ -24,6 +47,12 @@ def _here() -> str:
 
 
 def page_context() -> dict[str, Any]:
+    gettext = remembered_gettext(page_translations())
+    # ``_`` too: Jinja's own ``_`` only looks ``gettext`` up in the context and calls it.
+    return {**_page_facts(), "gettext": gettext, "_": gettext}
+
+
+def _page_facts() -> dict[str, Any]:
     svc = services()
     current = current_session()
     locale = str(get_locale() or languages()[0])
@@ -33,43 +62,105 @@ def page_context() -> dict[str, Any]:
         # A page a request made by itself (PASSIVE_ENDPOINTS) did not renew the clock.
         active = request.endpoint not in PASSIVE_ENDPOINTS
         deadline_seconds = svc.sessions.seconds_left(current.record, svc.clock.now(), active)
+    here = _here()
     return {
         "service_name": svc.settings.service.name,
         "locale": locale,
         "other_languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in others],
-        "here": _here(),
+        "here": here,
+        "next_query": "next=" + query_value(here),  # the toggle's and the idle warning's
         "session_level": current.level,
         "session_deadline_seconds": deadline_seconds,
         "session_warn_seconds": svc.settings.session.warn_before_seconds,
         # Only pages of a session that can sign out carry this form's token; an
         # anonymous page view does not create a session row for it.
-        "post_form": PostOnlyForm() if current.level != ANONYMOUS else None,
+        "post_form": FORM_TOKEN if current.level != ANONYMOUS else None,
     }
 
 
-MEMO = "clef_translations"  # on Flask-Babel's per-request namespace
+_gettexts: dict[Any, Callable[..., str]] = {}
 
 
-def page_translations() -> Any:
-    """This request's translations, looked up once per locale: Flask-Babel finds them
-    again (context, locale, cache key) at every ``_()`` of a template, a dozen or more
-    per page (issue 11). Remembered beside the locale object they were found for, so
-    ``force_locale`` (mail in the person's language) and ``refresh`` still switch."""
-    space = g.get("_flask_babel")
-    locale = getattr(space, "babel_locale", None)
-    if locale is not None:
-        memo = getattr(space, MEMO, None)
-        if memo is not None and memo[0] is locale:
-            return memo[1]
-    translations = get_translations()
-    space = g.get("_flask_babel")
-    if space is not None:
-        setattr(space, MEMO, (getattr(space, "babel_locale", None), translations))
-    return translations
+def remembered_gettext(translations: Any) -> Callable[..., str]:
+    """Jinja's newstyle ``gettext`` for these translations, each text without variables
+    translated, escaped and formatted once (issue 11): through Jinja's wrapper and
+    Flask-Babel a ``_()`` costs ~50 Python calls, a dozen or more per page. A template's
+    context names its own ``gettext``, so each page gets the one of its request's
+    language (the toggle, ``ui_locales``, ``force_locale`` for mail)."""
+    found = _gettexts.get(translations)
+    if found is None:
+        found = _gettext_for(translations)
+        if len(_gettexts) >= MAX_REMEMBERED:
+            _gettexts.clear()
+        _gettexts[translations] = found
+    return found
+
+
+def _gettext_for(translations: Any) -> Callable[..., str]:
+    done: dict[tuple[bool, str], str] = {}
+
+    @pass_eval_context
+    def gettext(eval_ctx: EvalContext, text: str, **variables: Any) -> str:
+        """As ``jinja2.ext._make_new_gettext``: Markup when autoescaping, then always
+        ``%`` (``%%`` becomes ``%``)."""
+        if variables:
+            return _formatted(translations.ugettext(text), eval_ctx.autoescape, variables)
+        key = (eval_ctx.autoescape, text)
+        found = done.get(key)
+        if found is None:
+            found = _formatted(translations.ugettext(text), eval_ctx.autoescape, {})
+            if len(done) < MAX_REMEMBERED:
+                done[key] = found
+        return found
+
+    return gettext
+
+
+def _formatted(translated: str, autoescape: bool, variables: dict[str, Any]) -> str:
+    # The catalogue's text is trusted, as in Jinja's own; ``%`` escapes the variables.
+    text = Markup(translated) if autoescape else translated  # noqa: S704
+    return text % variables
+
+
+def _rememberable(endpoint: str, values: dict[str, Any]) -> bool:
+    """A fixed link of a page: an absolute endpoint, short text values, no options."""
+    if endpoint[:1] == ".":
+        return False
+    for name, value in values.items():
+        if name[:1] == "_" or type(value) is not str or len(value) > MAX_URL_VALUE:
+            return False
+    return True
+
+
+def _page_url_for(built: dict[tuple[Any, ...], str], root: str) -> Callable[..., str]:
+    """The templates' ``url_for``, remembering the URLs of a page's fixed links (the
+    style sheet, the home page, the language toggle's path) in ``built``: Werkzeug
+    builds each afresh, ~60 Python calls, eight or more per page (issue 11). Only
+    relative URLs of short text values are remembered, per script root (the app has
+    no ``url_defaults``); anything else (``_external``, ``_anchor``, a ``.``-relative
+    endpoint, a long value) is Flask's ``url_for``."""
+
+    def page_url_for(endpoint: str, **values: Any) -> str:
+        if _rememberable(endpoint, values):
+            key = (root, endpoint, *values.items())
+            found = built.get(key)
+            if found is None:
+                found = url_for(endpoint, **values)
+                if len(built) < MAX_REMEMBERED:
+                    built[key] = found
+            return found
+        return url_for(endpoint, **values)
+
+    return page_url_for
 
 
 def register_template_context(app: Flask) -> None:
-    app.context_processor(page_context)
+    built: dict[tuple[Any, ...], str] = {}  # this app's remembered URLs
+
+    def context() -> dict[str, Any]:
+        return {**page_context(), "url_for": _page_url_for(built, request.root_path)}
+
+    app.context_processor(context)
     # The same callables Flask-Babel installs, on the remembered translations.
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: page_translations().ugettext(s),

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from idp.forms import AsciiCode
+from idp.forms import AsciiCode, ClefForm
+from idp.i18n import lazy_text as _l
 from mfa.models import EMAIL, SECURITY_KEY, TOTP
 from mfa.security_keys import NAME_MAX_LENGTH
 
 LETTERS_AND_DIGITS = _l("Type the recovery code with the letters A to Z and the digits 0 to 9.")
 
 
-class ChooseMethodForm(FlaskForm):
+class ChooseMethodForm(ClefForm):
     method = RadioField(
         _l("How do you want to get your codes?"),
         # The page writes each choice's label and explanation itself (mfa/setup.html).
@@ -23,7 +22,7 @@ class ChooseMethodForm(FlaskForm):
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(ClefForm):
     """A six-digit code from an app or an email. Not DataRequired: an empty code is
     still an attempt and is counted (S7)."""
 
@@ -35,7 +34,7 @@ class CodeForm(FlaskForm):
     )
 
 
-class RecoveryCodeForm(FlaskForm):
+class RecoveryCodeForm(ClefForm):
     code = StringField(
         _l("Recovery code"),
         validators=[Length(max=40), AsciiCode(LETTERS_AND_DIGITS)],
@@ -44,7 +43,7 @@ class RecoveryCodeForm(FlaskForm):
     )
 
 
-class SavedCodesForm(FlaskForm):
+class SavedCodesForm(ClefForm):
     saved = BooleanField(
         _l("I have saved my recovery codes in a safe place"),
         validators=[DataRequired(message=_l("Confirm that you have saved your codes."))],
@@ -56,7 +55,7 @@ class SavedCodesForm(FlaskForm):
 CREDENTIAL_MAX_LENGTH = 16000
 
 
-class SecurityKeyForm(FlaskForm):
+class SecurityKeyForm(ClefForm):
     """Registering a key (D3): the name the person gives it, and the browser's answer."""
 
     name = StringField(
@@ -68,7 +67,7 @@ class SecurityKeyForm(FlaskForm):
     credential = HiddenField(validators=[Length(max=CREDENTIAL_MAX_LENGTH)])
 
 
-class SecurityKeySignInForm(FlaskForm):
+class SecurityKeySignInForm(ClefForm):
     """Signing in with a key (D3): only the browser's answer. Not DataRequired: an empty
     answer is still an attempt and is counted (S7)."""
 

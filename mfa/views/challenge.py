@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from idp.email_codes import ResendTooSoon
-from idp.forms import PostOnlyForm
+from idp.forms import FORM_TOKEN, PostOnlyForm
 from idp.messages import email_code_error, locked_message, mail_not_sent_message, resend_wait_message
 from idp.models import Account
 from idp.ratelimit import configured, limiter, post_limit
@@ -43,7 +43,7 @@ def _page(factor: SecondFactor, form: CodeForm, status: int = 200,
     if has_keys is None:
         has_keys = _has_keys(factor.account_id)
     return render_template("mfa/challenge.html", factor=factor, form=form, error=error,
-                           notice=notice, resend=PostOnlyForm(), email=EMAIL,
+                           notice=notice, resend=FORM_TOKEN, email=EMAIL,
                            has_keys=has_keys), status
 
 
