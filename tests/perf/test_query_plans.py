@@ -3,7 +3,8 @@
 The tables a sign-in and a portal's round trip touch are filled with many rows (the
 planner then prefers an index wherever one fits; ``enable_seqscan`` stays on), the real
 statements of a flow, a refresh, a UserInfo call and a failed sign-in are captured as
-the app sends them (a refresh on PostgreSQL is one ``WITH ... UPDATE ... INSERT``), and each is EXPLAINed with its own parameters. A sequential scan of
+the app sends them (a refresh on PostgreSQL is one ``WITH ... UPDATE ... INSERT``), and
+each is EXPLAINed with its own parameters. A sequential scan of
 a filled table fails the test, naming the statement. Runs when IDP_TEST_DATABASE_URL is set.
 """
 
@@ -104,7 +105,8 @@ def test_issue11_hot_statements_are_index_lookups(app: Flask, portal: RelyingPar
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
                 executemany: bool) -> None:
-        if not executemany and statement.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE", "WITH"):
+        kind = statement.lstrip().split(None, 1)[0].upper()
+        if not executemany and kind in ("SELECT", "UPDATE", "DELETE", "WITH"):
             captured.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", capture)
