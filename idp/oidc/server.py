@@ -183,7 +183,16 @@ class S256CodeChallenge(CodeChallenge):
 class ClefOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """A nonce is never accepted twice from one client (replayed requests): looked
-        up by its hash, which is indexed with the client (issue 11)."""
+        up by its hash, which is indexed with the client (issue 11).
+
+        Not looked up for a POST (the consent page's answer): that request writes its
+        code, and the unique index on the client and the nonce's hash (S35, migration
+        0015) refuses a nonce seen before when the code is committed, which
+        :meth:`CodeGrant.save_authorization_code` turns into ``invalid_request`` with
+        nothing kept. The read would only say it earlier (issue 11). A GET still
+        looks, so a replayed request never gets as far as a consent page."""
+        if request.method == "POST":
+            return False
         found = db().scalars(select(AuthorizationCode.code_hash).where(
             AuthorizationCode.client_id == request.payload.client_id,
             AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()

@@ -37,6 +37,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy.dialects import postgresql, sqlite
 from wtforms import ValidationError
 
 from idp import audit
@@ -214,22 +215,27 @@ def authorize() -> ResponseReturnValue:
         return _to_sign_in(payload.data.get("login_hint"), demands)
 
     scope = grant.request.client.get_allowed_scope(payload.scope or "")
-    needed, given = _needs_consent(client, account, scope, prompts)
-    if needed:
-        if "none" in prompts:
-            return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
-        decision = _consent_decision()
-        if decision is None:
-            return render_template("oidc/consent.html", client=client, form=PostOnlyForm(),
-                                   action=request.full_path.rstrip("?"))
-        if decision is False:
+    if _answers_consent_page(client, prompts):
+        # The consent page's own form: its answer decides, so the consent given before
+        # is not read (issue 11). "Deny" is the person's last word even after a "yes"
+        # in another tab; "allow" grants it again, one upsert.
+        if not _consent_decision():
             reauth.forget(session)
             return _respond(server, grant, None)
-        _remember_consent(account, client, scope, given)
+        _grant_consent(account, client, scope)
+    elif _needs_consent(client, account, scope, prompts):
+        if "none" in prompts:
+            return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
+        if _consent_decision() is None:
+            return render_template("oidc/consent.html", client=client, form=PostOnlyForm(),
+                                   action=request.full_path.rstrip("?"))
+        # Posted without our form's answer: no consent, so no code.
+        reauth.forget(session)
+        return _respond(server, grant, None)
     elif request.method == "POST" and "decision" in request.form \
             and _consent_decision() is False:
-        # A consent page left open in another tab, answered "deny" after consent was
-        # given elsewhere: the person's last word is no, so the portal gets no code.
+        # "Deny" posted for a portal that needs no consent (trusted): still the
+        # person's last word, so the portal gets no code.
         reauth.forget(session)
         return _respond(server, grant, None)
     # The S37 marker goes when the request is answered, not when its consent page is
@@ -314,14 +320,22 @@ def _to_sign_in(login_hint: str | None, demands: bool) -> ResponseReturnValue:
 
 
 def _needs_consent(client: OAuthClient, account: Account, scope: str,
-                   prompts: set[str]) -> tuple[bool, Consent | None]:
-    """Whether to ask, and the consent already given (read once per request)."""
+                   prompts: set[str]) -> bool:
+    """Whether to ask: a portal that is not trusted, without a consent covering
+    ``scope`` (or ``prompt=consent`` on the request itself)."""
     if client.trusted:
-        return False, None
+        return False
     if "consent" in prompts and request.method == "GET":
-        return True, None  # the page is shown whatever was given
+        return True  # the page is shown whatever was given
     given = db().get(Consent, (account.id, client.client_id))
-    return given is None or not set(scope.split()) <= set(given.scope.split()), given
+    return given is None or not set(scope.split()) <= set(given.scope.split())
+
+
+def _answers_consent_page(client: OAuthClient, prompts: set[str]) -> bool:
+    """Whether this request is our consent form posted back (a portal that is not
+    trusted, the person's answer in ``decision``), rather than a portal's request."""
+    return (request.method == "POST" and "decision" in request.form
+            and not client.trusted and "none" not in prompts)
 
 
 def _consent_decision() -> bool | None:
@@ -335,13 +349,15 @@ def _consent_decision() -> bool | None:
     return request.form.get("decision") == "allow"
 
 
-def _remember_consent(account: Account, client: OAuthClient, scope: str,
-                      row: Consent | None) -> None:
-    if row is None:
-        db().add(Consent(account_id=account.id, client_id=client.client_id, scope=scope,
-                         granted_at=now()))
-    else:
-        row.scope, row.granted_at = scope, now()
+def _grant_consent(account: Account, client: OAuthClient, scope: str) -> None:
+    """The person said yes: the consent is written, or rewritten with this scope and
+    time, by one statement whatever was given before (issue 11). Audited."""
+    values = {"account_id": account.id, "client_id": client.client_id, "scope": scope,
+              "granted_at": now()}
+    dialect = postgresql if db().get_bind().dialect.name == "postgresql" else sqlite
+    db().execute(dialect.insert(Consent).values(values).on_conflict_do_update(
+        index_elements=[Consent.account_id, Consent.client_id],
+        set_={"scope": scope, "granted_at": values["granted_at"]}))
     audit.record(db(), now(), audit.OIDC_CONSENT, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
 

@@ -122,12 +122,14 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     assert "code" in jobs.callback(allowed)
     assert jobs.callback(allowed)["iss"]  # RFC 9207 still added (S38)
     assert step.commits == 1, "consent, portal session, audit, session and code together"
-    assert step.count("SELECT oauth_consents") == 1
-    assert step.count("SELECT oauth_codes") == 1, "the nonce is checked once"
+    assert step.count("SELECT oauth_consents") == 0, "the answer decides: one upsert"
+    assert step.count("INSERT INTO oauth_consents") == 1
+    # The nonce is checked by the unique index when the code is written (S35).
+    assert step.count("SELECT oauth_codes") == 0
     assert step.count("SELECT oauth_portal_sessions") == 0, "a sid made now has none"
     # The two audit rows go in one INSERT on both databases (idp.audit batches them).
     assert step.count("INSERT INTO audit_events") == 1, step.statements
-    assert len(step.statements) == 10, step.statements
+    assert len(step.statements) == 8, step.statements
 
 
 def test_the_consent_form_replayed_gets_no_second_code(app: Flask) -> None:
