@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from idp import audit
@@ -76,6 +76,15 @@ class Loaded:
     account_id: int | None = None
 
 
+# The session row with its account, in one statement: the steps after the password (the
+# second factor, the consent page and its answer, the account pages) all need the
+# account, which ``Session.get`` then finds in the identity map (issue 11).
+_WITH_ACCOUNT = (select(WebSession, Account)
+                 .outerjoin(Account, WebSession.account_id == Account.id)
+                 .where(WebSession.id == bindparam("id")))
+_LOADED_ACCOUNT = "clef.sessions.account"
+
+
 class SessionStore:
     def __init__(self, settings: SessionSettings) -> None:
         self._listeners: list[SessionsEnded] = []
@@ -96,7 +105,11 @@ class SessionStore:
         signed-in one that timed out, here or earlier by the worker's purge, comes back
         as ``expired`` once, so the page can say so (J4)."""
         key = session_id(token)
-        record = db.get(WebSession, key)
+        found = db.execute(_WITH_ACCOUNT, {"id": key}).first()
+        record: WebSession | None = found[0] if found is not None else None
+        # The identity map holds objects weakly: kept here, the account stays in it for
+        # the request, so ``db.get(Account, ...)`` finds it without a SELECT.
+        db.info[_LOADED_ACCOUNT] = found[1] if found is not None else None
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
         if record is not None and self.expire(db, [record], now, where, notice=False):

@@ -105,12 +105,15 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     assert challenge.status_code == 200 and step.commits == 0
     assert step.count("SELECT partner_links") == 0, "a password step is no partner identity"
     assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 1
-    assert len(step.statements) == 4, step.statements  # session, account, factor, keys
+    # The session with its account (one join), the factor, the keys.
+    assert step.count("SELECT accounts") == 0, step.statements
+    assert len(step.statements) == 3, step.statements
 
     code = fresh_totp(app, "alice")
     back, step = measured(app, lambda: browser.post(
         "/2fa/challenge", data={"code": code, "csrf_token": csrf_from(challenge)}))
     assert back.status_code == 303 and step.commits == 2  # the claim, then the step
+    assert step.count("SELECT accounts") == 0, "the account came with the session row"
     assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 0
     assert step.count("SELECT partner_links") == 0
 
@@ -120,6 +123,7 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     allowed, step = measured(app, lambda: browser.post(back.headers["Location"], data={
         "csrf_token": csrf_from(consent), "decision": "allow"}))
     assert "code" in jobs.callback(allowed)
+    assert step.count("SELECT accounts") == 0, "the account came with the session row"
     assert jobs.callback(allowed)["iss"]  # RFC 9207 still added (S38)
     assert step.commits == 1, "consent, portal session, audit, session and code together"
     assert step.count("SELECT oauth_consents") == 0, "the answer decides: one upsert"
@@ -129,7 +133,7 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     assert step.count("SELECT oauth_portal_sessions") == 0, "a sid made now has none"
     # The two audit rows go in one INSERT on both databases (idp.audit batches them).
     assert step.count("INSERT INTO audit_events") == 1, step.statements
-    assert len(step.statements) == 8, step.statements
+    assert len(step.statements) == 7, step.statements
 
 
 def test_the_consent_form_replayed_gets_no_second_code(app: Flask) -> None:
