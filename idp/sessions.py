@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp import audit
 from idp.models import Account, ExpiredSession, WebSession
@@ -227,7 +227,14 @@ class SessionStore:
         return True
 
     def renew(self, db: Session, old: WebSession | None, now: datetime) -> tuple[str, WebSession]:
-        """Move a session to a fresh token (S20); the old row is deleted."""
+        """Move a session to a fresh token (S20): the old row is gone when this
+        transaction commits, and its token finds nothing.
+
+        The row is moved, not copied: at the flush, one ``UPDATE`` gives it the new id
+        and what the step changed, where an INSERT and a DELETE would be two statements
+        (issue 11; :func:`_move_renewed_rows`). When the old row is already gone (the
+        same step raced in by a second request that renewed it first, a logout in
+        another tab), the new row is inserted instead, as a copy would have been."""
         token, record = self.create(db, now, old.data if old else {})
         if old is not None:
             record.account_id = old.account_id
@@ -236,7 +243,8 @@ class SessionStore:
             record.expires_at = old.expires_at
             record.auth_time = old.auth_time
             record.amr = old.amr
-            db.delete(old)
+            db.info.setdefault(_RENEWALS, []).append((record, old.id))
+            db.expunge(old)  # the old row is not written by the ORM: the move replaces it
         return token, record
 
     def passed_password(
@@ -324,3 +332,30 @@ class SessionStore:
         ended = self.expire(db, rows, now)
         db.execute(delete(ExpiredSession).where(ExpiredSession.keep_until <= now))
         return len(ended)
+
+
+_RENEWALS = "clef.sessions.renewals"  # (new record, old row's id), moved at the next flush
+_MOVED_COLUMNS = ("id", "account_id", "level", "data", "created_at", "last_seen_at",
+                  "expires_at", "auth_time", "amr")
+
+# Built once: the times and data are bound parameters (issue 11).
+_MOVE = update(WebSession).where(WebSession.id == bindparam("old_id")).values(
+    {name: bindparam(f"new_{name}") for name in _MOVED_COLUMNS})
+
+
+@event.listens_for(Session, "before_flush")
+def _move_renewed_rows(db: Session, _context: object, _instances: object) -> None:
+    """Write each renewal (:meth:`SessionStore.renew`) as one UPDATE of the old row to
+    the new id and values. The new record, so far pending, then becomes the persistent
+    object of that row, with nothing left to flush. If the old row is gone, the record
+    stays pending and the flush inserts it."""
+    renewals = db.info.pop(_RENEWALS, None)
+    for record, old_id in renewals or ():
+        if record not in db.new:
+            continue  # not to be written after all (expunged, or renewed again)
+        values = {f"new_{name}": getattr(record, name) for name in _MOVED_COLUMNS}
+        moved = db.connection().execute(_MOVE, {"old_id": old_id, **values})
+        if moved.rowcount == 1:
+            db.expunge(record)
+            make_transient_to_detached(record)
+            db.add(record)

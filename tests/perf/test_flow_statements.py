@@ -100,6 +100,10 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     signed, step = measured(app, lambda: browser.post("/signin", data={
         "csrf_token": csrf_from(again), "username": "alice", "password": GOOD_PASSWORD}))
     assert signed.status_code == 303 and step.commits == 2  # the claim first (D4, S7)
+    # Session, claim, account, clear, the session row moved to its new token (one
+    # UPDATE, S20), audit.
+    assert step.count("UPDATE sessions SET id=") == 1 and step.count("DELETE FROM sessions") == 0
+    assert len(step.statements) == 6, step.statements
 
     challenge, step = measured(app, lambda: browser.get("/2fa/challenge"))
     assert challenge.status_code == 200 and step.commits == 0
@@ -114,6 +118,10 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
         "/2fa/challenge", data={"code": code, "csrf_token": csrf_from(challenge)}))
     assert back.status_code == 303 and step.commits == 2  # the claim, then the step
     assert step.count("SELECT accounts") == 0, "the account came with the session row"
+    assert step.count("UPDATE sessions SET id=") == 1 and step.count("DELETE FROM sessions") == 0
+    # Session and account, factor, claim, the code's step, the move, clear, audit (and
+    # the account's last use, when it changed: not under the frozen clock).
+    assert len(step.statements) == 7, step.statements
     assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 0
     assert step.count("SELECT partner_links") == 0
 
