@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,8 @@ REVOKE_REASONS = ("compromised", "inactive", "other")
 # How stale the recorded last use may be before a sign-in writes it again (D7 counts
 # days; an hour is far below what the sweep or ``clef users show`` can tell).
 LAST_USE_PRECISION = timedelta(hours=1)
+# The password step's look-up, built once (issue 11).
+_BY_KEY = select(Account).where(Account.username_key == bindparam("key"))
 
 
 class AccountError(Exception):
@@ -186,7 +188,7 @@ class AccountService:
         return account
 
     def _get_by_key(self, db: Session, key: str) -> Account | None:
-        return db.scalars(select(Account).where(Account.username_key == key)).first()
+        return db.scalars(_BY_KEY, {"key": key}).first()
 
     def mark_used(self, account: Account, now: datetime) -> None:
         """A successful sign-in: the inactivity clock (D7) starts again.

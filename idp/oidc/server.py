@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
@@ -30,7 +30,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
@@ -72,6 +72,9 @@ class TokenHolder:
     id: int
 
 
+_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))  # built once (issue 11)
+
+
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     claimed = False
@@ -86,18 +89,20 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
         nonce = payload.data.get("nonce")
-        db().add(AuthorizationCode(
-            code_hash=token_hash(code), client_id=request.client.get_client_id(),
-            account_id=request.user.id, redirect_uri=payload.redirect_uri or "",
-            scope=request.client.get_allowed_scope(payload.scope or ""),
-            nonce=nonce, nonce_hash=token_hash(nonce) if nonce else None,
-            code_challenge=payload.data.get("code_challenge"),
-            code_challenge_method=payload.data.get("code_challenge_method"),
-            auth_time=facts.auth_time, amr=facts.amr, acr=facts.acr, sid=facts.sid,
-            partner_acr=facts.partner_acr, created_at=now,
-            expires_at=now + timedelta(seconds=lifetime), used_at=None,
-        ))
         try:
+            # One Core INSERT on the session's connection: nothing reads the row back in
+            # this request, so no ORM object is made for it (issue 11).
+            db().connection().execute(_INSERT_CODE, {
+                "code_hash": token_hash(code), "client_id": request.client.get_client_id(),
+                "account_id": request.user.id, "redirect_uri": payload.redirect_uri or "",
+                "scope": request.client.get_allowed_scope(payload.scope or ""),
+                "nonce": nonce, "nonce_hash": token_hash(nonce) if nonce else None,
+                "code_challenge": payload.data.get("code_challenge"),
+                "code_challenge_method": payload.data.get("code_challenge_method"),
+                "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
+                "sid": facts.sid, "partner_acr": facts.partner_acr, "created_at": now,
+                "expires_at": now + timedelta(seconds=lifetime), "used_at": None,
+                "reused_at": None})
             db().commit()
         except IntegrityError:
             # S35: another answer to this very request wrote its code first (the replay

@@ -70,7 +70,7 @@ def test_the_password_step_moves_the_row_in_one_update_S20(app: Flask) -> None:
     try:
         old = _store(app).load(db, old_token, now).record
         with _statements(db) as seen:
-            new_token, record = _store(app).passed_password(db, old, account.id, now)
+            new_token, _ = _store(app).passed_password(db, old, account.id, now)
             db.commit()
     finally:
         db.close()
