@@ -248,3 +248,24 @@ def test_a_double_clicked_sign_in_is_no_error(app: Flask) -> None:
     statuses = at_once(2, lambda i: tabs[i].post("/signin", data=form).status_code)
     assert all(status < 500 for status in statuses), statuses
     assert 303 in statuses
+
+
+def test_a_portal_answered_twice_in_one_sign_in_keeps_one_portal_session(app: Flask) -> None:
+    """The portal session is written by an insert that leaves an existing row alone:
+    a second answer to the same portal in the same sign-in session neither fails nor
+    duplicates it, and looks nothing up first (issue 11)."""
+    from idp.oidc.models import PortalSession
+    from idp.runtime import db
+
+    create_account(app, "alice")
+    jobs = untrusted(app)
+    browser = app.test_client()
+    action, consent = to_consent(app, jobs, browser, Request())
+    assert "code" in jobs.callback(browser.post(action, data={
+        "csrf_token": csrf_from(consent), "decision": "allow"}))
+    again, step = measured(app, lambda: browser.get(jobs.authorize_url(Request())))
+    assert "code" in jobs.callback(again)  # consent given: straight back with a code
+    assert step.count("SELECT oauth_portal_sessions") == 0, step.statements
+    assert step.count("INSERT INTO oauth_portal_sessions") == 1
+    with app.app_context():
+        assert db().scalar(select(func.count()).select_from(PortalSession)) == 1
