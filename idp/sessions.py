@@ -243,7 +243,14 @@ class SessionStore:
             record.expires_at = old.expires_at
             record.auth_time = old.auth_time
             record.amr = old.amr
-            db.info.setdefault(_RENEWALS, []).append((record, old.id))
+            renewals: list[tuple[WebSession, str]] = db.info.setdefault(_RENEWALS, [])
+            # Renewed twice before a flush (a partner's sign-in passes both steps in one
+            # request): the row still to move is the first one's, now to this token.
+            chained = [i for i, (pending, _) in enumerate(renewals) if pending is old]
+            if chained:
+                renewals[chained[0]] = (record, renewals[chained[0]][1])
+            else:
+                renewals.append((record, old.id))
             db.expunge(old)  # the old row is not written by the ORM: the move replaces it
         return token, record
 

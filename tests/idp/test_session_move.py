@@ -162,3 +162,22 @@ def test_the_second_factor_moves_the_row_again(app: Flask) -> None:
     assert _row(app, token) is None and _row(app, pending) is None
     row = _row(app, full)
     assert row is not None and row.level == FULL and row.amr == "pwd otp"
+
+
+def test_both_steps_in_one_transaction_move_the_first_row_once(app: Flask) -> None:
+    """A partner's sign-in passes both steps in one request: the row loaded at the
+    start is moved to the last token, and neither earlier token finds anything (S20)."""
+    account = create_account(app, "alice")
+    token = _anonymous_row(app)
+    now = app.extensions["clef"].clock.now()
+    db = _db(app)
+    try:
+        old = _store(app).load(db, token, now).record
+        pending, record = _store(app).passed_password(db, old, account.id, now)
+        full, _ = _store(app).passed_second_factor(db, record, ["fed"], now)
+        db.commit()
+    finally:
+        db.close()
+    assert _row(app, token) is None and _row(app, pending) is None
+    row = _row(app, full)
+    assert row is not None and row.level == FULL and row.account_id == account.id
