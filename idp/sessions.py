@@ -1,9 +1,10 @@
 """Server-side sessions (D5, D6; S20-S22): created, renewed, elevated, expired, ended.
 
 The cookie carries a random 256-bit token; the row is keyed by its SHA-256. Every
-privilege step (password passed, second factor passed) moves the data to a new token
-and deletes the old row, so a cookie captured before the step is worthless (S20), and a
-replayed cookie after logout finds nothing (S21).
+privilege step (password passed, second factor passed) moves the row to a new token (one
+UPDATE of its key, issue 11), so a cookie captured before the step is worthless (S20),
+and a replayed cookie after logout finds nothing (S21). A session is read with its
+account in one statement: every step after the password needs both.
 
 This module takes plain values and a database session; the Flask adapter is
 ``idp.web_session``.
