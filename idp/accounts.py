@@ -13,9 +13,9 @@ Authlib's hooks, which Clef implements); ``get_*`` returns an object or None;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,11 @@ from idp.throttle import PASSWORD_STEP, Throttle, TooManyAttempts
 from idp.usernames import UsernameProblem, normalise_username, username_key, username_problem
 
 REVOKE_REASONS = ("compromised", "inactive", "other")
+# How stale the recorded last use may be before a sign-in writes it again (D7 counts
+# days; an hour is far below what the sweep or ``clef users show`` can tell).
+LAST_USE_PRECISION = timedelta(hours=1)
+# The password step's look-up, built once (issue 11).
+_BY_KEY = select(Account).where(Account.username_key == bindparam("key"))
 
 
 class AccountError(Exception):
@@ -183,10 +188,17 @@ class AccountService:
         return account
 
     def _get_by_key(self, db: Session, key: str) -> Account | None:
-        return db.scalars(select(Account).where(Account.username_key == key)).first()
+        return db.scalars(_BY_KEY, {"key": key}).first()
 
     def mark_used(self, account: Account, now: datetime) -> None:
-        """A successful sign-in: the inactivity clock (D7) starts again."""
+        """A successful sign-in: the inactivity clock (D7) starts again.
+
+        D7 counts unused time in whole days (730 by default), so a last use already
+        within :data:`LAST_USE_PRECISION` is left as it is: signing in again soon after
+        writes nothing to the account (issue 11). A reminder sent is always withdrawn."""
+        if (account.reminder_sent_days is None and account.reminder_sent_at is None
+                and timedelta(0) <= now - account.last_used_at < LAST_USE_PRECISION):
+            return
         account.last_used_at = now
         account.reminder_sent_days = None
         account.reminder_sent_at = None

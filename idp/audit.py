@@ -123,6 +123,7 @@ def record(
 
 _PENDING = "clef.audit.pending"
 _TABLE = cast(Table, AuditEvent.__table__)
+_INSERT = insert(_TABLE)  # built once (issue 11)
 
 
 def unwritten(db: Session) -> bool:
@@ -136,7 +137,9 @@ def write_pending(db: Session) -> None:
     take a list of rows as one executemany)."""
     rows = db.info.pop(_PENDING, None)
     if rows:
-        db.execute(insert(_TABLE), rows)
+        # On the session's connection, not through ``Session.execute``: a Core INSERT
+        # needs none of the ORM's execution machinery (a third of the calls, issue 11).
+        db.connection().execute(_INSERT, rows)
 
 
 @event.listens_for(Session, "before_commit")

@@ -1,9 +1,10 @@
 """Server-side sessions (D5, D6; S20-S22): created, renewed, elevated, expired, ended.
 
 The cookie carries a random 256-bit token; the row is keyed by its SHA-256. Every
-privilege step (password passed, second factor passed) moves the data to a new token
-and deletes the old row, so a cookie captured before the step is worthless (S20), and a
-replayed cookie after logout finds nothing (S21).
+privilege step (password passed, second factor passed) moves the row to a new token (one
+UPDATE of its key, issue 11), so a cookie captured before the step is worthless (S20),
+and a replayed cookie after logout finds nothing (S21). A session is read with its
+account in one statement: every step after the password needs both.
 
 This module takes plain values and a database session; the Flask adapter is
 ``idp.web_session``.
@@ -19,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp import audit
 from idp.models import Account, ExpiredSession, WebSession
@@ -76,6 +77,15 @@ class Loaded:
     account_id: int | None = None
 
 
+# The session row with its account, in one statement: the steps after the password (the
+# second factor, the consent page and its answer, the account pages) all need the
+# account, which ``Session.get`` then finds in the identity map (issue 11).
+_WITH_ACCOUNT = (select(WebSession, Account)
+                 .outerjoin(Account, WebSession.account_id == Account.id)
+                 .where(WebSession.id == bindparam("id")))
+_LOADED_ACCOUNT = "clef.sessions.account"
+
+
 class SessionStore:
     def __init__(self, settings: SessionSettings) -> None:
         self._listeners: list[SessionsEnded] = []
@@ -96,7 +106,11 @@ class SessionStore:
         signed-in one that timed out, here or earlier by the worker's purge, comes back
         as ``expired`` once, so the page can say so (J4)."""
         key = session_id(token)
-        record = db.get(WebSession, key)
+        found = db.execute(_WITH_ACCOUNT, {"id": key}).first()
+        record: WebSession | None = found[0] if found is not None else None
+        # The identity map holds objects weakly: kept here, the account stays in it for
+        # the request, so ``db.get(Account, ...)`` finds it without a SELECT.
+        db.info[_LOADED_ACCOUNT] = found[1] if found is not None else None
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
         if record is not None and self.expire(db, [record], now, where, notice=False):
@@ -214,7 +228,14 @@ class SessionStore:
         return True
 
     def renew(self, db: Session, old: WebSession | None, now: datetime) -> tuple[str, WebSession]:
-        """Move a session to a fresh token (S20); the old row is deleted."""
+        """Move a session to a fresh token (S20): the old row is gone when this
+        transaction commits, and its token finds nothing.
+
+        The row is moved, not copied: at the flush, one ``UPDATE`` gives it the new id
+        and what the step changed, where an INSERT and a DELETE would be two statements
+        (issue 11; :func:`_move_renewed_rows`). When the old row is already gone (the
+        same step raced in by a second request that renewed it first, a logout in
+        another tab), the new row is inserted instead, as a copy would have been."""
         token, record = self.create(db, now, old.data if old else {})
         if old is not None:
             record.account_id = old.account_id
@@ -223,7 +244,15 @@ class SessionStore:
             record.expires_at = old.expires_at
             record.auth_time = old.auth_time
             record.amr = old.amr
-            db.delete(old)
+            renewals: list[tuple[WebSession, str]] = db.info.setdefault(_RENEWALS, [])
+            # Renewed twice before a flush (a partner's sign-in passes both steps in one
+            # request): the row still to move is the first one's, now to this token.
+            chained = [i for i, (pending, _) in enumerate(renewals) if pending is old]
+            if chained:
+                renewals[chained[0]] = (record, renewals[chained[0]][1])
+            else:
+                renewals.append((record, old.id))
+            db.expunge(old)  # the old row is not written by the ORM: the move replaces it
         return token, record
 
     def passed_password(
@@ -311,3 +340,30 @@ class SessionStore:
         ended = self.expire(db, rows, now)
         db.execute(delete(ExpiredSession).where(ExpiredSession.keep_until <= now))
         return len(ended)
+
+
+_RENEWALS = "clef.sessions.renewals"  # (new record, old row's id), moved at the next flush
+_MOVED_COLUMNS = ("id", "account_id", "level", "data", "created_at", "last_seen_at",
+                  "expires_at", "auth_time", "amr")
+
+# Built once: the times and data are bound parameters (issue 11).
+_MOVE = update(WebSession).where(WebSession.id == bindparam("old_id")).values(
+    {name: bindparam(f"new_{name}") for name in _MOVED_COLUMNS})
+
+
+@event.listens_for(Session, "before_flush")
+def _move_renewed_rows(db: Session, _context: object, _instances: object) -> None:
+    """Write each renewal (:meth:`SessionStore.renew`) as one UPDATE of the old row to
+    the new id and values. The new record, so far pending, then becomes the persistent
+    object of that row, with nothing left to flush. If the old row is gone, the record
+    stays pending and the flush inserts it."""
+    renewals = db.info.pop(_RENEWALS, None)
+    for record, old_id in renewals or ():
+        if record not in db.new:
+            continue  # not to be written after all (expunged, or renewed again)
+        values = {f"new_{name}": getattr(record, name) for name in _MOVED_COLUMNS}
+        moved = db.connection().execute(_MOVE, {"old_id": old_id, **values})
+        if moved.rowcount == 1:
+            db.expunge(record)
+            make_transient_to_detached(record)
+            db.add(record)

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, delete, literal, or_
+from sqlalchemy import Table, bindparam, case, delete, literal, or_
 from sqlalchemy.orm import Session
 
 from idp.keys import KeyRing
@@ -60,6 +60,11 @@ class TooManyAttempts(Exception):
 class LockState:
     failures: int
     locked_until: datetime | None
+
+
+# Built once; run on the session's connection, as a Core statement (issue 11).
+_THROTTLES = cast(Table, LoginThrottle.__table__)
+_CLEAR = delete(_THROTTLES).where(_THROTTLES.c.key.in_(bindparam("keys", expanding=True)))
 
 
 class Throttle:
@@ -110,7 +115,9 @@ class Throttle:
             "key": key, "now": now, "first_lock": now + first_lock if first_lock else None,
             "lock_permanent": now + PERMANENT,
             **{f"lock_{count}": now + length for count, length in self._lock_steps}}
-        claimed = db.execute(self._claim_statement(db), params).scalar_one_or_none()
+        # On the session's connection: a Core upsert needs none of the ORM's bulk
+        # machinery (issue 11). The commit below ends the session's transaction.
+        claimed = db.connection().execute(self._claim_statement(db), params).scalar_one_or_none()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))
@@ -146,8 +153,8 @@ class Throttle:
         admin unlock; the password step alone for a correct password or a password
         reset (D9). True when there was a count."""
         keys = [self.key_for(username_key, step) for step in steps]
-        result = db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = db.connection().execute(_CLEAR, {"keys": keys})
+        return bool(result.rowcount)
 
     def purge(self, db: Session, now: datetime) -> int:
         """Delete the rows that no longer hold anything worth keeping: no lock in force,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
@@ -30,7 +30,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
@@ -74,6 +74,9 @@ class TokenHolder:
     id: int
 
 
+_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))  # built once (issue 11)
+
+
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     claimed = False
@@ -88,18 +91,20 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
         nonce = payload.data.get("nonce")
-        db().add(AuthorizationCode(
-            code_hash=token_hash(code), client_id=request.client.get_client_id(),
-            account_id=request.user.id, redirect_uri=payload.redirect_uri or "",
-            scope=request.client.get_allowed_scope(payload.scope or ""),
-            nonce=nonce, nonce_hash=token_hash(nonce) if nonce else None,
-            code_challenge=payload.data.get("code_challenge"),
-            code_challenge_method=payload.data.get("code_challenge_method"),
-            auth_time=facts.auth_time, amr=facts.amr, acr=facts.acr, sid=facts.sid,
-            partner_acr=facts.partner_acr, created_at=now,
-            expires_at=now + timedelta(seconds=lifetime), used_at=None,
-        ))
         try:
+            # One Core INSERT on the session's connection: nothing reads the row back in
+            # this request, so no ORM object is made for it (issue 11).
+            db().connection().execute(_INSERT_CODE, {
+                "code_hash": token_hash(code), "client_id": request.client.get_client_id(),
+                "account_id": request.user.id, "redirect_uri": payload.redirect_uri or "",
+                "scope": request.client.get_allowed_scope(payload.scope or ""),
+                "nonce": nonce, "nonce_hash": token_hash(nonce) if nonce else None,
+                "code_challenge": payload.data.get("code_challenge"),
+                "code_challenge_method": payload.data.get("code_challenge_method"),
+                "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
+                "sid": facts.sid, "partner_acr": facts.partner_acr, "created_at": now,
+                "expires_at": now + timedelta(seconds=lifetime), "used_at": None,
+                "reused_at": None})
             db().commit()
         except IntegrityError:
             # S35: another answer to this very request wrote its code first (the replay
@@ -196,7 +201,16 @@ class S256CodeChallenge(CodeChallenge):
 class ClefOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """A nonce is never accepted twice from one client (replayed requests): looked
-        up by its hash, which is indexed with the client (issue 11)."""
+        up by its hash, which is indexed with the client (issue 11).
+
+        Not looked up for a POST (the consent page's answer): that request writes its
+        code, and the unique index on the client and the nonce's hash (S35, migration
+        0015) refuses a nonce seen before when the code is committed, which
+        :meth:`CodeGrant.save_authorization_code` turns into ``invalid_request`` with
+        nothing kept. The read would only say it earlier (issue 11). A GET still
+        looks, so a replayed request never gets as far as a consent page."""
+        if request.method == "POST":
+            return False
         found = db().scalars(select(AuthorizationCode.code_hash).where(
             AuthorizationCode.client_id == request.payload.client_id,
             AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()

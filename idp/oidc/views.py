@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -37,6 +37,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from wtforms import ValidationError
 
 from idp import audit
@@ -214,22 +216,27 @@ def authorize() -> ResponseReturnValue:
         return _to_sign_in(payload.data.get("login_hint"), demands)
 
     scope = grant.request.client.get_allowed_scope(payload.scope or "")
-    needed, given = _needs_consent(client, account, scope, prompts)
-    if needed:
-        if "none" in prompts:
-            return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
-        decision = _consent_decision()
-        if decision is None:
-            return render_template("oidc/consent.html", client=client, form=FORM_TOKEN,
-                                   action=request.full_path.rstrip("?"))
-        if decision is False:
+    if _answers_consent_page(client, prompts):
+        # The consent page's own form: its answer decides, so the consent given before
+        # is not read (issue 11). "Deny" is the person's last word even after a "yes"
+        # in another tab; "allow" grants it again, one upsert.
+        if not _consent_decision():
             reauth.forget(session)
             return _respond(server, grant, None)
-        _remember_consent(account, client, scope, given)
+        _grant_consent(account, client, scope)
+    elif _needs_consent(client, account, scope, prompts):
+        if "none" in prompts:
+            return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
+        if _consent_decision() is None:
+            return render_template("oidc/consent.html", client=client, form=FORM_TOKEN,
+                                   action=request.full_path.rstrip("?"))
+        # Posted without our form's answer: no consent, so no code.
+        reauth.forget(session)
+        return _respond(server, grant, None)
     elif request.method == "POST" and "decision" in request.form \
             and _consent_decision() is False:
-        # A consent page left open in another tab, answered "deny" after consent was
-        # given elsewhere: the person's last word is no, so the portal gets no code.
+        # "Deny" posted for a portal that needs no consent (trusted): still the
+        # person's last word, so the portal gets no code.
         reauth.forget(session)
         return _respond(server, grant, None)
     # The S37 marker goes when the request is answered, not when its consent page is
@@ -324,14 +331,22 @@ def sign_in_url(target: str, hint: str | None) -> str:
 
 
 def _needs_consent(client: OAuthClient, account: Account, scope: str,
-                   prompts: set[str]) -> tuple[bool, Consent | None]:
-    """Whether to ask, and the consent already given (read once per request)."""
+                   prompts: set[str]) -> bool:
+    """Whether to ask: a portal that is not trusted, without a consent covering
+    ``scope`` (or ``prompt=consent`` on the request itself)."""
     if client.trusted:
-        return False, None
+        return False
     if "consent" in prompts and request.method == "GET":
-        return True, None  # the page is shown whatever was given
+        return True  # the page is shown whatever was given
     given = db().get(Consent, (account.id, client.client_id))
-    return given is None or not set(scope.split()) <= set(given.scope.split()), given
+    return given is None or not set(scope.split()) <= set(given.scope.split())
+
+
+def _answers_consent_page(client: OAuthClient, prompts: set[str]) -> bool:
+    """Whether this request is our consent form posted back (a portal that is not
+    trusted, the person's answer in ``decision``), rather than a portal's request."""
+    return (request.method == "POST" and "decision" in request.form
+            and not client.trusted and "none" not in prompts)
 
 
 def _consent_decision() -> bool | None:
@@ -345,29 +360,61 @@ def _consent_decision() -> bool | None:
     return request.form.get("decision") == "allow"
 
 
-def _remember_consent(account: Account, client: OAuthClient, scope: str,
-                      row: Consent | None) -> None:
-    if row is None:
-        db().add(Consent(account_id=account.id, client_id=client.client_id, scope=scope,
-                         granted_at=now()))
-    else:
-        row.scope, row.granted_at = scope, now()
+def _grant_consent(account: Account, client: OAuthClient, scope: str) -> None:
+    """The person said yes: the consent is written, or rewritten with this scope and
+    time, by one statement whatever was given before (issue 11). Audited."""
+    connection = db().connection()
+    connection.execute(_consent_upsert(connection.dialect.name), {
+        "account_id": account.id, "client_id": client.client_id, "scope": scope,
+        "granted_at": now()})
     audit.record(db(), now(), audit.OIDC_CONSENT, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
 
 
-def _provider_sid() -> tuple[str, bool]:
-    """The sign-in session's sid at the portals, and whether it was made just now."""
+_CONSENTS = cast(Table, Consent.__table__)
+_CONSENT_UPSERTS: dict[str, Any] = {}
+
+
+def _consent_upsert(dialect: str) -> Any:
+    """The consent's upsert, built once per dialect with bound parameters (issue 11)."""
+    statement = _CONSENT_UPSERTS.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        fresh = insert(_CONSENTS)
+        statement = fresh.on_conflict_do_update(
+            index_elements=[_CONSENTS.c.account_id, _CONSENTS.c.client_id],
+            set_={"scope": fresh.excluded.scope, "granted_at": fresh.excluded.granted_at})
+        _CONSENT_UPSERTS[dialect] = statement
+    return statement
+
+
+_PORTAL_SESSIONS = cast(Table, PortalSession.__table__)
+_PORTAL_SESSION_INSERTS: dict[str, Any] = {}
+
+
+def _portal_session_insert(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of a portal session, built once per dialect."""
+    statement = _PORTAL_SESSION_INSERTS.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(_PORTAL_SESSIONS).on_conflict_do_nothing(
+            index_elements=[_PORTAL_SESSIONS.c.sid, _PORTAL_SESSIONS.c.client_id])
+        _PORTAL_SESSION_INSERTS[dialect] = statement
+    return statement
+
+
+def _provider_sid() -> str:
+    """The sign-in session's sid at the portals, made on its first use."""
     sid = session.get(SID_KEY)
     if isinstance(sid, str):
-        return sid, False
+        return sid
     sid = secrets.token_urlsafe(24)
     session[SID_KEY] = sid
-    return sid, True
+    return sid
 
 
 def _sign_in_facts(record: Any) -> SignInFacts:
-    return SignInFacts(sid=_provider_sid()[0], auth_time=record.auth_time, amr=record.amr or "",
+    return SignInFacts(sid=_provider_sid(), auth_time=record.auth_time, amr=record.amr or "",
                        acr=levels.achieved(record.amr), partner_acr=_partner_acr(record))
 
 
@@ -383,11 +430,13 @@ def _partner_acr(record: Any) -> str | None:
 def _remember_portal(account: Account, client: OAuthClient) -> None:
     """Which portals this sign-in session was used with: each gets a back-channel
     logout when the session ends."""
-    sid, new = _provider_sid()
-    # A sid made just now (192 random bits) has no portal session yet: no look-up.
-    if new or db().get(PortalSession, (sid, client.client_id)) is None:
-        db().add(PortalSession(sid=sid, client_id=client.client_id, account_id=account.id,
-                               created_at=now()))
+    sid = _provider_sid()
+    # One statement whether or not this portal was used already in this session: an
+    # insert that leaves an existing row alone (issue 11: no look-up first).
+    connection = db().connection()
+    connection.execute(_portal_session_insert(connection.dialect.name), {
+        "sid": sid, "client_id": client.client_id, "account_id": account.id,
+        "created_at": now()})
 
 
 @bp.post("/token")

@@ -291,3 +291,45 @@ def test_failed_or_revoked_sign_in_does_not_restart_the_clock_D7(app, client, cl
     assert get_account(app, "alice").last_used_at == registered_at
     assert session_token(app, client) is None or client.get("/2fa/challenge").status_code == 303
 
+
+
+def test_a_sign_in_soon_after_another_leaves_the_last_use_D7(app, clock):
+    """Issue 11: a last use within the hour is not written again (D7 counts days); an
+    older one is, and a reminder sent is withdrawn whatever the last use."""
+    from idp.accounts import LAST_USE_PRECISION
+
+    create_account(app, "alice")
+    first = app.test_client()
+    assert sign_in(first, "alice").status_code == 303
+    pass_second_factor(app, first)
+    used_at = get_account(app, "alice").last_used_at
+    clock.advance(seconds=LAST_USE_PRECISION.total_seconds() - 60)
+    second = app.test_client()
+    assert sign_in(second, "alice").status_code == 303
+    pass_second_factor(app, second)
+    assert get_account(app, "alice").last_used_at == used_at
+    clock.advance(seconds=120)  # now past the precision
+    third = app.test_client()
+    assert sign_in(third, "alice").status_code == 303
+    pass_second_factor(app, third)
+    assert get_account(app, "alice").last_used_at == clock.now()
+
+
+def test_a_reminder_is_withdrawn_even_by_a_sign_in_within_the_hour_D7(app, clock):
+    """The reminder fields are cleared by every sign-in: a last use just written does
+    not let a pending reminder (and the revocation that follows it) stand."""
+    create_account(app, "alice")
+    svc = app.extensions["clef"]
+    db = svc.session_factory()
+    try:
+        account = svc.accounts.get_by_username(db, "alice")
+        account.last_used_at = clock.now()  # fresh, yet a reminder is recorded
+        account.reminder_sent_days, account.reminder_sent_at = 30, clock.now()
+        db.commit()
+    finally:
+        db.close()
+    client = app.test_client()
+    assert sign_in(client, "alice").status_code == 303
+    pass_second_factor(app, client)
+    account = get_account(app, "alice")
+    assert account.reminder_sent_days is None and account.reminder_sent_at is None

@@ -100,17 +100,28 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     signed, step = measured(app, lambda: browser.post("/signin", data={
         "csrf_token": csrf_from(again), "username": "alice", "password": GOOD_PASSWORD}))
     assert signed.status_code == 303 and step.commits == 2  # the claim first (D4, S7)
+    # Session, claim, account, clear, the session row moved to its new token (one
+    # UPDATE, S20), audit.
+    assert step.count("UPDATE sessions SET id=") == 1 and step.count("DELETE FROM sessions") == 0
+    assert len(step.statements) == 6, step.statements
 
     challenge, step = measured(app, lambda: browser.get("/2fa/challenge"))
     assert challenge.status_code == 200 and step.commits == 0
     assert step.count("SELECT partner_links") == 0, "a password step is no partner identity"
     assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 1
-    assert len(step.statements) == 4, step.statements  # session, account, factor, keys
+    # The session with its account (one join), the factor, the keys.
+    assert step.count("SELECT accounts") == 0, step.statements
+    assert len(step.statements) == 3, step.statements
 
     code = fresh_totp(app, "alice")
     back, step = measured(app, lambda: browser.post(
         "/2fa/challenge", data={"code": code, "csrf_token": csrf_from(challenge)}))
     assert back.status_code == 303 and step.commits == 2  # the claim, then the step
+    assert step.count("SELECT accounts") == 0, "the account came with the session row"
+    assert step.count("UPDATE sessions SET id=") == 1 and step.count("DELETE FROM sessions") == 0
+    # Session and account, factor, claim, the code's step, the move, clear, audit (and
+    # the account's last use, when it changed: not under the frozen clock).
+    assert len(step.statements) == 7, step.statements
     assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 0
     assert step.count("SELECT partner_links") == 0
 
@@ -120,14 +131,17 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     allowed, step = measured(app, lambda: browser.post(back.headers["Location"], data={
         "csrf_token": csrf_from(consent), "decision": "allow"}))
     assert "code" in jobs.callback(allowed)
+    assert step.count("SELECT accounts") == 0, "the account came with the session row"
     assert jobs.callback(allowed)["iss"]  # RFC 9207 still added (S38)
     assert step.commits == 1, "consent, portal session, audit, session and code together"
-    assert step.count("SELECT oauth_consents") == 1
-    assert step.count("SELECT oauth_codes") == 1, "the nonce is checked once"
+    assert step.count("SELECT oauth_consents") == 0, "the answer decides: one upsert"
+    assert step.count("INSERT INTO oauth_consents") == 1
+    # The nonce is checked by the unique index when the code is written (S35).
+    assert step.count("SELECT oauth_codes") == 0
     assert step.count("SELECT oauth_portal_sessions") == 0, "a sid made now has none"
     # The two audit rows go in one INSERT on both databases (idp.audit batches them).
     assert step.count("INSERT INTO audit_events") == 1, step.statements
-    assert len(step.statements) == 10, step.statements
+    assert len(step.statements) == 7, step.statements
 
 
 def test_the_consent_form_replayed_gets_no_second_code(app: Flask) -> None:
@@ -234,3 +248,24 @@ def test_a_double_clicked_sign_in_is_no_error(app: Flask) -> None:
     statuses = at_once(2, lambda i: tabs[i].post("/signin", data=form).status_code)
     assert all(status < 500 for status in statuses), statuses
     assert 303 in statuses
+
+
+def test_a_portal_answered_twice_in_one_sign_in_keeps_one_portal_session(app: Flask) -> None:
+    """The portal session is written by an insert that leaves an existing row alone:
+    a second answer to the same portal in the same sign-in session neither fails nor
+    duplicates it, and looks nothing up first (issue 11)."""
+    from idp.oidc.models import PortalSession
+    from idp.runtime import db
+
+    create_account(app, "alice")
+    jobs = untrusted(app)
+    browser = app.test_client()
+    action, consent = to_consent(app, jobs, browser, Request())
+    assert "code" in jobs.callback(browser.post(action, data={
+        "csrf_token": csrf_from(consent), "decision": "allow"}))
+    again, step = measured(app, lambda: browser.get(jobs.authorize_url(Request())))
+    assert "code" in jobs.callback(again)  # consent given: straight back with a code
+    assert step.count("SELECT oauth_portal_sessions") == 0, step.statements
+    assert step.count("INSERT INTO oauth_portal_sessions") == 1
+    with app.app_context():
+        assert db().scalar(select(func.count()).select_from(PortalSession)) == 1
