@@ -8,7 +8,7 @@ read-then-write race)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -28,3 +28,17 @@ def upsert(db: Session, model: type[Any], values: Mapping[str, Any], *,
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     statement: Upsert = dialect.insert(model).values(**values)
     return statement.on_conflict_do_update(index_elements=[key], set_=dict(update), where=where)
+
+
+_BUILT: dict[tuple[str, str], Upsert] = {}
+
+
+def built_once(name: str, dialect: str, build: Callable[[Any], Upsert]) -> Upsert:
+    """The statement ``name`` for ``dialect`` ("postgresql" or "sqlite"), made once by
+    ``build(insert)`` from that dialect's ``insert`` and kept: a hot path binds only its
+    values (issue 11: building a statement cost more CPU than running it)."""
+    statement = _BUILT.get((name, dialect))
+    if statement is None:
+        statement = build(postgresql.insert if dialect == "postgresql" else sqlite.insert)
+        _BUILT[(name, dialect)] = statement
+    return statement

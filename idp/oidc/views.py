@@ -38,7 +38,6 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from wtforms import ValidationError
 
 from idp import audit
@@ -62,6 +61,7 @@ from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.template_context import query_value
+from idp.upsert import built_once
 from idp.views.common import now, session_account, where
 from idp.web_session import current_session, store_now
 
@@ -372,35 +372,24 @@ def _grant_consent(account: Account, client: OAuthClient, scope: str) -> None:
 
 
 _CONSENTS = cast(Table, Consent.__table__)
-_CONSENT_UPSERTS: dict[str, Any] = {}
+_PORTAL_SESSIONS = cast(Table, PortalSession.__table__)
 
 
 def _consent_upsert(dialect: str) -> Any:
-    """The consent's upsert, built once per dialect with bound parameters (issue 11)."""
-    statement = _CONSENT_UPSERTS.get(dialect)
-    if statement is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    """The consent's upsert, with bound parameters (issue 11)."""
+    def build(insert: Any) -> Any:
         fresh = insert(_CONSENTS)
-        statement = fresh.on_conflict_do_update(
+        return fresh.on_conflict_do_update(
             index_elements=[_CONSENTS.c.account_id, _CONSENTS.c.client_id],
             set_={"scope": fresh.excluded.scope, "granted_at": fresh.excluded.granted_at})
-        _CONSENT_UPSERTS[dialect] = statement
-    return statement
-
-
-_PORTAL_SESSIONS = cast(Table, PortalSession.__table__)
-_PORTAL_SESSION_INSERTS: dict[str, Any] = {}
+    return built_once("consent", dialect, build)
 
 
 def _portal_session_insert(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` of a portal session, built once per dialect."""
-    statement = _PORTAL_SESSION_INSERTS.get(dialect)
-    if statement is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(_PORTAL_SESSIONS).on_conflict_do_nothing(
-            index_elements=[_PORTAL_SESSIONS.c.sid, _PORTAL_SESSIONS.c.client_id])
-        _PORTAL_SESSION_INSERTS[dialect] = statement
-    return statement
+    """``INSERT ... ON CONFLICT DO NOTHING`` of a portal session."""
+    return built_once("portal_session", dialect, lambda insert: insert(_PORTAL_SESSIONS)
+                      .on_conflict_do_nothing(index_elements=[_PORTAL_SESSIONS.c.sid,
+                                                              _PORTAL_SESSIONS.c.client_id]))
 
 
 def _provider_sid() -> str:
