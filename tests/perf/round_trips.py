@@ -34,6 +34,7 @@ class Trips:
     begins: int = 0
     commits: int = 0
     rollbacks: int = 0
+    log: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -55,11 +56,13 @@ def round_trips(engine: Engine) -> Iterator[Trips]:
 
     def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         trips.statements.append(" ".join(statement.split()))
+        trips.log.append(trips.statements[-1][:150])
         outside.append(not in_transaction(conn.connection.dbapi_connection))
 
     def after(conn: Any, *_args: Any) -> None:
         if outside.pop() and in_transaction(conn.connection.dbapi_connection):
             trips.begins += 1
+            trips.log.insert(len(trips.log) - 1, "BEGIN")
 
     def failed(context: Any) -> None:
         conn = context.connection
@@ -69,10 +72,12 @@ def round_trips(engine: Engine) -> Iterator[Trips]:
     def committed(conn: Any) -> None:
         if in_transaction(conn.connection.dbapi_connection):
             trips.commits += 1
+            trips.log.append("COMMIT")
 
     def rolled_back(conn: Any) -> None:
         if not conn.invalidated and in_transaction(conn.connection.dbapi_connection):
             trips.rollbacks += 1
+            trips.log.append("ROLLBACK")
 
     def reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
         if not state.transaction_was_reset and in_transaction(dbapi_connection):
