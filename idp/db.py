@@ -177,6 +177,9 @@ def _check_liveness(dbapi_connection: DBAPIConnection, record: ConnectionPoolEnt
             raise exc.DisconnectionError("the server closed this pooled connection")
         idle_since = record.info.get("idle_since")
         if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+            # Outside a transaction: no BEGIN before it, none left open for the request
+            # (and its ROLLBACK) after it (issue 11).
+            dbapi_connection.autocommit = True
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute("SELECT 1")
