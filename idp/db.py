@@ -95,7 +95,8 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
                            hide_parameters=True, connect_args=connect_args)
     event.listen(engine, "checkin", _stamp_checkin)
     event.listen(engine, "checkout", _check_liveness)
-    event.listen(engine, "before_cursor_execute", _begin_at_first_write)
+    if engine.dialect.driver == "psycopg":  # it reads psycopg's transaction status
+        event.listen(engine, "before_cursor_execute", _begin_at_first_write)
     return engine
 
 
