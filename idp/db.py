@@ -130,7 +130,10 @@ def _begin_at_first_write(conn: Connection, cursor: DBAPICursor, statement: str,
     if "isolation_level" in conn.get_execution_options():
         return
     alone = context is not None and context.execution_options.get(_ALONE, False)
-    autocommit = alone or reads_only(statement)
+    # A server-side cursor (``yield_per``, ``stream_results``) is a DECLARE, which
+    # PostgreSQL allows only inside a transaction.
+    server_side = getattr(cursor, "name", None) is not None
+    autocommit = alone or (reads_only(statement) and not server_side)
     if dbapi.autocommit != autocommit:
         dbapi.autocommit = autocommit
 

@@ -162,3 +162,15 @@ def test_set_local_still_applies_to_its_transaction(app: Flask, backend: str) ->
         db.execute(text("SET LOCAL lock_timeout = '1234ms'"))
         assert db.scalar(text("SHOW lock_timeout")) == "1234ms"
         db.rollback()
+
+
+def test_a_streamed_read_gets_the_transaction_its_cursor_needs(app: Flask, backend: str) -> None:
+    """``yield_per`` reads through a server-side cursor, a DECLARE that PostgreSQL allows
+    only inside a transaction."""
+    with _session(app) as db:
+        for key in ("a", "b", "c"):
+            db.execute(insert(LoginThrottle).values(**_row(key)))
+        db.commit()
+        keys = [row.key for row in db.scalars(
+            select(LoginThrottle).order_by(LoginThrottle.key).execution_options(yield_per=2))]
+        assert keys == ["a", "b", "c"]
