@@ -3,9 +3,9 @@
 granian has no per-request hooks, so granian serves this WSGI wrapper instead of the app
 (``bench/run.py`` starts it with ``CLEF_BENCH_TARGET=idp.wsgi:app``; production never
 imports it). It counts the same things per ``METHOD path``: requests, CPU, SQL
-statements, commits and argon2 verifications, and statuses, and writes them as JSON to
-``$CLEF_BENCH_COUNTS/counts-<pid>.json`` when the worker exits, so the printed table has
-the same shape under either server.
+statements, BEGIN, COMMIT and ROLLBACK round trips, argon2 verifications, and statuses,
+and writes them as JSON to ``$CLEF_BENCH_COUNTS/counts-<pid>.json`` when the worker
+exits, so the printed table has the same shape under either server.
 
 CPU: ``time.thread_time`` of the thread that runs the request (granian serves Python on
 one blocking thread here), from the call to its return. Flask has finished the request

@@ -1,7 +1,7 @@
 """gunicorn settings for the benchmark, with per-request accounting in the worker.
 
 Counts, per ``METHOD path``: requests, worker CPU (``time.process_time`` around the
-request, so the driver's speed does not enter), SQL statements, commits and argon2
+request, so the driver's speed does not enter), SQL statements, BEGIN, COMMIT and ROLLBACK round trips, argon2
 verifications (``request_counts.py``, shared with granian's ``counting_wsgi.py``).
 """
 

@@ -1,8 +1,10 @@
 """Per-request counts for the benchmark, shared by both servers' hooks
 (``counting_wsgi.py`` under granian, ``gunicorn_conf.py`` under gunicorn).
 
-Per ``METHOD path``: requests, worker CPU seconds, SQL statements, commits, argon2
-verifications and statuses, written as JSON to ``$CLEF_BENCH_COUNTS/counts-<pid>.json``
+Per ``METHOD path``: requests, worker CPU seconds, SQL statements, the BEGIN, COMMIT
+and ROLLBACK the driver really sent (``begins``, ``commits``, ``rollbacks``; with the
+statements, the request's round trips to the database), argon2 verifications and
+statuses, written as JSON to ``$CLEF_BENCH_COUNTS/counts-<pid>.json``
 when the worker exits (and a cProfile with ``CLEF_BENCH_PROFILE``). The hooks patch
 classes (SQLAlchemy's Engine events, argon2's verify), never Clef's code.
 """
@@ -24,14 +26,12 @@ def bump(field: str) -> None:
 
 
 def install(profile_clock: Callable[[], float]) -> Any:
-    """Count statements, commits and argon2 runs; returns a cProfile (timed by
-    ``profile_clock``: CPU, not waits) when ``CLEF_BENCH_PROFILE`` is set, else None."""
+    """Count statements, transaction round trips and argon2 runs; returns a cProfile
+    (timed by ``profile_clock``: CPU, not waits) when ``CLEF_BENCH_PROFILE`` is set,
+    else None."""
     import argon2
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
 
-    event.listen(Engine, "before_cursor_execute", lambda *a, **k: bump("sql"))
-    event.listen(Engine, "commit", lambda *a, **k: bump("commits"))
+    count_round_trips()
     verify = argon2.PasswordHasher.verify
 
     def counted_verify(self: Any, hash: Any, password: Any) -> Any:
@@ -44,6 +44,60 @@ def install(profile_clock: Callable[[], float]) -> Any:
 
         current["profile"] = cProfile.Profile(profile_clock)
     return current.get("profile")
+
+
+def in_transaction(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection is inside a transaction (psycopg or sqlite3)."""
+    info = getattr(dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if status is not None:
+        return int(status) != 0  # psycopg.pq.TransactionStatus.IDLE
+    return bool(getattr(dbapi_connection, "in_transaction", False))
+
+
+def count_round_trips() -> None:
+    """Statements, and the BEGIN, COMMIT and ROLLBACK the driver sends (issue 11).
+
+    SQLAlchemy's ``begin``/``commit``/``rollback`` events are logical: they fire on a
+    connection in autocommit too, where psycopg sends nothing. So a BEGIN is counted when
+    a statement found the connection outside a transaction and left it inside one (psycopg
+    sends BEGIN first; sqlite3 before a write), a COMMIT or ROLLBACK when the connection is
+    inside a transaction as it is ended (the pool's rollback on return included)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    outside: list[bool] = []
+
+    def before(conn: Any, *_args: Any) -> None:
+        bump("sql")
+        outside.append(not in_transaction(conn.connection.dbapi_connection))
+
+    def after(conn: Any, *_args: Any) -> None:
+        if outside.pop() and in_transaction(conn.connection.dbapi_connection):
+            bump("begins")
+
+    def failed(context: Any) -> None:
+        conn = context.connection
+        if outside and conn is not None and not conn.invalidated:
+            after(conn)
+
+    def ended(field: str) -> Callable[[Any], None]:
+        def count(conn: Any) -> None:
+            if not conn.invalidated and in_transaction(conn.connection.dbapi_connection):
+                bump(field)
+        return count
+
+    def reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+        if not state.transaction_was_reset and in_transaction(dbapi_connection):
+            bump("rollbacks")
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    event.listen(Engine, "handle_error", failed)
+    event.listen(Engine, "commit", ended("commits"))
+    event.listen(Engine, "rollback", ended("rollbacks"))
+    event.listen(Pool, "reset", reset)
 
 
 def finish(cpu_s: float, status: str) -> None:

@@ -8,7 +8,8 @@ accounts, and for each scenario starts the server pinned to CPU 0 (one worker, o
 thread), runs the driver pinned to CPU 1 (``drive.py``), stops the server and reads its
 per-request counts (``counting_wsgi.py`` under granian, ``gunicorn_conf.py``'s hooks
 under gunicorn). It prints, per operation: rate, p50/p95, server CPU per
-operation from /proc (and the database's on PostgreSQL), SQL statements, commits and
+operation from /proc (and the database's on PostgreSQL), SQL statements, the BEGIN,
+COMMIT and ROLLBACK the driver sent and with them the round trips to the database, and
 argon2 verifications per operation, and the argon2 bound measured in the same run.
 
 Environment: ``CLEF_BENCH_PG`` (SQLAlchemy URL of the PostgreSQL database, optional; its
@@ -205,7 +206,18 @@ def read_counts(counts: Path) -> dict[str, dict[str, Any]]:
 
 def per_op(counts: dict[str, dict[str, Any]], keys: list[str], ops: float) -> dict[str, float]:
     rows = [counts.get(k, {}) for k in keys]
-    return {f: sum(r.get(f, 0) for r in rows) / ops for f in ("sql", "commits", "argon2", "cpu_s")}
+    op = {f: sum(r.get(f, 0) for r in rows) / ops for f in COUNTED}
+    op["trips"] = trips(op)
+    return op
+
+
+# What request_counts.py counts per request; round trips are the statements plus the
+# BEGIN, COMMIT and ROLLBACK the driver really sent (issue 11).
+COUNTED = ("sql", "begins", "commits", "rollbacks", "argon2", "cpu_s")
+
+
+def trips(row: dict[str, Any]) -> float:
+    return float(sum(row.get(f, 0) for f in ("sql", "begins", "commits", "rollbacks")))
 
 
 def bench_backend(backend: str, driver_dir: Path) -> dict[str, Any]:
@@ -287,8 +299,9 @@ def summarise(report: dict[str, Any]) -> list[str]:
     lines = [f"### {report['backend']}: argon2id bound {report['bound']['argon2_ms']:.1f} ms "
              f"= {report['bound']['argon2_per_s']:.1f}/s on one core", "",
              "| operation | per s | p50 ms | p95 ms | server CPU ms/op | DB CPU ms/op "
-             "| worker CPU ms/op | SQL/op | commits/op | argon2/op | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| worker CPU ms/op | SQL/op | BEGIN/op | commits/op | ROLLBACK/op | round trips/op "
+             "| argon2/op | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, sc in report["scenarios"].items():
         if "median_run" not in sc:
             lines.append(f"| {name} | failed: {sc.get('error')} |")
@@ -308,7 +321,8 @@ def summarise(report: dict[str, Any]) -> list[str]:
                         f"{'-' if db is None else f'{db:.2f}'} | ")
             else:
                 head = f"| {label} | | | | | | "
-            lines.append(head + f"{op['cpu_s'] * 1e3:.2f} | {op['sql']:.1f} | {op['commits']:.1f} | "
+            lines.append(head + f"{op['cpu_s'] * 1e3:.2f} | {op['sql']:.1f} | {op['begins']:.1f} | "
+                         f"{op['commits']:.1f} | {op['rollbacks']:.1f} | {op['trips']:.1f} | "
                          f"{op['argon2']:.2f} | {r['errors'] if r else ''} |")
     if report.get("fixed_rate"):
         lines += ["", "Latency at a fixed rate (share of the flow capacity above; from each flow's "
@@ -323,14 +337,17 @@ def summarise(report: dict[str, Any]) -> list[str]:
     flow = report["scenarios"].get("flow", {}).get("counts")
     if flow:
         lines += ["", f"Full flow, per request (worker CPU from the {server_name()} counts):", "",
-                  "| request | count | worker CPU ms | SQL | commits | argon2 | statuses |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| request | count | worker CPU ms | SQL | BEGIN | commits | ROLLBACK "
+                  "| round trips | argon2 | statuses |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for key in FLOW_PATHS:
             row = flow.get(key)
             if row:
                 n = row["requests"]
                 lines.append(f"| {key} | {n} | {row['cpu_s'] / n * 1e3:.2f} | {row.get('sql', 0) / n:.1f} "
-                             f"| {row.get('commits', 0) / n:.1f} | {row.get('argon2', 0) / n:.2f} "
+                             f"| {row.get('begins', 0) / n:.1f} | {row.get('commits', 0) / n:.1f} "
+                             f"| {row.get('rollbacks', 0) / n:.1f} | {trips(row) / n:.1f} "
+                             f"| {row.get('argon2', 0) / n:.2f} "
                              f"| {row.get('status')} |")
     return lines
 

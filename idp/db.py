@@ -4,23 +4,38 @@ SQLAlchemy 2 typed ORM. The same code runs on the embedded SQLite file and on
 PostgreSQL; where the two differ (atomic upserts) the service picks the dialect's
 construct. Schema changes go through Alembic (``idp/migrations``), never ``create_all``
 outside tests of the migrations themselves.
+
+Transactions begin at the first write (issue 11). On PostgreSQL, psycopg would send a
+BEGIN before a request's first statement and the pool a ROLLBACK after a request that
+only read: two round trips of nothing. ``_begin_at_first_write`` runs a plain SELECT met
+outside a transaction in autocommit, and lets the first write, or a SELECT that locks
+rows (``FOR UPDATE``, S7, S11, S16), begin the transaction, which then lasts to the
+commit or rollback as before. This is what SQLite's driver has always done (a BEGIN
+before the first write only), and it changes nothing Clef relies on: at READ COMMITTED
+(PostgreSQL's default, which Clef never changes) every statement sees the data as of its
+own start, inside a transaction or not, and a plain SELECT takes no row lock; writers
+protect themselves with conditional UPDATEs and row locks, all inside the transaction.
 """
 
 from __future__ import annotations
 
+import re
 import select
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, DateTime, Engine, Executable, MetaData, Result, create_engine, event, exc
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from idp.clock import as_utc
 
+_IDLE = TransactionStatus.IDLE
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -80,7 +95,66 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
                            hide_parameters=True, connect_args=connect_args)
     event.listen(engine, "checkin", _stamp_checkin)
     event.listen(engine, "checkout", _check_liveness)
+    if engine.dialect.driver == "psycopg":  # it reads psycopg's transaction status
+        event.listen(engine, "before_cursor_execute", _begin_at_first_write)
     return engine
+
+
+# What a SELECT must run inside a transaction for: a row lock (held to the commit) or a
+# function whose effect ends with the transaction. Read in the SQL sent, so it holds for
+# ORM queries, Core statements and text alike; a false alarm costs only a BEGIN.
+_NEEDS_TRANSACTION = re.compile(
+    r"\bfor\s+(?:update|share|no\s+key\s+update|key\s+share)\b"
+    r"|\b(?:pg_advisory_xact_lock\w*|pg_try_advisory_xact_lock\w*|set_config|pg_notify)\s*\(",
+    re.IGNORECASE)
+
+
+def reads_only(statement: str) -> bool:
+    """Whether ``statement`` may run outside a transaction: a SELECT that neither locks
+    rows nor calls a function tied to its transaction. Anything else (INSERT, UPDATE,
+    DELETE, WITH, SET, DDL...) begins one."""
+    return statement.lstrip()[:6].upper() == "SELECT" and not _NEEDS_TRANSACTION.search(statement)
+
+
+def _begin_at_first_write(conn: Connection, cursor: DBAPICursor, statement: str,
+                          _parameters: Any, context: ExecutionContext | None,
+                          _executemany: bool) -> None:
+    """Outside a transaction, a read (or a statement of :func:`execute_alone`) runs in
+    autocommit and a write begins one.
+
+    Inside a transaction the statement simply joins it. A connection the caller set an
+    isolation level on (``isolation_level`` execution option) is left as it was set."""
+    dbapi = cursor.connection
+    if dbapi.pgconn.transaction_status != _IDLE:
+        return
+    if "isolation_level" in conn.get_execution_options():
+        return
+    alone = context is not None and context.execution_options.get(_ALONE, False)
+    # A server-side cursor (``yield_per``, ``stream_results``) is a DECLARE, which
+    # PostgreSQL allows only inside a transaction.
+    server_side = getattr(cursor, "name", None) is not None
+    autocommit = alone or (reads_only(statement) and not server_side)
+    if dbapi.autocommit != autocommit:
+        dbapi.autocommit = autocommit
+
+
+# The execution option :func:`execute_alone` marks its statement with.
+_ALONE = "clef_alone"
+
+
+def execute_alone(db: Session, statement: Executable,
+                  params: Mapping[str, Any] | None = None) -> Result[Any]:
+    """Execute ONE statement that the caller commits right after, writing nothing else
+    between. When no write of the transaction has been sent yet, the statement is the
+    whole transaction, so it runs in autocommit on PostgreSQL: one round trip instead of
+    BEGIN, statement, COMMIT (issue 11). A single statement is atomic on its own, and its
+    row locks and conflict checks (``ON CONFLICT``, a conditional UPDATE) work as inside a
+    transaction. What the session holds unwritten goes first: its ORM changes are flushed
+    here and its audit rows before any statement (``idp.audit``), so when there is any,
+    the transaction begins with it and this statement joins it, committed with it as
+    before. SQLite is left as it is (its driver begins before a write)."""
+    db.flush()
+    return db.execute(statement, params, execution_options={_ALONE: True})
 
 
 # A connection idle longer than this is pinged at checkout: a dead peer that sent
@@ -107,6 +181,9 @@ def _check_liveness(dbapi_connection: DBAPIConnection, record: ConnectionPoolEnt
             raise exc.DisconnectionError("the server closed this pooled connection")
         idle_since = record.info.get("idle_since")
         if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+            # Outside a transaction: no BEGIN before it, none left open for the request
+            # (and its ROLLBACK) after it (issue 11).
+            dbapi_connection.autocommit = True
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute("SELECT 1")

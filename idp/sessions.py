@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, event, func, insert, se
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp import audit
+from idp.db import execute_alone
 from idp.models import Account, ExpiredSession, WebSession
 from idp.settings import SessionSettings
 
@@ -215,8 +216,10 @@ class SessionStore:
         ORM object, since nothing reads the row again in this request (issue 11).
         Returns the token for the cookie. The caller commits."""
         token = new_token()
-        db.execute(insert(WebSession).values(id=session_id(token), level=ANONYMOUS,
-                                             data=dict(data), created_at=now, last_seen_at=now))
+        # The caller commits at once: a transaction of its own when nothing else waits.
+        execute_alone(db, insert(WebSession).values(
+            id=session_id(token), level=ANONYMOUS, data=dict(data), created_at=now,
+            last_seen_at=now))
         return token
 
     def touch(self, record: WebSession, now: datetime, *, force: bool = False) -> bool:

@@ -406,6 +406,10 @@ def _check(settings: Settings) -> None:
         raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
     if settings.session.idle_minutes <= 0 or settings.session.expired_notice_hours < 0:
         raise ConfigError("session.idle_minutes must be above 0 (D5)")
+    if not 0 <= settings.session.touch_interval_seconds < settings.session.idle_minutes * 60:
+        # At or past the idle timeout, an active session would time out all the same.
+        raise ConfigError("session.touch_interval_seconds must be 0 or more and below the "
+                          "idle timeout, session.idle_minutes (D5)")
     if settings.password.min_length < 8 or settings.password.max_length < 64:
         raise ConfigError("password lengths must allow 8 to at least 64 characters (S1)")
     if settings.username.max_length > USERNAME_COLUMN_LENGTH:

@@ -36,6 +36,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, delete, literal, or_
 from sqlalchemy.orm import Session
 
+from idp.db import execute_alone
 from idp.keys import KeyRing
 from idp.models import LoginThrottle
 from idp.settings import LockoutSettings
@@ -115,9 +116,8 @@ class Throttle:
             "key": key, "now": now, "first_lock": now + first_lock if first_lock else None,
             "lock_permanent": now + PERMANENT,
             **{f"lock_{count}": now + length for count, length in self._lock_steps}}
-        # On the session's connection: a Core upsert needs none of the ORM's bulk
-        # machinery (issue 11). The commit below ends the session's transaction.
-        claimed = db.connection().execute(self._claim_statement(db), params).scalar_one_or_none()
+        # A transaction of its own when nothing else waits (issue 11: one round trip).
+        claimed = execute_alone(db, self._claim_statement(db), params).scalar_one_or_none()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))

@@ -18,9 +18,12 @@ from typing import Any, TypeVar
 from flask import Flask, Request, Response, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import CallbackDict
 
 from idp import audit
+from idp.db import execute_alone
 from idp.errors import service_unavailable
 from idp.models import WebSession
 from idp.oidc import reauth
@@ -150,15 +153,29 @@ class ServerSessionInterface(SessionInterface):
             # cost a transaction and a commit after the view's own (issue 11).
             session.record.data = dict(session)
             wrote = True
-        touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
         # A value set again unchanged (``next`` from the sign-in page's own link) marks
         # the session modified but writes nothing: no empty commit for it (issue 11).
         # What a view left pending is still committed, as before.
         pending = db().new or db().dirty or db().deleted or audit.unwritten(db())
+        touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
+        if touched and not (changed or pending):
+            _write_last_seen_alone(session.record)
         if changed or touched or wrote or pending:
             db().commit()
         if changed:
             _set_cookie(response, name, session.token or "", secure)
+
+
+def _write_last_seen_alone(record: WebSession) -> None:
+    """The activity time (D5) is the request's only write: one UPDATE of its own, a
+    single round trip on PostgreSQL instead of BEGIN, UPDATE, COMMIT (issue 11), rather
+    than the ORM's flush at the commit. The row keeps its value in the session, unchanged
+    for the ORM, so the commit that follows flushes nothing. A row another request ended
+    meanwhile (a logout in another tab) is simply not found: it stays ended."""
+    seen = record.last_seen_at
+    set_committed_value(record, "last_seen_at", seen)
+    execute_alone(db(), update(WebSession).where(WebSession.id == record.id)
+                  .values(last_seen_at=seen))
 
 
 def _set_cookie(response: Response, name: str, token: str, secure: bool) -> None:

@@ -91,6 +91,24 @@ def test_unknown_setting_is_refused(overrides, environ, named):
         load_settings(overrides, environ=environ)
 
 
+@pytest.mark.parametrize("session", [
+    {"idle_minutes": 1, "touch_interval_seconds": 60},
+    {"idle_minutes": 0.1, "touch_interval_seconds": 60},
+    {"touch_interval_seconds": -1},
+])
+def test_d5_a_touch_interval_reaching_the_idle_timeout_is_refused(session):
+    """At or past the idle timeout the activity time would never be written in time: a
+    session in use would time out all the same."""
+    with pytest.raises(ConfigError, match="touch_interval_seconds"):
+        load_settings({"session": session}, environ={})
+
+
+def test_d5_a_touch_interval_below_the_idle_timeout_is_taken():
+    settings = load_settings({"session": {"idle_minutes": 0.1, "touch_interval_seconds": 1}},
+                             environ={})
+    assert settings.session.touch_interval_seconds == 1
+
+
 def test_unknown_setting_in_the_file_is_refused(tmp_path):
     path = config_file(tmp_path, "[mail]\nbackend = \"smtp\"\nsmtp_hots = \"mail\"\n")
     with pytest.raises(ConfigError, match="smtp_hots"):

@@ -34,6 +34,21 @@ def test_a_checkout_sends_no_statement():
         engine.dispose()
 
 
+def test_the_ping_after_a_long_idle_period_leaves_no_transaction(monkeypatch):
+    """The ``SELECT 1`` after a long idle period runs outside a transaction: the request
+    that gets the connection is not handed an open one (and a ROLLBACK to send)."""
+    monkeypatch.setattr("idp.db.PING_AFTER_IDLE_SECONDS", -1.0)
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TEMPORARY TABLE pinged (a int)"))  # a write: BEGIN
+            conn.commit()
+        with engine.connect() as conn:  # pinged at this checkout
+            assert _status(conn) == TransactionStatus.IDLE
+    finally:
+        engine.dispose()
+
+
 def test_a_connection_the_server_ended_is_replaced_unseen():
     """The backend of the pooled connection is terminated between two checkouts: the
     next checkout gets a new connection, and its statement works."""
