@@ -20,6 +20,7 @@ from typing import Any, cast
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import (
@@ -182,9 +183,19 @@ def _malformed_response_type() -> bool:
     return value is not None and RESPONSE_TYPE.fullmatch(value) is None
 
 
+def _unprintable_redirect_uri() -> bool:
+    """A ``redirect_uri`` with a character no URI has unencoded (a control character,
+    a quote, a backslash, anything past ASCII). Authlib echoes an unregistered one in
+    its error description, which may hold printable ASCII only (RFC 6749 §5.2), and
+    raises a ValueError instead of refusing: such a value can match no registered URI,
+    so it is refused first, with a page and no redirect (S31)."""
+    value = request.values.get("redirect_uri")
+    return value is not None and bool(invalid_error_characters(value))
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
-    if _malformed_response_type():
+    if _malformed_response_type() or _unprintable_redirect_uri():
         return _error_page(InvalidRequestError())  # no client checked yet: no redirect
     server = _server()
     raw_state = request.values.get("state")
