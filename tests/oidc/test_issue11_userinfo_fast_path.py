@@ -249,7 +249,7 @@ def test_issue11_s43_a_refresh_token_is_no_access_token(app: Flask, flow: Flow) 
         assert refused.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
 
 
-def test_issue11_the_database_down_is_a_json_503_on_both_paths(app: Flask, flow: Flow,
+def test_issue11_the_database_down_is_a_json_503_on_both_paths(app: Flask, flow: Flow, witness: Witness,
                                                              monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     engine = app.extensions["clef"].engine
 
@@ -259,6 +259,7 @@ def test_issue11_the_database_down_is_a_json_503_on_both_paths(app: Flask, flow:
     monkeypatch.setattr(engine, "connect", refused)
     bearer = authorization(f"Bearer {flow.tokens['access_token']}")
     fast = app.test_client().get("/userinfo", headers=bearer)
+    assert witness.handed == 0, "answered in front of Flask, without a second attempt"
     slow = flask_only(app).get("/userinfo", headers=bearer)
     assert exactly(fast) == exactly(slow)
     assert fast.status_code == 503 and fast.headers["Retry-After"] == "30"
