@@ -318,3 +318,14 @@ def test_issue11_not_installed_while_a_default_rate_limit_applies(app: Flask) ->
     assert userinfo_in_front(app, inner, protector, False, None, None) is inner
     app.config[VIEWS_ONLY] = True
     assert isinstance(userinfo_in_front(app, inner, protector, False, None, None), UserInfoEndpoint)
+
+
+def test_issue11_s25_hsts_on_the_layers_answers_over_https(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(service={"base_url": "https://idp.example"})
+    layer_of(app)
+    fast = app.test_client().get("/userinfo", headers=authorization("Bearer x"),
+                                 base_url="https://idp.example")
+    slow = flask_only(app).get("/userinfo", headers=authorization("Bearer x"),
+                               base_url="https://idp.example")
+    assert exactly(fast) == exactly(slow)
+    assert fast.headers["Strict-Transport-Security"].startswith("max-age=")
