@@ -164,8 +164,21 @@ def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     return {
         "userinfo": (app, _environ("/userinfo", headers=bearer)),
+        "userinfo via Flask": (_behind_layers(app), _environ("/userinfo", headers=bearer)),
+        "userinfo refused": (app, _environ("/userinfo", headers={"Authorization": "Bearer x"})),
         "token (refresh)": (Refresh(app, basic, tokens["refresh_token"]), _environ("/token")),
     }
+
+
+def _behind_layers(app: Any) -> WsgiApp:
+    """What is behind the layers answering in front of Flask (idp.oidc.published,
+    idp.oidc.userinfo_endpoint): Flask with its security headers."""
+    from idp.security_headers import SecurityHeaders
+
+    wsgi = app.wsgi_app
+    while not isinstance(wsgi, SecurityHeaders):
+        wsgi = wsgi.app
+    return wsgi  # type: ignore[no-any-return]
 
 
 def clef_app(folder: str) -> WsgiApp:

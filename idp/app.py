@@ -26,6 +26,8 @@ from idp.instance import secure_instance
 from idp.mail_render import STAGED_KEY, send_staged
 from idp.oidc import wiring as oidc
 from idp.oidc.published import PublishedDocuments
+from idp.oidc.server import PROTECTOR_KEY
+from idp.oidc.userinfo_endpoint import userinfo_in_front
 from idp.oidc.views import published_documents
 from idp.ratelimit import init_limiter, storage_uri
 from idp.redirects import request_target
@@ -192,12 +194,16 @@ def create_app(
     register_template_context(app)
     _register_hooks(app)
     register_cli(app)
-    # Outermost first: the provider's public documents answered before Flask (issue
-    # 11), then every other response given the security headers (S25).
+    # Outermost first: the provider's public documents, then UserInfo, answered before
+    # Flask (issue 11), then every other response given the security headers (S25).
+    trusted_hosts = list(settings.service.trusted_hosts) or None
     app.wsgi_app = SecurityHeaders(app.wsgi_app, hsts=settings.secure_transport)  # type: ignore[method-assign]
+    app.wsgi_app = userinfo_in_front(  # type: ignore[method-assign, assignment]
+        app, app.wsgi_app, app.extensions[PROTECTOR_KEY], settings.secure_transport,
+        trusted_hosts, metrics.observe_latency)
     app.wsgi_app = PublishedDocuments(  # type: ignore[method-assign]
         app.wsgi_app, published_documents(app), fixed_headers(settings.secure_transport),
-        list(settings.service.trusted_hosts) or None, metrics.observe_latency,
+        trusted_hosts, metrics.observe_latency,
     )
     refuse_coroutine_functions(app)
     return app

@@ -326,6 +326,8 @@ WEB_LAYER = {
     "idp/oidc/views.py": "views",
     "idp/oidc/published.py": "WSGI layer serving discovery and the JWKS before Flask (Werkzeug's "
                              "ETag and Host helpers)",
+    "idp/oidc/userinfo_endpoint.py": "WSGI layer answering UserInfo before Flask (its "
+                                     "responses made once with Werkzeug, the Host check)",
     "idp/oidc/logout_views.py": "views",
     "idp/oidc/cli.py": "admin commands (Flask's AppGroup)",
     "idp/oidc/token_limit.py": "rate-limit keys read from the request",

@@ -43,6 +43,7 @@ from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
 from idp.oidc.tokens import token_hash
+from idp.oidc.userinfo_endpoint import read_bearer
 from idp.runtime import db, services
 
 SERVER_KEY = "clef.oidc.server"
@@ -384,25 +385,16 @@ class IntrospectedToken:
 class BearerValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
         """S43, D10: one SELECT finds a live token of a usable account and session,
-        with its client's subject type and sector for ``sub`` (issue 11).
-
-        Read on a pooled connection of its own, unless the request already opened its
-        database session: UserInfo reads nothing else, and a request session (an ORM
-        session made, joined and closed) cost about a fifth of its function calls. On
-        PostgreSQL the connection reads in autocommit (no BEGIN and ROLLBACK around
-        one read); SQLite begins no transaction for a read (pysqlite begins one before
-        a write only), so there autocommit would only cost its setting and resetting."""
+        with its client's subject type and sector for ``sub`` (issue 11): on a pooled
+        connection of its own (idp.oidc.userinfo_endpoint.read_bearer), unless the
+        request already opened its database session."""
         now = _now()
         seen_after = _seen_after(now)
         tokens = oidc().tokens
         if "db" in g:
             row = tokens.find_bearer(db(), token_string, now, seen_after)
         else:
-            engine = services().engine
-            with engine.connect() as conn:
-                reader = conn if engine.dialect.name == "sqlite" else conn.execution_options(
-                    isolation_level="AUTOCOMMIT")
-                row = tokens.find_bearer_on(reader, token_string, now, seen_after)
+            row = read_bearer(services().engine, tokens, token_string, now, seen_after)
         return IssuedToken(row, _now) if row is not None else None
 
     def validate_token(self, token: IssuedToken | None, scopes: Any, request: Any) -> None:

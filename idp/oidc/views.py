@@ -39,9 +39,11 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import Table
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
 from idp import audit
+from idp.errors import service_unavailable
 from idp.forms import FORM_TOKEN
 from idp.i18n import use_ui_locales
 from idp.models import Account
@@ -56,8 +58,13 @@ from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import oidc
 from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
-from idp.oidc.subjects import subject_for
 from idp.oidc.tokens import SignInFacts
+from idp.oidc.userinfo_endpoint import (
+    error_response,
+    log_unavailable,
+    unavailable_response,
+    userinfo_body,
+)
 from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
@@ -463,19 +470,21 @@ def _invalid_client() -> ResponseReturnValue:
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> ResponseReturnValue:
-    """S43: a Bearer token, by GET or POST; the same ``sub`` as the ID token."""
+    """S43: a Bearer token, by GET or POST; the same ``sub`` as the ID token. Most
+    requests are answered in front of Flask, with the same parts
+    (idp.oidc.userinfo_endpoint); this view answers the unusual ones."""
     protector: ResourceProtector = current_app.extensions[PROTECTOR_KEY]
     try:
         token = protector.validate_request(["openid"], request)
     except OAuth2Error as error:
-        status, body, headers = error()
-        return Response(body if isinstance(body, str) else jsonify(dict(body)).get_data(),
-                        status=status, headers=headers, mimetype="application/json")
+        return error_response(error, current_app.json)
+    except SQLAlchemyError as error:
+        if not service_unavailable(error):
+            raise
+        log_unavailable()
+        return unavailable_response()  # JSON for a portal's server, not the 503 page
     row = token.row  # idp.oidc.tokens.Tokens.find_bearer: with its client's subject type
-    # One key, encoded directly: jsonify goes through the app's JSON provider (its
-    # settings looked up per call), a sixteenth of a UserInfo request (issue 11).
-    body = json.dumps({"sub": subject_for(services().keys, row, row.account_id)})
-    return Response(body, mimetype="application/json")
+    return Response(userinfo_body(services().keys, row, row.account_id), mimetype="application/json")
 
 
 @bp.post("/revoke")
