@@ -11,7 +11,8 @@ returned (a handful of the harness's own calls are counted with it). Function ca
 counted by cProfile over the N requests: exact and the same on every run, unlike CPU
 time. CPU is ``time.process_time`` over N requests without the profiler, each kind
 measured in turn, three rounds, the best kept (the machine is shared).
-``--profile KIND`` prints the top functions of that kind by calls; ``--hooks`` prints,
+``--profile KIND`` prints the top functions of that kind by calls (``SORT=cumulative``
+or ``SORT=tottime`` for time); ``--hooks`` prints,
 per request kind, the function calls made inside each Flask hook and the session
 interface (the rest is Flask, the view and the WSGI layers).
 """
@@ -22,6 +23,7 @@ import base64
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import tempfile
@@ -241,7 +243,7 @@ def main() -> None:
             count, stats = calls_per_request(wsgi, environ, min(n, 300))
             calls[name] = count
             if name == profile_kind:
-                stats.sort_stats("ncalls").print_stats(40)
+                stats.sort_stats(os.environ.get("SORT", "ncalls")).print_stats(40)
         cpu: dict[str, float] = {}
         for _ in range(3):
             for name, (wsgi, environ) in kinds.items():

@@ -18,9 +18,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, delete, event, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp import audit
@@ -85,6 +85,9 @@ _WITH_ACCOUNT = (select(WebSession, Account)
                  .outerjoin(Account, WebSession.account_id == Account.id)
                  .where(WebSession.id == bindparam("id")))
 _LOADED_ACCOUNT = "clef.sessions.account"
+# A new visitor's row: built once, on the table (not the ORM entity, whose INSERT takes
+# the ORM's bulk path), its values bound per request (issue 11).
+_INSERT_ANONYMOUS = insert(cast(Table, WebSession.__table__))
 
 
 class SessionStore:
@@ -217,9 +220,9 @@ class SessionStore:
         Returns the token for the cookie. The caller commits."""
         token = new_token()
         # The caller commits at once: a transaction of its own when nothing else waits.
-        execute_alone(db, insert(WebSession).values(
-            id=session_id(token), level=ANONYMOUS, data=dict(data), created_at=now,
-            last_seen_at=now))
+        execute_alone(db, _INSERT_ANONYMOUS, {
+            "id": session_id(token), "level": ANONYMOUS, "data": dict(data),
+            "created_at": now, "last_seen_at": now})
         return token
 
     def touch(self, record: WebSession, now: datetime, *, force: bool = False) -> bool:

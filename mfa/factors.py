@@ -8,8 +8,9 @@ encryption) are made here. The sign-in throttle and the session are the caller's
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,6 +24,15 @@ from mfa.totp import Totp
 AMR_PASSWORD = "pwd"  # noqa: S105 - an amr value, not a secret
 AMR = {TOTP: "otp", EMAIL: "mail"}
 AMR_RECOVERY_CODE = "kba"
+_FACTORS = cast(Table, SecondFactor.__table__)
+# S11: a TOTP step is claimed once, by one conditional UPDATE built once on the table
+# (the ORM entity's UPDATE takes the ORM's bulk path; issue 11), its values bound.
+_CLAIM_TOTP_STEP = (
+    update(_FACTORS)
+    .where(_FACTORS.c.account_id == bindparam("account"),
+           or_(_FACTORS.c.last_totp_step.is_(None), _FACTORS.c.last_totp_step < bindparam("step")))
+    .values(last_totp_step=bindparam("step"))
+)
 
 
 class SecondFactors:
@@ -107,13 +117,7 @@ class SecondFactors:
         step = self.totp(secret).matching_step(typed, now, after=factor.last_totp_step)
         if step is None:
             return False
-        result = db.execute(
-            update(SecondFactor)
-            .where(SecondFactor.account_id == factor.account_id,
-                   or_(SecondFactor.last_totp_step.is_(None), SecondFactor.last_totp_step < step))
-            .values(last_totp_step=step)
-            .execution_options(synchronize_session=False)
-        )
+        result = db.execute(_CLAIM_TOTP_STEP, {"account": factor.account_id, "step": step})
         claimed = bool(result.rowcount)  # type: ignore[attr-defined]
         if claimed:
             # What the row now holds, known to the ORM as already stored: assigning it

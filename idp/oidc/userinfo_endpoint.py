@@ -87,14 +87,13 @@ def read_bearer(engine: Engine, tokens: Tokens, value: str, now: datetime,
     """S43, D10: the access token's row (with its client's subject type and sector), or
     None, read on a pooled connection of its own: UserInfo reads nothing else, and a
     request session (an ORM session made, joined and closed) cost about a fifth of its
-    function calls. On PostgreSQL the connection reads in autocommit (no BEGIN and
-    ROLLBACK around one read); SQLite begins no transaction for a read (pysqlite begins
-    one before a write only), so there autocommit would only cost its setting and
-    resetting."""
+    function calls. No transaction is opened for the one read on either database: on
+    PostgreSQL a plain SELECT outside a transaction runs in autocommit (idp.db: no BEGIN,
+    no ROLLBACK), and pysqlite begins a transaction only before a write. (An
+    ``isolation_level`` option here would only cost its setting and resetting per
+    request.)"""
     with engine.connect() as conn:
-        reader = conn if engine.dialect.name == "sqlite" else conn.execution_options(
-            isolation_level="AUTOCOMMIT")
-        return tokens.find_bearer_on(reader, value, now, seen_after)
+        return tokens.find_bearer_on(conn, value, now, seen_after)
 
 
 def userinfo_body(keys: KeyRing, row: SubjectOwner, account_id: int) -> str:

@@ -16,10 +16,12 @@ from tests.support.accounts import GOOD_PASSWORD, fresh_totp
 from tests.support.screens import csrf_from
 
 
-def flow_trips(app: Flask, username: str, jobs: Any) -> dict[str, Trips]:
-    """The bench's eight requests, each with what it cost the database."""
+def flow_trips(app: Flask, username: str, jobs: Any, browser: Any = None,
+               tokens: dict[str, Any] | None = None) -> dict[str, Trips]:
+    """The bench's eight requests, each with what it cost the database (and the tokens
+    issued, into ``tokens`` when given)."""
     engine = app.extensions["clef"].engine
-    browser = app.test_client()
+    browser = browser or app.test_client()
     req = Request()
     steps: dict[str, Trips] = {}
 
@@ -40,7 +42,9 @@ def flow_trips(app: Flask, username: str, jobs: Any) -> dict[str, Trips]:
     consent = step("GET /authorize (consent)", lambda: browser.get(back.headers["Location"]))
     allowed = step("POST /authorize", lambda: browser.post(back.headers["Location"], data={
         "csrf_token": csrf_from(consent), "decision": "allow"}))
-    step("POST /token", lambda: jobs.exchange(browser, jobs.callback(allowed)["code"], req))
+    issued = step("POST /token", lambda: jobs.exchange(browser, jobs.callback(allowed)["code"], req))
+    if tokens is not None:
+        tokens.update(issued.get_json())
     return steps
 
 
@@ -73,3 +77,21 @@ def test_the_flow_sends_no_transaction_a_request_does_not_need(app: Flask, backe
     # The same statements and commits on SQLite, whose driver begins only before a write.
     assert [s[0] for s in got.values()] == [s[0] for s in POSTGRESQL.values()]
     assert all(s[3] == 0 for s in got.values()), "no request ends with a ROLLBACK"
+
+
+def test_userinfo_is_one_statement_and_no_transaction(app: Flask) -> None:
+    """UserInfo's read (idp.oidc.userinfo_endpoint.read_bearer) opens no transaction on
+    either database: one round trip, on PostgreSQL through idp.db's autocommit reads."""
+    create_account(app, "alice")
+    jobs = untrusted(app)
+    browser = app.test_client()
+    tokens: dict[str, Any] = {}
+    flow_trips(app, "alice", jobs, browser, tokens)
+    engine = app.extensions["clef"].engine
+    for _ in range(2):  # the second on a pooled connection the first returned
+        with round_trips(engine) as trips:
+            response = browser.get("/userinfo", headers={
+                "Authorization": f"Bearer {tokens['access_token']}"})
+        assert response.status_code == 200
+        assert trips.summary() == (1, 0, 0, 0), trips.log
+

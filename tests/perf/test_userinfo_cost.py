@@ -19,7 +19,7 @@ from tests.oidc.conftest import CALLBACK, full_flow
 from tests.oidc.rp import RelyingParty, register_client
 
 # Most of it is the read: SQLAlchemy's connection, statement and row (about 200), and on
-# PostgreSQL psycopg's Python layer and the autocommit setting (about 190 more). Flask's
+# PostgreSQL psycopg's Python layer (about 230 more). Flask's
 # path costs about 400 calls more on either.
 MOST_CALLS = {"sqlite": 320, "postgresql": 500}
 
