@@ -41,6 +41,22 @@ GUARDED = ("HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR")
 CACHE_CONTROL = "public, max-age=300"
 
 
+def clean_and_trusted(environ: dict[str, Any], guarded: Iterable[str],
+                      trusted_hosts: list[str] | None) -> bool:
+    """True when a layer in front of Flask may answer as Flask would: no NUL in the
+    ``guarded`` environ values the input guard reads (S28), and a Host within
+    ``trusted_hosts`` when some are set (S17). Otherwise Flask answers, with its own
+    refusals."""
+    if any("\x00" in (environ.get(name) or "") for name in guarded):
+        return False
+    if trusted_hosts:
+        try:
+            get_host(environ, trusted_hosts)
+        except SecurityError:
+            return False
+    return True
+
+
 class _Prepared:
     """One version of one document: its body and its header lines, made once (the Date
     line goes between them)."""
@@ -91,14 +107,7 @@ class PublishedDocuments:
             return False
         if any(name in environ for name in FLASK_DECIDES):
             return False
-        if any("\x00" in environ.get(name, "") for name in GUARDED):
-            return False
-        if self.trusted_hosts:
-            try:
-                get_host(environ, self.trusted_hosts)
-            except SecurityError:
-                return False
-        return True
+        return clean_and_trusted(environ, GUARDED, self.trusted_hosts)
 
     def _current(self, path: str, document: Document) -> _Prepared | None:
         found = document()

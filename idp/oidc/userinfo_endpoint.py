@@ -44,11 +44,10 @@ from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
 from sqlalchemy import Engine, Row
-from werkzeug.exceptions import SecurityError
-from werkzeug.wsgi import get_host
 
 from idp.errors import RETRY_AFTER_SECONDS, service_unavailable
 from idp.keys import KeyRing
+from idp.oidc.published import clean_and_trusted
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import OidcServices
 from idp.oidc.subjects import SubjectOwner, subject_for
@@ -182,14 +181,7 @@ class UserInfoEndpoint:
                 or environ.get("CONTENT_LENGTH", "") not in EMPTY_LENGTHS \
                 or "HTTP_TRANSFER_ENCODING" in environ:
             return False
-        if any("\x00" in (environ.get(name) or "") for name in GUARDED):
-            return False
-        if self.trusted_hosts:
-            try:
-                get_host(environ, self.trusted_hosts)
-            except SecurityError:
-                return False
-        return True
+        return clean_and_trusted(environ, GUARDED, self.trusted_hosts)
 
     def _answer(self, authorization: str | None) -> Answer:
         """The answer to this Authorization header, parsed as Authlib parses it
