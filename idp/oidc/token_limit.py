@@ -101,13 +101,25 @@ def forget_request_clients() -> None:
 
 
 def authenticated_client_id() -> str | None:
-    """The client id when the request's credentials are right (once per request)."""
+    """The client id when the request's credentials are right (once per request).
+
+    A secret that does not match this process's copy of the client is checked again
+    against the row read afresh before the request is refused: the copy may predate a
+    rotation on another instance, and the portal's first request with its new secret
+    must not fail for it. The fresh row then serves the rest of the request (Authlib's
+    client authentication asks :func:`client_row` too)."""
     if _CACHE not in g:
         found = None
         presented = _presented()
         if presented is not None:
+            clients = oidc().clients
             client = client_row(presented[0])
-            if client is not None and oidc().clients.secret_matches(client, presented[1]):
+            if client is not None and not clients.secret_matches(client, presented[1]) \
+                    and request.endpoint == TOKEN_ENDPOINT:
+                clients.forget(presented[0])
+                g.get(_ROWS, {}).pop(presented[0], None)
+                client = client_row(presented[0])
+            if client is not None and clients.secret_matches(client, presented[1]):
                 found = client.client_id
         setattr(g, _CACHE, found)
     cached: str | None = g.get(_CACHE)

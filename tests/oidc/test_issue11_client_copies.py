@@ -158,3 +158,17 @@ def test_a_failed_token_request_forgets_the_copy(portal, alice, make_app):
         portal.app, lambda: portal.token(portal.app.test_client(),
                                          {"grant_type": "refresh_token"}))
     assert sum("FROM oauth_clients" in s.split(" WHERE")[0] for s in seen) == 1, seen
+
+
+def test_the_new_secret_works_at_its_first_use_on_an_instance_holding_the_old_copy(
+        portal, alice, make_app):
+    """After a rotation elsewhere, the portal's first request with its new secret is not
+    refused by this instance's stale copy: a secret that does not match a copy is
+    checked against the row read again before the request is refused."""
+    flow = full_flow(portal)  # instance A holds a copy with the old secret
+    new_secret = _rotated_elsewhere(make_app, portal)
+    renewed = _refresh(_with_secret(portal, new_secret), flow.tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.get_data(as_text=True)
+    # and a wrong secret is still refused, the copy being current
+    _refused_as_client(_refresh(_with_secret(portal, "not-the-secret"),
+                                renewed.get_json()["refresh_token"]))
