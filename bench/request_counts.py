@@ -46,15 +46,6 @@ def install(profile_clock: Callable[[], float]) -> Any:
     return current.get("profile")
 
 
-def in_transaction(dbapi_connection: Any) -> bool:
-    """Whether the driver's connection is inside a transaction (psycopg or sqlite3)."""
-    info = getattr(dbapi_connection, "info", None)
-    status = getattr(info, "transaction_status", None)
-    if status is not None:
-        return int(status) != 0  # psycopg.pq.TransactionStatus.IDLE
-    return bool(getattr(dbapi_connection, "in_transaction", False))
-
-
 def count_round_trips() -> None:
     """Statements, and the BEGIN, COMMIT and ROLLBACK the driver sends (issue 11).
 
@@ -67,14 +58,16 @@ def count_round_trips() -> None:
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
 
+    from idp.db import driver_in_transaction
+
     outside: list[bool] = []
 
     def before(conn: Any, *_args: Any) -> None:
         bump("sql")
-        outside.append(not in_transaction(conn.connection.dbapi_connection))
+        outside.append(not driver_in_transaction(conn.connection.dbapi_connection))
 
     def after(conn: Any, *_args: Any) -> None:
-        if outside.pop() and in_transaction(conn.connection.dbapi_connection):
+        if outside.pop() and driver_in_transaction(conn.connection.dbapi_connection):
             bump("begins")
 
     def failed(context: Any) -> None:
@@ -84,12 +77,12 @@ def count_round_trips() -> None:
 
     def ended(field: str) -> Callable[[Any], None]:
         def count(conn: Any) -> None:
-            if not conn.invalidated and in_transaction(conn.connection.dbapi_connection):
+            if not conn.invalidated and driver_in_transaction(conn.connection.dbapi_connection):
                 bump(field)
         return count
 
     def reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
-        if not state.transaction_was_reset and in_transaction(dbapi_connection):
+        if not state.transaction_was_reset and driver_in_transaction(dbapi_connection):
             bump("rollbacks")
 
     event.listen(Engine, "before_cursor_execute", before)

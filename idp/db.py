@@ -100,6 +100,17 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
     return engine
 
 
+def driver_in_transaction(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection is inside a transaction, as the server sees it
+    (psycopg's transaction status, sqlite3's ``in_transaction``): what a BEGIN, COMMIT
+    or ROLLBACK really sent is counted by (bench/request_counts.py, tests/perf)."""
+    info = getattr(dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if status is not None:
+        return bool(status != _IDLE)
+    return bool(getattr(dbapi_connection, "in_transaction", False))
+
+
 # What a SELECT must run inside a transaction for: a row lock (held to the commit) or a
 # function whose effect ends with the transaction. Read in the SQL sent, so it holds for
 # ORM queries, Core statements and text alike; a false alarm costs only a BEGIN.

@@ -18,14 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-
-def in_transaction(dbapi_connection: Any) -> bool:
-    """Whether the driver's connection is inside a transaction (psycopg or sqlite3)."""
-    info = getattr(dbapi_connection, "info", None)
-    status = getattr(info, "transaction_status", None)
-    if status is not None:
-        return int(status) != 0  # psycopg.pq.TransactionStatus.IDLE
-    return bool(getattr(dbapi_connection, "in_transaction", False))
+from idp.db import driver_in_transaction
 
 
 @dataclass
@@ -57,10 +50,10 @@ def round_trips(engine: Engine) -> Iterator[Trips]:
     def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         trips.statements.append(" ".join(statement.split()))
         trips.log.append(trips.statements[-1][:150])
-        outside.append(not in_transaction(conn.connection.dbapi_connection))
+        outside.append(not driver_in_transaction(conn.connection.dbapi_connection))
 
     def after(conn: Any, *_args: Any) -> None:
-        if outside.pop() and in_transaction(conn.connection.dbapi_connection):
+        if outside.pop() and driver_in_transaction(conn.connection.dbapi_connection):
             trips.begins += 1
             trips.log.insert(len(trips.log) - 1, "BEGIN")
 
@@ -70,17 +63,17 @@ def round_trips(engine: Engine) -> Iterator[Trips]:
             after(conn)
 
     def committed(conn: Any) -> None:
-        if in_transaction(conn.connection.dbapi_connection):
+        if driver_in_transaction(conn.connection.dbapi_connection):
             trips.commits += 1
             trips.log.append("COMMIT")
 
     def rolled_back(conn: Any) -> None:
-        if not conn.invalidated and in_transaction(conn.connection.dbapi_connection):
+        if not conn.invalidated and driver_in_transaction(conn.connection.dbapi_connection):
             trips.rollbacks += 1
             trips.log.append("ROLLBACK")
 
     def reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
-        if not state.transaction_was_reset and in_transaction(dbapi_connection):
+        if not state.transaction_was_reset and driver_in_transaction(dbapi_connection):
             trips.rollbacks += 1
 
     listeners = [(engine, "before_cursor_execute", before),
