@@ -172,6 +172,54 @@ def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
     }
 
 
+class ConsentPost:
+    """A WSGI app that is one consent answer ("allow") to ``app`` each call: a fresh
+    authorization request each time (its own ``state`` and ``nonce``: a nonce is used
+    once, S35), posted with the signed-in browser's cookie and CSRF token."""
+
+    def __init__(self, app: WsgiApp, portal: Any, cookie: str, csrf: str) -> None:
+        self.app, self.portal, self.csrf = app, portal, csrf
+        self.headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from tests.oidc.rp import Request
+
+        form = f"csrf_token={self.csrf}&decision=allow".encode()
+        request = dict(_environ(self.portal.authorize_url(Request()), "POST", self.headers),
+                       CONTENT_LENGTH=str(len(form)), **{"wsgi.input": io.BytesIO(form)})
+        return [b"".join(self.app(request, start_response))]
+
+
+def authorize_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
+    """The three /authorize requests of a sign-in at a portal that asks consent: a new
+    visitor's GET (303 to the sign-in page), the signed-in person's GET (the consent
+    page) and the consent form's POST (a code). One browser signed in through the test
+    screens (tests/oidc); the same request each time for the GETs (nothing they do
+    changes state), a fresh one for each POST."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import create_account
+    from tests.oidc.rp import RelyingParty, Request, register_client
+    from tests.support.screens import csrf_from, pass_second_factor, sign_in_at
+
+    client_id, secret = register_client(app, "--name", "Consent portal", "--redirect-uri",
+                                        "https://jobs.example/cb")
+    portal = RelyingParty(app, client_id, secret, "https://jobs.example/cb")
+    create_account(app, "bob")
+    browser = app.test_client()
+    target = portal.authorize_url(Request())
+    sign_in_at(browser, browser.get(target).headers["Location"], "bob")
+    back = pass_second_factor(app, browser, "bob")
+    page = browser.get(back.headers["Location"])
+    assert page.status_code == 200, page.status_code
+    cookie = "; ".join(f"{c.key}={c.value}" for c in browser._cookies.values())
+    return {
+        "GET /authorize (new)": (app, _environ(target)),
+        "GET /authorize (consent page)": (app, _environ(target, headers={"Cookie": cookie})),
+        "POST /authorize": (ConsentPost(app, portal, cookie, csrf_from(page)),
+                            _environ("/authorize")),
+    }
+
+
 def _behind_layers(app: Any) -> WsgiApp:
     """What is behind the layers answering in front of Flask (idp.oidc.published,
     idp.oidc.userinfo_endpoint): Flask with its security headers."""
@@ -230,6 +278,7 @@ def main() -> None:
             "GET / (page)": (app, _environ("/")),
             "GET /signin (page)": (app, _environ("/signin")),
             **token_kinds(app),
+            **authorize_kinds(app),
         }
         if show_hooks:
             for name in ("404", "GET / (page)", "userinfo"):
@@ -249,9 +298,9 @@ def main() -> None:
             for name, (wsgi, environ) in kinds.items():
                 took = cpu_per_request(wsgi, environ, n)
                 cpu[name] = min(cpu.get(name, took), took)
-        print(f"{'request kind':22} {'calls/req':>10} {'CPU ms/req':>11}")
+        print(f"{'request kind':30} {'calls/req':>10} {'CPU ms/req':>11}")
         for name in kinds:
-            print(f"{name:22} {calls[name]:10.0f} {cpu[name] * 1e3:11.3f}")
+            print(f"{name:30} {calls[name]:10.0f} {cpu[name] * 1e3:11.3f}")
 
 
 def _etag(app: WsgiApp, path: str) -> str:

@@ -29,14 +29,16 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
-from flask import Flask, g
-from sqlalchemy import Table, insert, select
+from flask import Flask, g, request
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
 from idp.oidc import token_limit
 from idp.oidc.acr import PARTNER_ACR
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
+from idp.oidc.authorize_reads import AuthorizeRead
+from idp.oidc.authorize_reads import read as read_for_authorize
 from idp.oidc.keys import ActiveKey
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
@@ -52,6 +54,26 @@ CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
 LOGOUT_ENDER = "oidc_end_session"
 # A refresh's successor, already stored with its claim (``RotatingRefreshGrant``).
 STORED_TOKEN = "clef_stored_token"  # noqa: S105 - a key of ``g``, not a secret
+
+
+AUTHORIZE_ENDPOINT = "oidc.authorize"
+AUTHORIZE_READ = "clef_authorize_read"  # a key of ``g``: this request's AuthorizeRead
+AUTHORIZING_ACCOUNT = "clef_authorizing_account"  # a key of ``g``: the signed-in account's id
+
+
+def authorize_read(client_id: str) -> AuthorizeRead:
+    """The /authorize request's one reading of its portal, the nonce's use and the
+    signed-in person's consent (``idp.oidc.authorize_reads``), made once per request.
+    The nonce is read for a GET only (``ClefOpenIDCode.exists_nonce``); the account is
+    the one the view put in ``g`` (:data:`AUTHORIZING_ACCOUNT`) before Authlib asked
+    for the client."""
+    found: AuthorizeRead | None = g.get(AUTHORIZE_READ)
+    account_id = g.get(AUTHORIZING_ACCOUNT)
+    if found is None or found.client_id != client_id or found.account_id != account_id:
+        nonce = request.args.get("nonce") if request.method == "GET" else None
+        found = read_for_authorize(db(), client_id, nonce, account_id)
+        setattr(g, AUTHORIZE_READ, found)
+    return found
 
 
 def _now() -> datetime:
@@ -199,6 +221,12 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+_CODES = cast(Table, AuthorizationCode.__table__)
+_NONCE_USED = select(_CODES.c.code_hash).where(  # built once (issue 11)
+    _CODES.c.client_id == bindparam("client"),
+    _CODES.c.nonce_hash == bindparam("nonce_hash")).limit(1)
+
+
 class ClefOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """A nonce is never accepted twice from one client (replayed requests): looked
@@ -212,9 +240,12 @@ class ClefOpenIDCode(OpenIDCode):
         looks, so a replayed request never gets as far as a consent page."""
         if request.method == "POST":
             return False
-        found = db().scalars(select(AuthorizationCode.code_hash).where(
-            AuthorizationCode.client_id == request.payload.client_id,
-            AuthorizationCode.nonce_hash == token_hash(nonce)).limit(1)).first()
+        client_id = request.payload.client_id
+        known: AuthorizeRead | None = g.get(AUTHORIZE_READ)
+        if known is not None and known.answers_nonce(client_id, nonce):
+            return known.nonce_used  # read with the client (``authorize_read``)
+        found = db().connection().execute(_NONCE_USED, {
+            "client": client_id, "nonce_hash": token_hash(nonce)}).first()
         return found is not None
 
     def resolve_client_private_key(self, client: Portal) -> Any:
@@ -446,7 +477,8 @@ def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
 
 def build_server(app: Flask) -> AuthorizationServer:
     def query_client(client_id: str) -> Portal | None:
-        row = token_limit.client_row(client_id)
+        row = authorize_read(client_id).client if request.endpoint == AUTHORIZE_ENDPOINT \
+            else token_limit.client_row(client_id)
         return Portal(row, oidc().clients.secret_matches) if row is not None else None
 
     def save_token(token: dict[str, Any], request: Any) -> None:

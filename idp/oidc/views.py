@@ -29,6 +29,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -57,7 +58,7 @@ from idp.oidc.logout_views import end_session_view
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import oidc
-from idp.oidc.server import PROTECTOR_KEY, SERVER_KEY
+from idp.oidc.server import AUTHORIZE_READ, AUTHORIZING_ACCOUNT, PROTECTOR_KEY, SERVER_KEY
 from idp.oidc.tokens import SignInFacts
 from idp.oidc.userinfo_endpoint import (
     error_response,
@@ -208,6 +209,8 @@ def authorize() -> ResponseReturnValue:
     raw_state = request.values.get("state")
     account, record = _signed_in()
     use_ui_locales(request.values.get("ui_locales"))
+    # Read with the portal's row, in the same statement (``server.authorize_read``).
+    setattr(g, AUTHORIZING_ACCOUNT, account.id if account is not None else None)
     try:
         grant = server.get_consent_grant(end_user=account)
     except OAuth2Error as error:
@@ -356,8 +359,13 @@ def _needs_consent(client: OAuthClient, account: Account, scope: str,
         return False
     if "consent" in prompts and request.method == "GET":
         return True  # the page is shown whatever was given
-    given = db().get(Consent, (account.id, client.client_id))
-    return given is None or not set(scope.split()) <= set(given.scope.split())
+    known = g.get(AUTHORIZE_READ)
+    if known is not None and known.answers_consent(account.id, client.client_id):
+        given = known.consent_scope  # read with the portal's row (issue 11)
+    else:
+        row = db().get(Consent, (account.id, client.client_id))
+        given = row.scope if row is not None else None
+    return given is None or not set(scope.split()) <= set(given.split())
 
 
 def _answers_consent_page(client: OAuthClient, prompts: set[str]) -> bool:

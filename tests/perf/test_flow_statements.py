@@ -91,6 +91,8 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     # An anonymous visitor without prompt=login: nothing to keep yet, no session row.
     assert (step.commits, step.count("INSERT INTO sessions")) == (0, 0), step.statements
     assert "Set-Cookie" not in first.headers
+    # The portal's row with the nonce's use beside it: one statement (issue 11).
+    assert len(step.statements) == 1 and step.count("SELECT oauth_codes") == 0, step.statements
 
     _page, step = measured(app, lambda: browser.get(first.headers["Location"]))
     assert step.commits == 1 and step.count("INSERT INTO sessions") == 1  # the form's token
@@ -127,6 +129,10 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
 
     consent, step = measured(app, lambda: browser.get(back.headers["Location"]))
     assert consent.status_code == 200 and step.commits == 0, step.statements
+    # The session with its account, then the portal's row with the nonce's use and the
+    # consent given beside it (idp.oidc.authorize_reads): two statements, not four.
+    assert len(step.statements) == 2, step.statements
+    assert step.count("SELECT oauth_consents") == step.count("SELECT oauth_codes") == 0
 
     allowed, step = measured(app, lambda: browser.post(back.headers["Location"], data={
         "csrf_token": csrf_from(consent), "decision": "allow"}))
