@@ -376,13 +376,17 @@ def _answers_consent_page(client: OAuthClient, prompts: set[str]) -> bool:
 
 
 def _consent_decision() -> bool | None:
-    """None: not answered yet (GET). The answer of our own consent form, CSRF-checked."""
+    """None: not answered yet (GET). The answer of our own consent form, CSRF-checked:
+    by the app's check of every POST (Flask-WTF's ``protect``, which marks the request
+    ``g.csrf_valid``), else here (issue 11: not twice; still checked here when that
+    check is off)."""
     if request.method != "POST":
         return None
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except (ValidationError, CSRFError):
-        abort(400)
+    if not g.get("csrf_valid", False):
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except (ValidationError, CSRFError):
+            abort(400)
     return request.form.get("decision") == "allow"
 
 

@@ -138,3 +138,19 @@ def test_a_portal_removed_elsewhere_is_unknown_at_the_next_request(app, portal, 
 def test_a_client_id_too_long_to_be_one_reads_nothing_and_gets_a_page(app, portal, alice):
     refused = app.test_client().get(portal.authorize_url(Request(), client_id="c" * 5000))
     assert refused.status_code == 400 and "Location" not in refused.headers
+
+
+def test_the_consent_form_is_csrf_checked_once_and_still_without_the_apps_check(app):
+    """The view relies on the app's check of every POST (``g.csrf_valid``) and checks
+    the token itself when that check is off: a forged "allow" gets no code either way."""
+    create_account(app, "alice")
+    jobs = untrusted(app)
+    browser, action, page = _signed_in_at_consent(app, jobs, "alice")
+    for enabled in (True, False):
+        app.config["WTF_CSRF_ENABLED"] = enabled
+        for forged in ({"decision": "allow"}, {"decision": "allow", "csrf_token": "x"}):
+            refused = browser.post(action, data=forged)
+            assert refused.status_code == 400 and "Location" not in refused.headers
+    app.config["WTF_CSRF_ENABLED"] = False
+    allowed = browser.post(action, data={"csrf_token": csrf_from(page), "decision": "allow"})
+    assert "code" in jobs.callback(allowed)
