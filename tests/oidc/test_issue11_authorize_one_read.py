@@ -154,3 +154,23 @@ def test_the_consent_form_is_csrf_checked_once_and_still_without_the_apps_check(
     app.config["WTF_CSRF_ENABLED"] = False
     allowed = browser.post(action, data={"csrf_token": csrf_from(page), "decision": "allow"})
     assert "code" in jobs.callback(allowed)
+
+
+def test_the_row_read_stands_for_the_portal_column_by_column(app, portal):
+    """The statement's row is handed on as the portal (no ORM copy, issue 11): every
+    column of ``OAuthClient`` reads the same on it as on the ORM object, JSON lists and
+    booleans included; an unknown or impossible id reads no portal."""
+    from idp.oidc.authorize_reads import read
+    from idp.oidc.runtime import oidc
+    from idp.runtime import db
+
+    with app.test_request_context():
+        found = read(db(), portal.client_id, None, None)
+        orm = oidc().clients.get(db(), portal.client_id)
+        assert found.client is not None and orm is not None
+        for column in OAuthClient.__table__.columns:
+            assert getattr(found.client, column.key) == getattr(orm, column.key), column.key
+        assert found.client.redirect_uris == [CALLBACK] and found.client.trusted is True
+        assert (found.nonce_used, found.consent_scope) == (False, None)
+        assert read(db(), "no-such-portal", "n", 1).client is None
+        assert read(db(), "c" * 65, "n", 1).client is None

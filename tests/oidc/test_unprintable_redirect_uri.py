@@ -33,3 +33,29 @@ def test_s31_unprintable_redirect_uri_gets_a_page_not_500(
 def test_s31_the_registered_redirect_uri_still_works(app: Flask, portal: RelyingParty) -> None:
     response = app.test_client().get(portal.authorize_url(Request()))
     assert response.status_code == 303  # to the sign-in page
+
+
+def test_the_views_check_answers_as_authlibs_for_every_character() -> None:
+    """``ERROR_TEXT_OUTSIDE`` (one regular expression, issue 11) refuses exactly what
+    Authlib's ``invalid_error_characters`` finds: every character up to U+3000, the
+    surrogates, a sample of the rest, and strings mixing them."""
+    import random
+
+    from authlib.oauth2.base import invalid_error_characters
+
+    from idp.oidc.views import ERROR_TEXT_OUTSIDE
+
+    chars = [chr(c) for c in [*range(0x3000), *range(0xD800, 0xE000),
+                              *range(0x3000, 0x110000, 97), 0x10FFFF]]
+    for char in chars:
+        assert (ERROR_TEXT_OUTSIDE.search(char) is not None) == bool(
+            invalid_error_characters(char)), hex(ord(char))
+    shuffle = random.Random(11)  # noqa: S311 - test data, not a secret
+    printable = [c for c in chars if not invalid_error_characters(c)]
+    for _ in range(2000):
+        text = "".join(shuffle.choice(printable) for _ in range(shuffle.randrange(0, 40)))
+        if shuffle.random() < 0.5:
+            at = shuffle.randrange(0, len(text) + 1)
+            text = text[:at] + shuffle.choice(chars) + text[at:]
+        assert (ERROR_TEXT_OUTSIDE.search(text) is not None) == bool(
+            invalid_error_characters(text)), repr(text)
