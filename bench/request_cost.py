@@ -174,19 +174,22 @@ def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
 
 class ConsentPost:
     """A WSGI app that is one consent answer ("allow") to ``app`` each call: a fresh
-    authorization request each time (its own ``state`` and ``nonce``: a nonce is used
-    once, S35), posted with the signed-in browser's cookie and CSRF token."""
+    authorization request each time (its own ``state`` and ``nonce``, from a counter:
+    a nonce is used once, S35), posted with the signed-in browser's cookie and CSRF
+    token. The request is made ready beforehand; only its query's end and the body are
+    made per call (a handful of the harness's own calls counted with it)."""
 
-    def __init__(self, app: WsgiApp, portal: Any, cookie: str, csrf: str) -> None:
-        self.app, self.portal, self.csrf = app, portal, csrf
-        self.headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    def __init__(self, app: WsgiApp, target: str, cookie: str, csrf: str) -> None:
+        self.app, self.count = app, 0
+        self.environ = _environ(target, "POST", {
+            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        self.form = f"csrf_token={csrf}&decision=allow".encode()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        from tests.oidc.rp import Request
-
-        form = f"csrf_token={self.csrf}&decision=allow".encode()
-        request = dict(_environ(self.portal.authorize_url(Request()), "POST", self.headers),
-                       CONTENT_LENGTH=str(len(form)), **{"wsgi.input": io.BytesIO(form)})
+        self.count += 1
+        query = f"{self.environ['QUERY_STRING']}&state=s{self.count}&nonce=n{self.count}"
+        request = dict(self.environ, QUERY_STRING=query, CONTENT_LENGTH=str(len(self.form)),
+                       **{"wsgi.input": io.BytesIO(self.form)})
         return [b"".join(self.app(request, start_response))]
 
 
@@ -215,8 +218,8 @@ def authorize_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
     return {
         "GET /authorize (new)": (app, _environ(target)),
         "GET /authorize (consent page)": (app, _environ(target, headers={"Cookie": cookie})),
-        "POST /authorize": (ConsentPost(app, portal, cookie, csrf_from(page)),
-                            _environ("/authorize")),
+        "POST /authorize": (ConsentPost(app, portal.authorize_url(Request(), state=None, nonce=None),
+                                        cookie, csrf_from(page)), _environ("/authorize")),
     }
 
 
