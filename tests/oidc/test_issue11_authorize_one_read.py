@@ -174,3 +174,22 @@ def test_the_row_read_stands_for_the_portal_column_by_column(app, portal):
         assert (found.nonce_used, found.consent_scope) == (False, None)
         assert read(db(), "no-such-portal", "n", 1).client is None
         assert read(db(), "c" * 65, "n", 1).client is None
+
+
+def test_a_query_tampered_between_the_page_and_its_answer_is_checked_again(app):
+    """The consent POST reads and checks its own request (the portal's row, read again):
+    a redirect URI swapped after the page was shown gets Clef's page, no redirect and
+    no code; a PKCE method swapped to plain is refused back to the portal."""
+    create_account(app, "alice")
+    jobs = untrusted(app)
+    browser, action, page = _signed_in_at_consent(app, jobs, "alice")
+    form = {"csrf_token": csrf_from(page), "decision": "allow"}
+    swapped = action.replace("jobs.example%2Fcb", "evil.example%2Fcb")
+    assert swapped != action
+    refused = browser.post(swapped, data=form)
+    assert refused.status_code == 400 and "Location" not in refused.headers
+    plain = action.replace("code_challenge_method=S256", "code_challenge_method=plain")
+    assert plain != action
+    refused = browser.post(plain, data=form)
+    assert _error_of(refused) == "invalid_request" and "code" not in jobs.callback(refused)
+    assert "code" in jobs.callback(browser.post(action, data=form))  # the real one still works
