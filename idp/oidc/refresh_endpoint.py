@@ -62,6 +62,7 @@ from typing import Any
 from authlib.common.security import is_secure_transport
 from sqlalchemy import Connection
 
+from idp.errors import service_unavailable
 from idp.oidc import token_limit
 from idp.oidc.clients import Clients
 from idp.oidc.models import OAuthClient
@@ -264,8 +265,11 @@ class RefreshEndpoint:
             return self.app(environ, start_response)
         try:
             token = self._refresh(environ, body)
-        except Exception:
-            log.exception("refresh failed in front of Flask: Flask answers")
+        except Exception as error:
+            if service_unavailable(error):  # outside Clef: no trace (as idp.errors)
+                log.error("database unavailable for a refresh in front of Flask: Flask answers")
+            else:
+                log.exception("refresh failed in front of Flask: Flask answers")
             token = None
         if token is None:
             return self.app(environ, start_response)

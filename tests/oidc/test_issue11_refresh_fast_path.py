@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from idp import audit, metrics
 from idp.oidc.models import OAuthToken
@@ -455,3 +456,53 @@ def test_issue11_s25_hsts_on_the_layers_answers_over_https(make_app) -> None:  #
     assert seen.handed == 1 and fast.status_code == 200
     assert shape(fast) == shape(slow)
     assert fast.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_issue11_the_database_down_is_flasks_503(app: Flask, portal: RelyingParty, flow: Flow,
+                                                 witness: Witness, through_flask, monkeypatch,
+                                                 caplog) -> None:  # type: ignore[no-untyped-def]
+    """The claim cannot be made: handed to Flask, which answers its own 503 (its page,
+    no trace), the request counted once."""
+    engine = app.extensions["clef"].engine
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("connect", {}, ConnectionRefusedError("refused"))
+
+    monkeypatch.setattr(engine, "connect", refused)
+    monkeypatch.setattr(engine, "begin", refused)
+    fast = refresh(portal, flow.tokens[REFRESH])
+    assert witness.handed == 1
+    through_flask(True)
+    slow = refresh(portal, flow.tokens[REFRESH])
+    assert exactly(fast) == exactly(slow)
+    assert fast.status_code == 503 and fast.headers["Retry-After"] == "30"
+    assert b"refused" not in fast.get_data() and b"Operational" not in fast.get_data()
+    assert "database unavailable for a refresh in front of Flask" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_issue11_behind_a_trusted_proxy(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Inside ProxyFix: the forwarded scheme and address are the ones Flask sees; a NUL
+    in the forwarded address meets the input guard (S28)."""
+    app = make_app(rate_limit={"trusted_proxies": 1})
+    create_account(app, "alice")
+    client_id, secret = register_client(app, "--name", "P", "--redirect-uri", CALLBACK, "--trusted")
+    portal = RelyingParty(app, client_id, secret, CALLBACK)
+    flow = full_flow(portal)
+    layer = layer_of(app)
+    seen = Witness(layer)
+    layer.app = seen
+    auth = {"Authorization": basic(client_id, secret or "")}
+    body = {"grant_type": REFRESH, "refresh_token": flow.tokens[REFRESH]}
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    renewed = app.test_client().post("/token", headers={**auth, **forwarded}, data=body,
+                                     base_url="http://idp.example")
+    assert renewed.status_code == 200 and seen.handed == 0
+    body["refresh_token"] = renewed.get_json()[REFRESH]
+    nul = app.test_client().post("/token", headers={**auth, "X-Forwarded-For": "10.0.0.1\x00"},
+                                 data=body)
+    assert seen.handed == 1
+    assert nul.status_code == 400 and nul.get_json()["error"] == "invalid_request"
+    plain = app.test_client().post("/token", data=body, base_url="http://idp.example",
+                                   headers={**auth, "X-Forwarded-Proto": "http"})
+    assert seen.handed == 2 and plain.status_code != 200  # Authlib's rule: not over http
