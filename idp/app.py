@@ -26,6 +26,8 @@ from idp.instance import secure_instance
 from idp.mail_render import STAGED_KEY, send_staged
 from idp.oidc import wiring as oidc
 from idp.oidc.published import PublishedDocuments
+from idp.oidc.refresh_endpoint import GRANT as REFRESH_GRANT
+from idp.oidc.refresh_endpoint import refresh_in_front
 from idp.oidc.server import PROTECTOR_KEY
 from idp.oidc.userinfo_endpoint import userinfo_in_front
 from idp.oidc.views import published_documents
@@ -173,9 +175,6 @@ def create_app(
     )
     if settings.service.trusted_hosts:
         app.config["TRUSTED_HOSTS"] = list(settings.service.trusted_hosts)
-    if settings.rate_limit.trusted_proxies:
-        n = settings.rate_limit.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]
     if not settings.secure_transport:
         log.warning(
             "base_url %s is plain http: the session cookie is sent without Secure and "
@@ -195,8 +194,16 @@ def create_app(
     _register_hooks(app)
     register_cli(app)
     # Outermost first: the provider's public documents, then UserInfo, answered before
-    # Flask (issue 11), then every other response given the security headers (S25).
+    # Flask (issue 11), then every other response given the security headers (S25),
+    # the proxy's headers applied, and the common refresh answered before Flask
+    # (issue 11: behind ProxyFix and SecurityHeaders, as Flask).
     trusted_hosts = list(settings.service.trusted_hosts) or None
+    app.wsgi_app = refresh_in_front(  # type: ignore[method-assign, assignment]
+        app.config, app.extensions, app.wsgi_app, trusted_hosts, metrics.observe_latency,
+        metrics.TOKENS.labels(REFRESH_GRANT).inc)
+    if settings.rate_limit.trusted_proxies:
+        n = settings.rate_limit.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]
     app.wsgi_app = SecurityHeaders(app.wsgi_app, hsts=settings.secure_transport)  # type: ignore[method-assign]
     app.wsgi_app = userinfo_in_front(  # type: ignore[method-assign, assignment]
         app, app.wsgi_app, app.extensions[PROTECTOR_KEY], settings.secure_transport,

@@ -139,13 +139,9 @@ class Clients:
         still has the copy's ``revision`` (``idp.oidc.tokens``), so a stale copy never
         issues anything; a failed request forgets the copy (:meth:`forget`). Unknown
         ids are not kept: made-up ids cannot push real portals out."""
-        if not client_id:
-            return None
-        with self._copies_lock:
-            found = self._copies.get(client_id)
-            if found is not None:
-                self._copies.move_to_end(client_id)
-                return found
+        found = self.held(client_id)
+        if found is not None or not client_id:
+            return found
         found = self.get_copy(db, client_id)
         if found is not None:
             with self._copies_lock:
@@ -153,6 +149,18 @@ class Clients:
                 while len(self._copies) > CACHED_CLIENTS:
                     self._copies.popitem(last=False)
         return found
+
+    def held(self, client_id: str | None) -> OAuthClient | None:
+        """This process's copy of the client, or None when it has none (nothing is
+        read): the refresh answered in front of Flask (idp.oidc.refresh_endpoint) leaves
+        a client it holds no copy of to the token view, which reads it."""
+        if not client_id:
+            return None
+        with self._copies_lock:
+            found = self._copies.get(client_id)
+            if found is not None:
+                self._copies.move_to_end(client_id)
+            return found
 
     def forget(self, client_id: str) -> None:
         """Drop this process's copy: the next token request reads the row again."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache, wraps
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -45,6 +45,12 @@ _ROWS = "clef_client_rows"
 MAX_CREDENTIAL_LENGTH = 512
 TOKEN_ENDPOINT = "oidc.token"  # noqa: S105 - an endpoint name, not a secret
 SCOPE = "token"
+# Set by the refresh answered in front of Flask (idp.oidc.refresh_endpoint) on a request
+# it counted and then handed to Flask: True (counted, within the limit) or the limit item
+# it breached. The view then counts nothing more (each request is counted once) and
+# refuses a breach as its own count would. A WSGI server never puts such a key in the
+# environ (a request's headers become ``HTTP_`` keys holding strings).
+COUNTED = "clef.token_limit.counted"
 
 
 def _presented() -> tuple[str, str] | None:
@@ -131,7 +137,12 @@ def limit_key() -> str:
     else its address (S27, S41). A client id is hex and an address has no ``client:``
     prefix, so the two budgets never share a counter."""
     client_id = authenticated_client_id()
-    return f"client:{client_id}" if client_id is not None else get_remote_address()
+    return client_key(client_id) if client_id is not None else get_remote_address()
+
+
+def client_key(client_id: str) -> str:
+    """The key an authenticated client's token requests are counted under."""
+    return f"client:{client_id}"
 
 
 def limit_value() -> str:
@@ -153,39 +164,74 @@ def _items(value: str) -> tuple[RateLimitItem, ...]:
     return tuple(sorted(parse_many(value)))
 
 
-def _shortcut_applies() -> bool:
+def shortcut_applies(config: Mapping[str, Any]) -> bool:
     """True when counting directly is exactly what the decorator would do: the store
     alive (a dead one is the decorator's, with its in-memory fallback and its recovery
-    checks), no request filter, and no default, application or meta limit."""
-    return bool(current_app.config.get(VIEWS_ONLY) and limiter.enabled and limiter.initialized
+    checks), no request filter, and no default, application or meta limit (``config``:
+    the app's)."""
+    return bool(config.get(VIEWS_ONLY) and limiter.enabled and limiter.initialized
                 and not getattr(limiter, "_storage_dead", True)
                 and not getattr(limiter, "_request_filters", True))
 
 
-def _count() -> None:
-    """One hit per limit item on the limiter's strategy, under the decorator's key
-    (``[prefix/]key/oidc.token:token``); a breach raises ``RateLimitExceeded`` (429 with
-    Retry-After, ``idp.errors``)."""
-    key = limit_key()
+def _shortcut_applies() -> bool:
+    return shortcut_applies(current_app.config)
+
+
+def hit(key: str, value: str) -> RateLimitItem | None:
+    """One hit per limit item of ``value`` on the limiter's strategy, under the
+    decorator's key (``[prefix/]key/oidc.token:token``), stopping at the first breach:
+    the item breached, or None. Raises when the store fails (:func:`store_failed`)."""
     prefix = getattr(limiter, "_key_prefix", "")
     identifiers = (prefix, key, f"{TOKEN_ENDPOINT}:{SCOPE}") if prefix \
         else (key, f"{TOKEN_ENDPOINT}:{SCOPE}")
     strategy = limiter.limiter
-    for item in _items(limit_value()):
+    for item in _items(value):
         if not strategy.hit(item, *identifiers):
             log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, TOKEN_ENDPOINT)
-            raise RateLimitExceeded(RuntimeLimit(item, limit_key, SCOPE))
+            return item
+    return None
+
+
+def store_failed() -> bool:
+    """The store failed during a direct count. With the in-memory fallback on, it is
+    marked dead as Flask-Limiter marks it (no public setter) and True is returned: the
+    decorator counts the request (in memory) from now on. Else False: the failure
+    stands."""
+    if not getattr(limiter, "_in_memory_fallback_enabled", False):
+        return False
+    log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+    limiter._storage_dead = True
+    return True
+
+
+def _refuse(item: RateLimitItem) -> RateLimitExceeded:
+    """The refusal of a breach (429 with Retry-After, ``idp.errors``)."""
+    return RateLimitExceeded(RuntimeLimit(item, limit_key, SCOPE))
+
+
+def _count() -> None:
+    """:func:`hit` under :func:`limit_key` and :func:`limit_value`; a breach raises
+    ``RateLimitExceeded``."""
+    breached = hit(limit_key(), limit_value())
+    if breached is not None:
+        raise _refuse(breached)
 
 
 def limited(view: F) -> F:
     """The token view, counted against :func:`limit_value` under :func:`limit_key`:
-    directly when :func:`_shortcut_applies`, else (and when the store fails during the
+    directly when :func:`shortcut_applies`, else (and when the store fails during the
     count) through Flask-Limiter's decorator, which then falls back to memory as for
     every other limit (D4, S27)."""
     decorated = limiter.limit(limit_value, key_func=limit_key, scope=SCOPE)(view)
 
     @wraps(view)
     def run(*args: Any, **kwargs: Any) -> Any:
+        counted = request.environ.get(COUNTED)
+        if counted is True:  # counted in front of Flask, within the limit
+            return view(*args, **kwargs)
+        if isinstance(counted, RateLimitItem):  # counted in front of Flask: a breach
+            raise _refuse(counted)
         if not _shortcut_applies():
             return decorated(*args, **kwargs)
         try:
@@ -193,10 +239,8 @@ def limited(view: F) -> F:
         except RateLimitExceeded:
             raise
         except Exception:
-            if not getattr(limiter, "_in_memory_fallback_enabled", False):
+            if not store_failed():
                 raise
-            log.warning("Rate limit storage unreachable - falling back to in-memory storage")
-            limiter._storage_dead = True  # as Flask-Limiter marks it (no public setter)
             return decorated(*args, **kwargs)
         return view(*args, **kwargs)  # a sync view: Flask's ensure_sync would return it
 

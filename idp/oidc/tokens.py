@@ -153,6 +153,13 @@ class Tokens:
         """Store what was issued, one INSERT: from a claimed code row (a new family) or
         a claimed refresh token row (the same family, its absolute limit unchanged).
         The caller commits, in the claim's transaction (see the module docstring)."""
+        self.save_on(db.connection(), now, token, client_id=client_id, account_id=account_id,
+                     scope=scope, code=code, parent=parent)
+
+    def save_on(self, conn: Connection, now: datetime, token: dict[str, Any], *, client_id: str,
+                account_id: int, scope: str, code: Any = None, parent: Any = None) -> None:
+        """:meth:`save` on a connection the caller holds (the refresh answered in front
+        of Flask, idp.oidc.refresh_endpoint, has no request session)."""
         if parent is not None:
             family, family_expires = parent.family, parent.family_expires_at
             facts = SignInFacts(parent.sid, parent.auth_time, parent.amr, parent.acr)
@@ -169,7 +176,7 @@ class Tokens:
             refresh_expires = now + self.refresh_idle
             if family_expires is not None:
                 refresh_expires = min(refresh_expires, family_expires)
-        db.connection().execute(_INSERT_TOKEN, {
+        conn.execute(_INSERT_TOKEN, {
             "client_id": client_id, "account_id": account_id, "scope": scope,
             "access_token_hash": token_hash(token["access_token"]),
             "refresh_token_hash": token_hash(refresh) if refresh else None,
@@ -202,7 +209,12 @@ class Tokens:
         revoked, within its idle and absolute limit, of an account that is not revoked
         and a sign-in session active after ``seen_after`` (D10). None when any of these
         fails: :meth:`find_refresh` tells why (the loser of a race finds it rotated)."""
-        return db.connection().execute(_CLAIM_REFRESH, {
+        return self.claim_refresh_on(db.connection(), value, client, now, seen_after)
+
+    def claim_refresh_on(self, conn: Connection, value: str, client: OAuthClient, now: datetime,
+                         seen_after: datetime) -> TableRow | None:
+        """:meth:`claim_refresh` on a connection the caller holds."""
+        return conn.execute(_CLAIM_REFRESH, {
             "hash": token_hash(value), "client": client.client_id,
             "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
 
@@ -214,6 +226,12 @@ class Tokens:
         caller ends the autocommit transaction before it looks why). Only when the
         request has no transaction open yet."""
         conn = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return self.rotate_refresh_on(conn, value, client, now, seen_after, token)
+
+    def rotate_refresh_on(self, conn: Connection, value: str, client: OAuthClient,
+                          now: datetime, seen_after: datetime,
+                          token: dict[str, Any]) -> TableRow | None:
+        """:meth:`rotate_refresh` on a connection the caller holds, in autocommit."""
         return conn.execute(_ROTATE_REFRESH, {
             "hash": token_hash(value), "client": client.client_id,
             "revision": client.revision, NOW: now, SEEN_AFTER: seen_after,

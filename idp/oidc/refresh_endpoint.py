@@ -1,0 +1,317 @@
+"""The common refresh answered in front of Flask (issue 11).
+
+A portal's server refreshes its users' tokens all day. Through Flask a refresh paid for
+the request context, the app's hooks, Authlib's request wrapper, its grant and client
+authentication machinery and two response objects: about half of its function calls.
+This WSGI layer answers only the exact common case, with the same service functions the
+token view uses for each decision:
+
+- ``POST /token``, no query string (Authlib reads the query's parameters too), a body
+  of ``application/x-www-form-urlencoded`` of at most :data:`MAX_BODY` bytes with a
+  Content-Length, made of ``grant_type=refresh_token``, a ``refresh_token`` and, for
+  ``client_secret_post``, ``client_id`` and ``client_secret``, each once, each value of
+  unreserved characters only (RFC 3986: no ``%``, ``+`` or NUL, so every parser reads the
+  same text); no ``scope`` (a refresh keeps its scope);
+- the client authenticated with ``client_secret_basic`` (a header of plain base64 of
+  ``id:secret``, both of unreserved characters, so Authlib's parser and the limit's
+  agree) or ``client_secret_post``, never both, against this process's copy of a
+  confidential client (``Clients.held``, ``Clients.secret_matches``; the claim checks
+  the copy's revision in SQL, as on the Flask path);
+- a transport Authlib accepts (``is_secure_transport``), a Host within
+  ``service.trusted_hosts`` (S17), no NUL in what the input guard reads (S28);
+- the limit of idp.oidc.token_limit counted once, as the view counts it
+  (``token_limit.hit`` under ``client:<id>``, ``rate_limit.token_per_client``, S41);
+- the claim of idp.oidc.tokens (S40, D4, D10: single use, live session and account,
+  limits): on PostgreSQL the claim and the successor in one statement in autocommit
+  (``Tokens.rotate_refresh_on``), on SQLite the claim and the INSERT in one transaction
+  (``Tokens.claim_refresh_on``, ``Tokens.save_on``), with the token generator
+  (``Tokens.generate``);
+- the answer Authlib makes (status, JSON body as Flask's provider writes it: keys sorted,
+  ASCII; Content-Type,
+  ``Cache-Control: no-store``, ``Pragma: no-cache``); the layer sits inside ProxyFix and
+  SecurityHeaders (idp.app), which add the same headers to it as to Flask's answers.
+  It is counted under ``refresh_token`` in the tokens issued and timed under
+  ``oidc.token`` (idp.metrics).
+
+Everything else goes to Flask unchanged (the body handed on as read), which answers it as
+before: another grant or parameter, a public client, a client this process holds no copy
+of, a secret that does not match the copy (it may be new: the view reads the row
+again), a limit store that is dead or fails (the view's decorator and its in-memory
+fallback), and every failed claim: a failed claim writes nothing, and the view claims
+again and looks why (reuse revokes the family, S40; a dead session's family is revoked,
+D10; a stale client copy is a 401). A request handed on after its count carries
+``token_limit.COUNTED``, so the view neither counts it again nor lets a breach pass. While
+a default or application rate limit is configured the layer is not installed
+(Flask-Limiter's own hook must see every request).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from authlib.common.security import is_secure_transport
+from sqlalchemy import Connection
+
+from idp.errors import service_unavailable
+from idp.oidc import token_limit
+from idp.oidc.clients import Clients
+from idp.oidc.models import OAuthClient
+from idp.oidc.published import clean_and_trusted
+from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
+from idp.oidc.runtime import OidcServices
+from idp.oidc.tokens import TableRow
+from idp.ratelimit import VIEWS_ONLY
+from idp.runtime import EXTENSION_KEY as CORE_KEY
+from idp.runtime import Services
+
+log = logging.getLogger("clef.oidc.refresh")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Observe = Callable[[str, str, float], None]
+Issued = Callable[[], None]
+
+PATH = "/token"
+ENDPOINT = "oidc.token"
+GRANT = "refresh_token"
+FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 2048  # a refresh with client_secret_post is under 200 bytes
+MAX_BASIC = token_limit.MAX_CREDENTIAL_LENGTH
+# RFC 3986's unreserved characters: what every token, client id and secret Clef makes
+# is written in, and what no form parser decodes differently.
+_VALUE = re.compile(r"[A-Za-z0-9._~-]+")
+_BASIC = re.compile(r"[Bb][Aa][Ss][Ii][Cc] ([A-Za-z0-9+/]+={0,2})")
+# A Host of a name or an address and a port, nothing a URL parser could read otherwise.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+_POST_FIELDS = frozenset({"grant_type", "refresh_token", "client_id", "client_secret"})
+_BASIC_FIELDS = frozenset({"grant_type", "refresh_token"})
+# What the input guard (idp.input_guard) reads besides the path, the query and the form;
+# behind a trusted proxy REMOTE_ADDR is already the forwarded address (ProxyFix).
+GUARDED = ("HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# A body without it is no refresh (a code exchange): handed on before any parsing.
+GRANT_FIELD = b"grant_type=refresh_token"
+# Authlib's token response headers (``default_json_headers``), in its order.
+JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                ("Pragma", "no-cache"))
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A refresh in the common shape: who asks, with what secret, for which token."""
+
+    client_id: str
+    secret: str
+    refresh_token: str
+
+
+def _form(body: bytes) -> dict[str, str] | None:
+    """The body's fields when each is known, sent once and of unreserved characters;
+    else None."""
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    fields: dict[str, str] = {}
+    for pair in text.split("&"):
+        name, sep, value = pair.partition("=")
+        if not sep or name not in _POST_FIELDS or name in fields or not _VALUE.fullmatch(value):
+            return None
+        fields[name] = value
+    return fields
+
+
+def _basic(header: str) -> tuple[str, str] | None:
+    """``client_secret_basic``'s id and secret when the header is plain base64 of
+    ``id:secret``, both of unreserved characters (Authlib's parser and the limit's then
+    read the same pair: nothing to unquote, no ``:`` in the id); else None."""
+    if len(header) > MAX_BASIC:
+        return None
+    match = _BASIC.fullmatch(header)
+    if match is None:
+        return None
+    try:
+        raw = base64.b64decode(match.group(1), validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = raw.partition(":")
+    if not sep or not _VALUE.fullmatch(client_id) or not _VALUE.fullmatch(secret):
+        return None
+    return client_id, secret
+
+
+def parse(environ: dict[str, Any], body: bytes) -> Ask | None:
+    """The refresh this request asks for in the common shape, or None (Flask answers)."""
+    fields = _form(body)
+    if fields is None or fields.get("grant_type") != GRANT or "refresh_token" not in fields:
+        return None
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        if fields.keys() != _BASIC_FIELDS:
+            return None
+        pair = _basic(header)
+        if pair is None:
+            return None
+        return Ask(pair[0], pair[1], fields["refresh_token"])
+    if fields.keys() != _POST_FIELDS or len(fields["client_id"]) + len(fields["client_secret"]) \
+            > token_limit.MAX_CREDENTIAL_LENGTH:
+        return None
+    return Ask(fields["client_id"], fields["client_secret"], fields["refresh_token"])
+
+
+class Refresher:
+    """The decisions and the writes of a refresh, with the token view's services."""
+
+    def __init__(self, core: Services, provider: OidcServices, config: dict[str, Any]) -> None:
+        self.core = core
+        self.clients: Clients = provider.clients
+        self.tokens = provider.tokens
+        self.config = config
+        self.one_statement = core.engine.dialect.name == "postgresql"
+
+    def client(self, ask: Ask) -> OAuthClient | None:
+        """This process's copy of a confidential client whose secret matches; None for
+        anything else (no copy yet, a public client, a secret that may be new)."""
+        client = self.clients.held(ask.client_id)
+        if client is None or client.public or not self.clients.secret_matches(client, ask.secret):
+            return None
+        return client
+
+    def limit_applies(self) -> bool:
+        return token_limit.shortcut_applies(self.config)
+
+    def count(self, client_id: str) -> Any:
+        """The view's count under the client's key: None within the limit, else the
+        item breached. Raises when the store fails."""
+        value: str = self.config["CLEF_RATE_LIMITS"]["token_per_client"]
+        return token_limit.hit(token_limit.client_key(client_id), value)
+
+    def rotate(self, client: OAuthClient, value: str) -> dict[str, Any] | None:
+        """The successor of refresh token ``value``, stored and committed, as the token
+        view issues it; None when the claim fails (nothing written)."""
+        now: datetime = self.core.clock.now()
+        seen_after = now - self.core.sessions.idle
+        with self.core.engine.connect() as conn:
+            if self.one_statement:
+                token = self.tokens.generate(include_refresh_token=True)
+                row = self.tokens.rotate_refresh_on(
+                    conn.execution_options(isolation_level="AUTOCOMMIT"), value, client, now,
+                    seen_after, token)
+                if row is None:
+                    return None
+            else:
+                row = self.tokens.claim_refresh_on(conn, value, client, now, seen_after)
+                if row is None:
+                    conn.rollback()
+                    return None
+                token = self.tokens.generate(include_refresh_token=True)
+                self._save(conn, now, token, row)
+                conn.commit()
+        if row.scope:
+            token["scope"] = row.scope  # as Authlib: the refreshed token's own scope
+        return token
+
+    def _save(self, conn: Connection, now: datetime, token: dict[str, Any], row: TableRow) -> None:
+        self.tokens.save_on(conn, now, token, client_id=row.client_id,
+                            account_id=row.account_id, scope=row.scope or "", parent=row)
+
+
+class RefreshEndpoint:
+    """WSGI middleware answering the common refresh with ``refresher`` and passing every
+    other request (and every refresh it does not answer) to ``app``."""
+
+    def __init__(self, app: WsgiApp, refresher: Refresher, trusted_hosts: list[str] | None,
+                 observe: Observe | None = None, issued: Issued | None = None) -> None:
+        self.app = app
+        self.refresher = refresher
+        self.trusted_hosts = trusted_hosts
+        self.observe = observe
+        self.issued = issued
+
+    def _servable(self, environ: dict[str, Any]) -> bool:
+        """The request line and headers of a refresh the layer may answer (the body is
+        read next only for these)."""
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING") \
+                or environ.get("CONTENT_TYPE") != FORM or "HTTP_TRANSFER_ENCODING" in environ:
+            return False
+        length = environ.get("CONTENT_LENGTH", "")
+        return length.isdigit() and length.isascii() and 0 < int(length) <= MAX_BODY
+
+    def _trusted(self, environ: dict[str, Any]) -> bool:
+        """No NUL for the input guard, a trusted Host, a transport Authlib accepts
+        (the URL it checks is the request's: scheme and host decide)."""
+        if not clean_and_trusted(environ, GUARDED, self.trusted_hosts):
+            return False
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        if not _HOST.fullmatch(host):
+            return False  # one that URL parsers might split differently: Flask's
+        return bool(is_secure_transport(f"{environ.get('wsgi.url_scheme', 'http')}://{host}{PATH}"))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH or not self._servable(environ):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if handed on
+        if GRANT_FIELD not in body:  # a code exchange: not ours, at once
+            return self.app(environ, start_response)
+        try:
+            token = self._refresh(environ, body)
+        except Exception as error:
+            if service_unavailable(error):  # outside Clef: no trace (as idp.errors)
+                log.error("database unavailable for a refresh in front of Flask: Flask answers")
+            else:
+                log.exception("refresh failed in front of Flask: Flask answers")
+            token = None
+        if token is None:
+            return self.app(environ, start_response)
+        data = json.dumps(token, sort_keys=True).encode()  # as Flask's JSON provider
+        start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
+        if self.issued is not None:
+            self.issued()
+        if self.observe is not None:
+            self.observe(ENDPOINT, "POST", time.perf_counter() - started)
+        return [data]
+
+    def _refresh(self, environ: dict[str, Any], body: bytes) -> dict[str, Any] | None:
+        """The new token, or None to hand the request to Flask (with the limit's mark
+        once it was counted)."""
+        if len(body) != int(environ["CONTENT_LENGTH"]):
+            return None
+        ask = parse(environ, body)
+        if ask is None or not self._trusted(environ):
+            return None
+        refresher = self.refresher
+        client = refresher.client(ask)
+        if client is None or not refresher.limit_applies():
+            return None
+        try:
+            breached = refresher.count(ask.client_id)
+        except Exception:
+            token_limit.store_failed()  # the view counts it: in memory, or it fails as here
+            return None
+        environ[token_limit.COUNTED] = True if breached is None else breached
+        if breached is not None:
+            return None  # the view refuses it: 429 with Retry-After
+        return refresher.rotate(client, ask.refresh_token)
+
+
+def refresh_in_front(config: dict[str, Any], extensions: dict[str, Any], inner: WsgiApp,
+                     trusted_hosts: list[str] | None, observe: Observe | None,
+                     issued: Issued | None) -> WsgiApp:
+    """``inner`` behind the refresh layer, with the app's ``config`` and ``extensions``
+    (its services); ``inner`` alone while a default or application rate limit is
+    configured (Flask-Limiter's hook applies it to every request, so a refresh must go
+    through Flask)."""
+    if not config.get(VIEWS_ONLY):
+        return inner
+    refresher = Refresher(extensions[CORE_KEY], extensions[OIDC_KEY], config)
+    return RefreshEndpoint(inner, refresher, trusted_hosts, observe, issued)
