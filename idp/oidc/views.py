@@ -20,7 +20,7 @@ from typing import Any, cast
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import (
     Blueprint,
@@ -520,6 +520,18 @@ def introspect() -> ResponseReturnValue:
     if token_limit.basic_header_is_malformed():
         return _invalid_client()
     response: Response = _server().create_endpoint_response("introspection")
+    return response
+
+
+@bp.errorhandler(InsecureTransportError)
+def insecure_transport(error: InsecureTransportError) -> ResponseReturnValue:
+    """A portal's server calling /token, /revoke or /introspect over plain http with a
+    Host that is not loopback (a proxy that sends no ``X-Forwarded-Proto``, or the
+    instance's port reached directly): Authlib refuses it while it builds its request,
+    outside its own error answers. Its refusal as the JSON 400 a portal can read
+    (``insecure_transport``), never the 500 page."""
+    response = error_response(error, current_app.json)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
