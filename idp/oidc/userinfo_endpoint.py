@@ -118,8 +118,8 @@ def unavailable_response() -> Response:
     return response
 
 
-def log_unavailable() -> None:
-    log.error("database unavailable: answered 503 to UserInfo")
+def log_unavailable(endpoint: str = "UserInfo") -> None:
+    log.error("database unavailable: answered 503 to %s", endpoint)
 
 
 # status line, header lines (the security headers in), body

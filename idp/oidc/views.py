@@ -15,7 +15,8 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, cast
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -464,7 +465,29 @@ def _remember_portal(account: Account, client: OAuthClient) -> None:
         "created_at": now()})
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_when_unavailable(view: F) -> F:
+    """A back-channel endpoint's answer when the database (or the limit store, were its
+    error let through) cannot be reached: the JSON 503 with ``Retry-After`` UserInfo
+    gives, which a portal's server can read, not the 503 page meant for a person.
+    Logged without a trace, as idp.errors logs its 503: the cause is outside Clef."""
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except Exception as error:
+            if not service_unavailable(error):
+                raise
+            log_unavailable(request.path)
+            return unavailable_response()
+
+    return run  # type: ignore[return-value]
+
+
 @bp.post("/token")
+@json_when_unavailable
 @token_limit.limited
 def token() -> ResponseReturnValue:
     """S33, S39 (Authlib sends Cache-Control: no-store), S41; limited per portal
@@ -506,6 +529,7 @@ def userinfo() -> ResponseReturnValue:
 
 
 @bp.post("/revoke")
+@json_when_unavailable
 def revoke() -> ResponseReturnValue:
     """RFC 7009, confidential clients."""
     if token_limit.basic_header_is_malformed():
@@ -515,6 +539,7 @@ def revoke() -> ResponseReturnValue:
 
 
 @bp.post("/introspect")
+@json_when_unavailable
 def introspect() -> ResponseReturnValue:
     """RFC 7662, confidential clients, their own tokens only."""
     if token_limit.basic_header_is_malformed():
