@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, request, url_for
 from flask_babel import get_locale
-from jinja2 import pass_eval_context
+from jinja2 import Template, pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
@@ -154,7 +154,22 @@ def _page_url_for(built: dict[tuple[Any, ...], str], root: str) -> Callable[...,
     return page_url_for
 
 
+class QuickImportTemplate(Template):
+    """A Jinja template whose ``{% import %}`` / ``{% from ... import %}`` into a page
+    asks its one question in C (issue 11): Jinja's own answer, whether the importing
+    page has globals this template lacks, is a set less a ``dict.keys()`` view, ~120
+    Python calls through ``collections.abc`` on every page that imports the form macros.
+    The answer and what follows from it are Jinja's: no new globals, the module made
+    once; new ones, a fresh module with them."""
+
+    def _get_default_module(self, ctx: Any = None) -> Any:
+        if ctx is not None and ctx.globals_keys.issubset(self.globals):
+            ctx = None  # nothing to add: Jinja's cached module
+        return super()._get_default_module(ctx)
+
+
 def register_template_context(app: Flask) -> None:
+    app.jinja_env.template_class = QuickImportTemplate
     built: dict[tuple[Any, ...], str] = {}  # this app's remembered URLs
 
     def context() -> dict[str, Any]:
