@@ -4,8 +4,10 @@ the idle warning (J4), the sign-out form; and, for speed (issue 11), ``_()`` and
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask, request, url_for
@@ -168,12 +170,53 @@ class QuickImportTemplate(Template):
         return super()._get_default_module(ctx)
 
 
+LAYOUT_PARTS = "_layout_parts.html"
+PART_MARK = re.compile(r"<!--part (\w+)-->")
+# What the parts may use: the language's texts, fixed links, the service's settings.
+LAYOUT_FACTS = ("locale", "service_name", "other_languages", "session_warn_seconds",
+                "gettext", "_", "url_for")
+
+
+def layout_parts(template: Template, facts: dict[str, Any]) -> SimpleNamespace:
+    """The parts of the base layout the same on every page of a language
+    (``templates/_layout_parts.html``), rendered from ``facts`` (only
+    :data:`LAYOUT_FACTS`: nothing of a request or a person) and cut at their marks,
+    each as Markup; the toggle's links as (start, end) pairs, one per other language."""
+    pieces = PART_MARK.split(template.render({name: facts[name] for name in LAYOUT_FACTS}))
+    parts: dict[str, Any] = {"toggle_start": [], "toggle_end": []}
+    for name, text in zip(pieces[1::2], pieces[2::2], strict=True):
+        part = Markup(text)  # noqa: S704  (rendered by Jinja with autoescape)
+        if name in ("toggle_start", "toggle_end"):
+            parts[name].append(part)
+        else:
+            parts[name] = part
+    parts["toggle"] = list(zip(parts.pop("toggle_start"), parts.pop("toggle_end"), strict=True))
+    return SimpleNamespace(**parts)
+
+
 def register_template_context(app: Flask) -> None:
     app.jinja_env.template_class = QuickImportTemplate
     built: dict[tuple[Any, ...], str] = {}  # this app's remembered URLs
+    layouts: dict[tuple[Any, ...], SimpleNamespace] = {}  # its layout parts
 
     def context() -> dict[str, Any]:
-        return {**page_context(), "url_for": _page_url_for(built, request.root_path)}
+        """The page's facts, its ``url_for`` and the layout's parts of its language:
+        rendered at the language's first page (again when the template changed, with
+        TEMPLATES_AUTO_RELOAD), then taken as they are (issue 11: ~100-150 Python calls
+        of Jinja's a page for text that does not change)."""
+        root = request.root_path
+        facts = page_context()
+        facts["url_for"] = _page_url_for(built, root)
+        env = app.jinja_env
+        template = env.get_template(LAYOUT_PARTS) if env.auto_reload else None
+        key = (facts["locale"], root, template)
+        layout = layouts.get(key)
+        if layout is None:
+            layout = layout_parts(template or env.get_template(LAYOUT_PARTS), facts)
+            if len(layouts) < MAX_REMEMBERED:
+                layouts[key] = layout
+        facts["layout"] = layout
+        return facts
 
     app.context_processor(context)
     # The same callables Flask-Babel installs, on the remembered translations.
