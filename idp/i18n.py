@@ -115,13 +115,18 @@ def page_translations() -> Any:
     """This request's translations, looked up once per locale: Flask-Babel finds them
     again (context, locale, cache key) at every ``_()`` of a template, a dozen or more
     per page (issue 11). Remembered beside the locale object they were found for, so
-    ``force_locale`` (mail in the person's language) and ``refresh`` still switch.
+    ``force_locale`` (mail in the person's language) and ``refresh`` still switch."""
+    return page_language()[1]
+
+
+def page_language() -> tuple[str, Any]:
+    """This request's language code and translations (:func:`page_translations`).
 
     The request's first look-up chooses the locale as Flask-Babel's ``get_locale``
     does with :func:`select_locale` as its selector (the one Clef installs), with one
     ``Locale`` per language kept for the process instead of one parsed per request."""
     if not has_app_context():
-        return get_translations()  # Flask-Babel's null translations
+        return "", get_translations()  # Flask-Babel's null translations
     store = g._get_current_object()
     space = getattr(store, "_flask_babel", None)
     if space is None:
@@ -136,10 +141,10 @@ def page_translations() -> Any:
     else:
         memo = getattr(space, MEMO, None)
         if memo is not None and memo[0] is locale:
-            return memo[1]
-    translations = _translations_for(space, locale)
-    setattr(space, MEMO, (locale, translations))
-    return translations
+            return memo[1]  # type: ignore[no-any-return]
+    found = (str(locale), _translations_for(space, locale))
+    setattr(space, MEMO, (locale, found))
+    return found
 
 
 def _translations_for(space: Any, locale: Locale) -> Any:

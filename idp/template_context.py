@@ -11,13 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask, request, url_for
-from flask_babel import get_locale
 from jinja2 import Template, pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from idp.forms import FORM_TOKEN
-from idp.i18n import languages, page_translations
+from idp.i18n import page_language, page_translations
 from idp.redirects import request_target, safe_next
 from idp.runtime import services
 from idp.sessions import ANONYMOUS
@@ -43,37 +42,43 @@ def query_value(value: str) -> str:
     return value.encode("utf-8").decode("latin-1").translate(_QUERY_TABLE)
 
 
-def _here() -> str:
+def _here(req: Any) -> str:
     """This page, for the language toggle to come back to (a form's own page after a POST)."""
-    return request_target(request.method, request.full_path) or safe_next(request.path) or "/"
+    return request_target(req.method, req.full_path) or safe_next(req.path) or "/"
 
 
-def page_context() -> dict[str, Any]:
-    gettext = remembered_gettext(page_translations())
-    # ``_`` too: Jinja's own ``_`` only looks ``gettext`` up in the context and calls it.
-    return {**_page_facts(), "gettext": gettext, "_": gettext}
-
-
-def _page_facts() -> dict[str, Any]:
+def _language_facts(app: Flask, code: str, translations: Any) -> dict[str, Any]:
+    """What every page of one language shows the same (issue 11: made once per
+    language, not per page): its texts, the other languages, the service's settings."""
     svc = services()
-    current = current_session()
-    locale = str(get_locale() or languages()[0])
-    others = [code for code in languages() if code != locale]
-    deadline_seconds = None
-    if current.record is not None and current.level != ANONYMOUS:
-        # A page a request made by itself (PASSIVE_ENDPOINTS) did not renew the clock.
-        active = request.endpoint not in PASSIVE_ENDPOINTS
-        deadline_seconds = svc.sessions.seconds_left(current.record, svc.clock.now(), active)
-    here = _here()
+    gettext = remembered_gettext(translations)
     return {
         "service_name": svc.settings.service.name,
-        "locale": locale,
-        "other_languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in others],
+        "locale": code,
+        "other_languages": [(other, LANGUAGE_NAMES.get(other, other))
+                            for other in app.config["CLEF_LANGUAGES"] if other != code],
+        "session_warn_seconds": svc.settings.session.warn_before_seconds,
+        # ``_`` too: Jinja's own ``_`` only looks ``gettext`` up in the context and calls it.
+        "gettext": gettext,
+        "_": gettext,
+    }
+
+
+def _request_facts(req: Any) -> dict[str, Any]:
+    """What is this page's own: where it is, the session's level and deadline."""
+    current = current_session()
+    deadline_seconds = None
+    if current.record is not None and current.level != ANONYMOUS:
+        svc = services()
+        # A page a request made by itself (PASSIVE_ENDPOINTS) did not renew the clock.
+        active = req.endpoint not in PASSIVE_ENDPOINTS
+        deadline_seconds = svc.sessions.seconds_left(current.record, svc.clock.now(), active)
+    here = _here(req)
+    return {
         "here": here,
         "next_query": "next=" + query_value(here),  # the toggle's and the idle warning's
         "session_level": current.level,
         "session_deadline_seconds": deadline_seconds,
-        "session_warn_seconds": svc.settings.session.warn_before_seconds,
         # Only pages of a session that can sign out carry this form's token; an
         # anonymous page view does not create a session row for it.
         "post_form": FORM_TOKEN if current.level != ANONYMOUS else None,
@@ -197,26 +202,29 @@ def layout_parts(template: Template, facts: dict[str, Any]) -> SimpleNamespace:
 def register_template_context(app: Flask) -> None:
     app.jinja_env.template_class = QuickImportTemplate
     built: dict[tuple[Any, ...], str] = {}  # this app's remembered URLs
-    layouts: dict[tuple[Any, ...], SimpleNamespace] = {}  # its layout parts
+    languages_seen: dict[tuple[Any, ...], dict[str, Any]] = {}  # its languages' facts
 
     def context() -> dict[str, Any]:
-        """The page's facts, its ``url_for`` and the layout's parts of its language:
-        rendered at the language's first page (again when the template changed, with
-        TEMPLATES_AUTO_RELOAD), then taken as they are (issue 11: ~100-150 Python calls
-        of Jinja's a page for text that does not change)."""
-        root = request.root_path
-        facts = page_context()
-        facts["url_for"] = _page_url_for(built, root)
+        """The page's facts: those of its language, with the layout's parts rendered
+        at the language's first page (again when the template changed, with
+        TEMPLATES_AUTO_RELOAD) and then taken as they are (issue 11: ~100-150 Python
+        calls of Jinja's a page for text that does not change); its own; its
+        ``url_for``."""
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        root = req.root_path
+        page_url = _page_url_for(built, root)
+        code, translations = page_language()
         env = app.jinja_env
         template = env.get_template(LAYOUT_PARTS) if env.auto_reload else None
-        key = (facts["locale"], root, template)
-        layout = layouts.get(key)
-        if layout is None:
-            layout = layout_parts(template or env.get_template(LAYOUT_PARTS), facts)
-            if len(layouts) < MAX_REMEMBERED:
-                layouts[key] = layout
-        facts["layout"] = layout
-        return facts
+        key = (code, translations, root, template)
+        language = languages_seen.get(key)
+        if language is None:
+            language = _language_facts(app, code, translations)
+            language["layout"] = layout_parts(template or env.get_template(LAYOUT_PARTS),
+                                              {**language, "url_for": page_url})
+            if len(languages_seen) < MAX_REMEMBERED:
+                languages_seen[key] = language
+        return {**language, **_request_facts(req), "url_for": page_url}
 
     app.context_processor(context)
     # The same callables Flask-Babel installs, on the remembered translations.
