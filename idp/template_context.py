@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections import ChainMap
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from flask import Flask, request, url_for
 from jinja2 import Template, pass_eval_context
 from jinja2.nodes import EvalContext
+from jinja2.runtime import new_context
 from markupsafe import Markup
 
 from idp.forms import FORM_TOKEN
@@ -162,8 +164,8 @@ def _page_url_for(built: dict[tuple[Any, ...], str], root: str) -> Callable[...,
 
 
 class QuickImportTemplate(Template):
-    """A Jinja template whose ``{% import %}`` / ``{% from ... import %}`` into a page
-    asks its one question in C (issue 11): Jinja's own answer, whether the importing
+    """A Jinja template that makes its context and answers ``{% import %}`` /
+    ``{% from ... import %}`` in C (issue 11). Jinja's own answer, whether the importing
     page has globals this template lacks, is a set less a ``dict.keys()`` view, ~120
     Python calls through ``collections.abc`` on every page that imports the form macros.
     The answer and what follows from it are Jinja's: no new globals, the module made
@@ -173,6 +175,24 @@ class QuickImportTemplate(Template):
         if ctx is not None and ctx.globals_keys.issubset(self.globals):
             ctx = None  # nothing to add: Jinja's cached module
         return super()._get_default_module(ctx)
+
+    def new_context(self, vars: dict[str, Any] | None = None, shared: bool = False,
+                    locals: Any = None) -> Any:
+        """Jinja's context for a render, its globals read in C: a template's globals
+        are a ``ChainMap`` (its own before the environment's, so that later changes
+        of either are seen), which Jinja copies key by key in Python, ~40 calls a
+        page. The same copy, made afresh at each render from the maps as they are
+        now; anything but plain dicts is Jinja's."""
+        found = self.globals
+        if type(found) is not ChainMap:
+            return super().new_context(vars, shared, locals)
+        flat: dict[str, Any] = {}
+        for one in reversed(found.maps):
+            if type(one) is not dict:
+                return super().new_context(vars, shared, locals)
+            flat.update(one)
+        return new_context(self.environment, self.name, self.blocks, vars, shared, flat,
+                           locals)
 
 
 LAYOUT_PARTS = "_layout_parts.html"

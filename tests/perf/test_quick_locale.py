@@ -108,3 +108,29 @@ def test_the_app_renders_its_templates_with_the_quick_import(app: Flask) -> None
     assert app.jinja_env.template_class is QuickImportTemplate
     body = app.test_client().get("/signin").get_data(as_text=True)
     assert 'name="username"' in body
+
+
+def test_a_renders_globals_are_jinjas_even_when_changed_after_loading() -> None:
+    """The context's globals, read flat, are the ChainMap's as it is at each render:
+    the template's own before the environment's, a later change of either seen."""
+    sources = {"page.html": "[{{ shared }}|{{ own | default('-') }}|{{ late | default('-') }}]"
+                            "{% import 'macros.html' as m %}{{ m.hello() }}",
+               "macros.html": "{% macro hello() %}({{ shared }}){% endmacro %}"}
+    envs = []
+    for template_class in (Template, QuickImportTemplate):
+        env = Environment(loader=DictLoader(sources), autoescape=True)
+        env.template_class = template_class
+        env.globals["shared"] = "<env>"
+        envs.append(env)
+    answers: list[list[str]] = [[], []]
+    for index, env in enumerate(envs):
+        page = env.get_template("page.html", globals={"shared": "<own>", "own": "mine"})
+        answers[index].append(page.render())
+        env.globals["late"] = "later"  # after the template was loaded
+        page.globals["own"] = "changed"
+        answers[index].append(page.render())
+        answers[index].append(page.render(shared="<var>", own="var"))  # vars win
+    assert answers[0] == answers[1]
+    assert answers[1][0].startswith("[&lt;own&gt;|mine|-]")
+    assert answers[1][1].startswith("[&lt;own&gt;|changed|later]")
+    assert answers[1][2].startswith("[&lt;var&gt;|var|later]")
