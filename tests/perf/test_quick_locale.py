@@ -134,3 +134,42 @@ def test_a_renders_globals_are_jinjas_even_when_changed_after_loading() -> None:
     assert answers[1][0].startswith("[&lt;own&gt;|mine|-]")
     assert answers[1][1].startswith("[&lt;own&gt;|changed|later]")
     assert answers[1][2].startswith("[&lt;var&gt;|var|later]")
+
+
+TEXT_SOURCES = {
+    "base.html": "<title>{% block title %}{{ _('Sign in') }}{% endblock %}</title>"
+                 "{% block content %}{% endblock %}",
+    "page.html": "{% extends 'base.html' %}{% import 'macros.html' as m %}"
+                 "{% block content %}[{{ _('Continue') }}|{{ gettext('100%% sure') }}]"
+                 "{% for n in [1, 2] %}{{ _('Sign in') }}{{ n }}{% endfor %}"
+                 "{{ m.hello() }}{% call m.wrap() %}{{ _('Register') }}{% endcall %}"
+                 "{{ _('<b>not in the catalogue</b> & more') }}"
+                 "{{ _('Sign in to %(portal)s?', portal='<Jobs>') }}"
+                 "{% autoescape false %}{{ _('<b>raw</b>') }}{% endautoescape %}"
+                 "{% set _ = gettext %}{{ _('Language') }}{% endblock %}",
+    "macros.html": "{% macro hello() %}({{ _('Language') }}){% endmacro %}"
+                   "{% macro wrap() %}<{{ caller() }}>{% endmacro %}",
+    "mail.txt": "{{ _('Sign in') }} {{ _('<b>x</b>') }}",
+}
+
+
+def test_texts_compiled_quick_are_jinjas_own(app: Flask) -> None:
+    """The same pages through Jinja's own code generator and through Clef's, with
+    Clef's remembered ``_`` in the context and with only Jinja's installed one."""
+    plain = app.jinja_env.overlay(loader=DictLoader(TEXT_SOURCES))
+    plain.code_generator_class = Environment.code_generator_class
+    quick = app.jinja_env.overlay(loader=DictLoader(TEXT_SOURCES))
+    assert plain.code_generator_class is not quick.code_generator_class
+    for language in ("en", "fr"):
+        with app.test_request_context("/", headers={"Cookie": f"{LANGUAGE_COOKIE}={language}"}):
+            context: dict[str, object] = {}
+            app.update_template_context(context)  # Clef's ``_`` and ``gettext``
+            for name in ("page.html", "mail.txt"):
+                for given in (context, {}):  # {}: the environment's installed gettext
+                    ours = [quick.get_template(name).render(given) for _ in range(2)]
+                    theirs = plain.get_template(name).render(given)
+                    assert ours[0] == ours[1] == theirs, (language, name, bool(given))
+            assert "Se connecter" in theirs if language == "fr" else "Sign in" in theirs
+    compiled = quick.compile(TEXT_SOURCES["page.html"], raw=True)
+    assert compiled.count("environment.quick_text(") >= 6
+    assert "quick_text" not in plain.compile(TEXT_SOURCES["page.html"], raw=True)
