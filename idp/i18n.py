@@ -10,9 +10,11 @@ own toggle wins over any portal's hint.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from flask import Response, after_this_request, current_app, g, request
+from babel import Locale
+from flask import Response, after_this_request, current_app, g, has_app_context, request
 from flask_babel import Babel, get_translations
 from flask_babel import gettext as babel_gettext
 from flask_babel.speaklater import LazyString
@@ -39,17 +41,45 @@ def _first_offered(tags: tuple[str, ...] | list[str]) -> str | None:
 
 
 def select_locale() -> str:
-    offered = languages()
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    """The language of this request (the order in the module's docstring)."""
+    offered: tuple[str, ...] = current_app.config["CLEF_LANGUAGES"]
+    asked = request._get_current_object()  # type: ignore[attr-defined]
+    cookies = asked.cookies
+    chosen = cookies.get(LANGUAGE_COOKIE)
     if chosen is not None and chosen in offered:
         return str(chosen)
-    asked = _first_offered(g.get("ui_locales") or ())
-    if asked is not None:
-        return asked
-    hinted = request.cookies.get(UI_LOCALES_COOKIE)
+    hints = g.get("ui_locales")
+    if hints:
+        first = _first_offered(hints)
+        if first is not None:
+            return first
+    hinted = cookies.get(UI_LOCALES_COOKIE)
     if hinted is not None and hinted in offered:
         return str(hinted)
-    return str(request.accept_languages.best_match(offered) or offered[0])
+    return _best_accepted(asked, offered)
+
+
+_ACCEPTED: dict[tuple[tuple[str, ...], str], str] = {}  # (offered, Accept-Language) -> code
+MAX_ACCEPTED = 512  # distinct headers remembered (a browser sends the same one each time)
+MAX_ACCEPT_HEADER = 256  # longer headers are answered afresh, not remembered
+
+
+def _best_accepted(asked: Any, offered: tuple[str, ...]) -> str:
+    """Werkzeug's ``accept_languages.best_match`` of the offered languages, remembered
+    per header (issue 11: parsing it is ~40 Python calls a page, for the answer the
+    same header gave before)."""
+    # No header and an empty one parse alike (``parse_accept_header``: nothing accepted).
+    header = asked.environ.get("HTTP_ACCEPT_LANGUAGE", "")
+    if len(header) > MAX_ACCEPT_HEADER:
+        return str(asked.accept_languages.best_match(offered) or offered[0])
+    key = (offered, header)
+    found = _ACCEPTED.get(key)
+    if found is None:
+        found = str(asked.accept_languages.best_match(offered) or offered[0])
+        if len(_ACCEPTED) >= MAX_ACCEPTED:
+            _ACCEPTED.clear()
+        _ACCEPTED[key] = found
+    return found
 
 
 def set_language_cookie(response: Response, name: str, code: str) -> None:
@@ -78,6 +108,7 @@ def use_ui_locales(raw: str | None) -> None:
 
 
 MEMO = "clef_translations"  # on Flask-Babel's per-request namespace
+_LOCALES: dict[str, Locale] = {}  # one per offered language: select_locale answers no other
 
 
 def page_translations() -> Any:
@@ -85,17 +116,51 @@ def page_translations() -> Any:
     again (context, locale, cache key) at every ``_()`` of a template, a dozen or more
     per page (issue 11). Remembered beside the locale object they were found for, so
     ``force_locale`` (mail in the person's language) and ``refresh`` still switch."""
-    space = g.get("_flask_babel")
+    return page_language()[1]
+
+
+def page_language() -> tuple[str, Any]:
+    """This request's language code and translations (:func:`page_translations`).
+
+    The request's first look-up chooses the locale as Flask-Babel's ``get_locale``
+    does with :func:`select_locale` as its selector (the one Clef installs), with one
+    ``Locale`` per language kept for the process instead of one parsed per request."""
+    if not has_app_context():
+        return "", get_translations()  # Flask-Babel's null translations
+    store = g._get_current_object()
+    space = getattr(store, "_flask_babel", None)
+    if space is None:
+        space = store._flask_babel = SimpleNamespace()  # as Flask-Babel makes it
     locale = getattr(space, "babel_locale", None)
-    if locale is not None:
+    if locale is None:
+        code = select_locale()
+        locale = _LOCALES.get(code)
+        if locale is None:
+            locale = _LOCALES[code] = Locale.parse(code)
+        space.babel_locale = locale
+    else:
         memo = getattr(space, MEMO, None)
         if memo is not None and memo[0] is locale:
-            return memo[1]
-    translations = get_translations()
-    space = g.get("_flask_babel")
-    if space is not None:
-        setattr(space, MEMO, (getattr(space, "babel_locale", None), translations))
-    return translations
+            return memo[1]  # type: ignore[no-any-return]
+    found = (str(locale), _translations_for(space, locale))
+    setattr(space, MEMO, (locale, found))
+    return found
+
+
+def _translations_for(space: Any, locale: Locale) -> Any:
+    """Flask-Babel's ``get_translations()`` for ``locale``, kept per app and language
+    (Flask-Babel keeps them too, behind ~60 calls of look-ups); a domain chosen for the
+    request (``Domain.as_default``, unused in Clef) is asked as Flask-Babel would."""
+    if getattr(space, "babel_domain", None) is not None:
+        return get_translations()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    by_locale: dict[Locale, Any] | None = app.extensions.get(MEMO)
+    if by_locale is None:
+        by_locale = app.extensions[MEMO] = {}
+    found = by_locale.get(locale)
+    if found is None:
+        found = by_locale[locale] = get_translations()
+    return found
 
 
 def _translated(text: str) -> str:
