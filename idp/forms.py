@@ -148,7 +148,10 @@ def is_remembered_signature(secret: Any, field_name: str, posted: Any) -> bool:
     if not isinstance(posted, str) or not isinstance(raw, str):
         return False
     remembered = _signed_tokens.get((secret, raw))
-    return remembered is not None and hmac.compare_digest(posted, remembered)
+    # Compared as bytes: ``compare_digest`` refuses non-ASCII text (a forged token may
+    # hold any character; it must be a 400 from Flask-WTF, not an error here).
+    return remembered is not None and hmac.compare_digest(
+        posted.encode("utf-8", "surrogatepass"), remembered.encode("utf-8"))
 
 
 class RememberedSignature(_FlaskFormCSRF):

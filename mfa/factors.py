@@ -123,7 +123,7 @@ class SecondFactors:
         # ORM's execution machinery, and nothing the ORM holds unwritten bears on it.
         result = db.connection().execute(_CLAIM_TOTP_STEP,
                                          {"account": factor.account_id, "step": step})
-        claimed = bool(result.rowcount)  # type: ignore[attr-defined]
+        claimed = bool(result.rowcount)
         if claimed:
             # What the row now holds, known to the ORM as already stored: assigning it
             # would flush a second UPDATE of the same column at the commit (issue 11).

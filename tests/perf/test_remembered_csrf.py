@@ -138,13 +138,15 @@ def test_a_remembered_token_skips_the_signature_check_and_nothing_else(
     assert signed.status_code == 303 and ran == []
     # Tampered, missing, or another session's: Flask-WTF decides, and refuses.
     other = csrf(app.test_client(), "/signin")
-    for bad in (token[:-1] + ("A" if token[-1] != "A" else "B"), "", other, token + "x"):
+    bad_tokens = (token[:-1] + ("A" if token[-1] != "A" else "B"), "", other, token + "x",
+                  token[:-1] + "é", "١٢٣\x00")
+    for bad in bad_tokens:
         again = app.test_client()
         csrf(again, "/signin")
         refused = again.post("/signin", data={"csrf_token": bad, "username": "alice",
                                               "password": GOOD_PASSWORD})
         assert refused.status_code == 400, bad
-    assert len(ran) == 4
+    assert len(ran) == len(bad_tokens)
 
 
 def test_a_token_another_process_signed_is_still_accepted(app: Flask) -> None:
