@@ -53,6 +53,13 @@ def _environ(path: str, method: str = "GET", headers: dict[str, str] | None = No
         builder.close()
 
 
+def _prepare(app: WsgiApp) -> None:
+    """What a kind does before each request, outside the counts (a fresh sign-in)."""
+    prepare = getattr(app, "prepare", None)
+    if prepare is not None:
+        prepare()
+
+
 def _one(app: WsgiApp, environ: dict[str, Any]) -> None:
     body = app(dict(environ), _start_response)
     for _ in body:
@@ -63,21 +70,32 @@ def _one(app: WsgiApp, environ: dict[str, Any]) -> None:
 
 
 def calls_per_request(app: WsgiApp, environ: dict[str, Any], n: int) -> tuple[float, pstats.Stats]:
+    _prepare(app)
     _one(app, environ)  # warm: caches filled, as on a server after its first requests
     profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(n):
-        _one(app, environ)
-    profile.disable()
+    if getattr(app, "prepare", None) is None:
+        profile.enable()
+        for _ in range(n):
+            _one(app, environ)
+        profile.disable()
+    else:  # each request prepared with the profiler off (one call of its own counted)
+        for _ in range(n):
+            _prepare(app)
+            profile.enable()
+            _one(app, environ)
+            profile.disable()
     stats = pstats.Stats(profile)
     return stats.total_calls / n, stats  # type: ignore[attr-defined]
 
 
 def cpu_per_request(app: WsgiApp, environ: dict[str, Any], n: int) -> float:
-    started = time.process_time()
+    took = 0.0
     for _ in range(n):
+        _prepare(app)
+        started = time.process_time()
         _one(app, environ)
-    return (time.process_time() - started) / n
+        took += time.process_time() - started
+    return took / n
 
 
 def hook_calls(app: Any, wsgi: WsgiApp, environ: dict[str, Any], n: int) -> dict[str, float]:
@@ -223,6 +241,82 @@ def authorize_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
     }
 
 
+class SignInStep:
+    """A WSGI app that is one POST of a sign-in step each call, for an account with an
+    authenticator app: ``POST /signin`` (the password) or ``POST /2fa/challenge`` (a
+    TOTP code). :meth:`prepare`, outside the counts, brings a new browser to the page
+    before it (the real screens, tests/support), so every request is the step of a
+    fresh sign-in, as in a flow: the password step from an anonymous session with its
+    form token; the second step from a session that just passed the password, with a
+    code of the current time step (the account's last accepted step forgotten first:
+    S11 refuses a step twice, and the clock here is the real one)."""
+
+    def __init__(self, app: Any, path: str, username: str) -> None:
+        self.app, self.path, self.username = app, path, username
+        self.environ: dict[str, Any] = {}
+
+    def prepare(self) -> None:
+        from tests.support.accounts import GOOD_PASSWORD, current_totp
+        from tests.support.screens import csrf_from
+
+        browser = self.app.test_client()
+        page = browser.get("/signin")
+        form = {"csrf_token": csrf_from(page), "username": self.username,
+                "password": GOOD_PASSWORD}
+        if self.path == "/2fa/challenge":
+            assert browser.post("/signin", data=form).status_code == 303
+            self._forget_totp_step()
+            page = browser.get("/2fa/challenge")
+            form = {"csrf_token": csrf_from(page), "code": current_totp(self.app)}
+        cookie = browser.get_cookie("clef_session")
+        assert cookie is not None
+        builder = EnvironBuilder(path=self.path, method="POST", data=form,
+                                 headers={"Cookie": f"clef_session={cookie.value}"},
+                                 base_url="http://127.0.0.1:5000")
+        try:
+            self.environ = builder.get_environ()
+        finally:
+            builder.close()
+
+    def _forget_totp_step(self) -> None:
+        from sqlalchemy import update
+
+        from mfa.models import SecondFactor
+
+        clef = self.app.extensions["clef"]
+        db = clef.session_factory()
+        try:
+            db.execute(update(SecondFactor).values(last_totp_step=None))
+            db.commit()
+        finally:
+            db.close()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        statuses: list[str] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = b"".join(self.app(dict(self.environ), start))
+        if not statuses or not statuses[0].startswith("303"):
+            raise SystemExit(f"{self.path}: {statuses} {body[:300]!r}")
+        return [body]
+
+
+def sign_in_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
+    """The two POSTs of a sign-in besides its GET pages (argon2 at the tests' cheap
+    parameters here, so the password POST shows what it costs beyond the hash)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import create_account
+
+    create_account(app, "carol")
+    return {
+        "POST /signin": (SignInStep(app, "/signin", "carol"), _environ("/signin")),
+        "POST /2fa/challenge": (SignInStep(app, "/2fa/challenge", "carol"), _environ("/2fa")),
+    }
+
+
 def _behind_layers(app: Any) -> WsgiApp:
     """What is behind the layers answering in front of Flask (idp.oidc.published,
     idp.oidc.userinfo_endpoint): Flask with its security headers."""
@@ -241,7 +335,10 @@ def clef_app(folder: str) -> WsgiApp:
     # The limits as configured, only high enough for thousands of refreshes a minute.
     many = "1000000/minute"
     app = create_app({"service": {"instance_dir": folder},
-                      "rate_limit": {"token_per_ip": many, "token_per_client": many}})
+                      "rate_limit": {"token_per_ip": many, "token_per_client": many,
+                                     "signin_per_ip": many, "second_factor_per_ip": many},
+                      # The tests' cheap argon2: the password POST's own work shows.
+                      "argon2": {"memory_kib": 1024, "time_cost": 1, "parallelism": 1}})
     upgrade(app.extensions["clef"].settings.database_url)
     with app.app_context():
         from idp.oidc.runtime import oidc
@@ -282,6 +379,7 @@ def main() -> None:
             "GET /signin (page)": (app, _environ("/signin")),
             **token_kinds(app),
             **authorize_kinds(app),
+            **sign_in_kinds(app),
         }
         if show_hooks:
             for name in ("404", "GET / (page)", "userinfo"):

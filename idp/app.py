@@ -20,6 +20,7 @@ from idp import health, log_format, metrics
 from idp.cli import register_cli
 from idp.clock import Clock, SystemClock
 from idp.errors import register_error_handlers
+from idp.forms import is_remembered_signature
 from idp.i18n import babel, select_locale
 from idp.input_guard import has_nul, nul_refusal
 from idp.instance import secure_instance
@@ -266,8 +267,19 @@ def _register_hooks(app: Flask) -> None:
         exempt = exempt_endpoints.get(endpoint)
         if exempt is None:
             exempt = exempt_endpoints[endpoint] = bool(csrf._is_exempt())
-        if not exempt:
-            csrf.protect()
+        if exempt:
+            return
+        # The form's token as this process signed it for this very session: valid by
+        # construction (idp.forms.is_remembered_signature); anything else is checked
+        # by Flask-WTF, as is every request when tokens expire or the referrer counts.
+        if (config["WTF_CSRF_TIME_LIMIT"] is None and not config["WTF_CSRF_SSL_STRICT"]
+                and is_remembered_signature(
+                    config.get("WTF_CSRF_SECRET_KEY", app.secret_key),
+                    config["WTF_CSRF_FIELD_NAME"],
+                    request.form.get(config["WTF_CSRF_FIELD_NAME"]))):
+            g.csrf_valid = True  # as Flask-WTF marks a request it checked
+            return
+        csrf.protect()
 
     def before_request() -> ResponseReturnValue | None:
         """1. the request's clock starts (metrics); 2. the session could not be read:

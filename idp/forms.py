@@ -3,6 +3,7 @@ the services; forms only say what fields exist and their labels."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask import current_app, g, session
@@ -134,6 +135,23 @@ def signed_form_token(secret: Any, field_name: str, time_limit: int | None) -> s
             _signed_tokens.clear()  # ended sessions' tokens go; the live ones are signed again
         _signed_tokens[(secret, raw)] = signed
     return signed
+
+
+def is_remembered_signature(secret: Any, field_name: str, posted: Any) -> bool:
+    """Whether ``posted`` is the signed token this process made for the session's own
+    raw token under ``secret`` (:func:`signed_form_token`, no time limit): then
+    Flask-WTF's check (``validate_csrf``: the signature opened, the raw token compared
+    with the session's) can only pass, and its ~200 Python calls per POST are spared
+    (issue 11). False sends the request to that check, which decides: another process's
+    token, an unknown or forged one, a session without a raw token."""
+    raw = session.get(field_name)
+    if not isinstance(posted, str) or not isinstance(raw, str):
+        return False
+    remembered = _signed_tokens.get((secret, raw))
+    # Compared as bytes: ``compare_digest`` refuses non-ASCII text (a forged token may
+    # hold any character; it must be a 400 from Flask-WTF, not an error here).
+    return remembered is not None and hmac.compare_digest(
+        posted.encode("utf-8", "surrogatepass"), remembered.encode("utf-8"))
 
 
 class RememberedSignature(_FlaskFormCSRF):

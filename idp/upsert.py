@@ -11,18 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import Column, ColumnElement, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 Upsert = postgresql.Insert | sqlite.Insert
 
 
-def upsert(db: Session, model: type[Any], values: Mapping[str, Any], *,
-           key: InstrumentedAttribute[Any], update: Mapping[str, Any],
+def upsert(db: Session, model: type[Any] | Table, values: Mapping[str, Any], *,
+           key: InstrumentedAttribute[Any] | Column[Any], update: Mapping[str, Any],
            where: ColumnElement[bool] | None = None) -> Upsert:
     """``INSERT values`` into ``model``'s table, or, when a row with the same ``key``
     exists, ``UPDATE`` it with ``update`` (only where ``where`` holds, when given).
+    ``model`` may be the table itself: a hot statement built on the table runs as Core,
+    without the ORM's bulk-insert path (issue 11).
 
     Returns the statement, for the caller to add ``returning`` and execute."""
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite

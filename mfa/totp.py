@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import pyotp
 import segno
@@ -48,7 +49,10 @@ class Totp:
     period: int = 30
     drift: int = 1
 
+    @cached_property
     def _otp(self) -> pyotp.TOTP:
+        """pyotp's generator for this secret, made once per :class:`Totp` (a check
+        computes three steps' codes, issue 11)."""
         return pyotp.TOTP(self.secret, digits=self.digits, interval=self.period)
 
     def step_at(self, when: datetime) -> int:
@@ -56,7 +60,7 @@ class Totp:
         return int(when.timestamp()) // self.period
 
     def code_for_step(self, step: int) -> str:
-        return self._otp().generate_otp(step)
+        return self._otp.generate_otp(step)
 
     def matching_step(self, typed: str, when: datetime, after: int | None = None) -> int | None:
         """The step whose code is ``typed``, within ±drift of ``when`` and later than
@@ -79,7 +83,7 @@ class Totp:
 
     def provisioning_uri(self, account_name: str, issuer: str) -> str:
         """The otpauth:// URI an authenticator app reads from the QR code."""
-        return self._otp().provisioning_uri(name=account_name, issuer_name=issuer)
+        return self._otp.provisioning_uri(name=account_name, issuer_name=issuer)
 
     def qr_svg(self, account_name: str, issuer: str) -> str:
         """The provisioning URI as an inline SVG QR code (no script, no external

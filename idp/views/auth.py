@@ -74,7 +74,12 @@ def sign_in() -> ResponseReturnValue:
 
 
 def _remember_language(account: Account) -> None:
-    account.locale = select_locale()
+    """The language of this sign-in, for the account's mail. Assigned only when it
+    differs: even an equal value marks the account changed, and the commit then runs
+    the ORM's whole unit of work for an UPDATE it finds empty (issue 11)."""
+    locale = select_locale()
+    if account.locale != locale:
+        account.locale = locale
 
 
 @bp.post("/signout")

@@ -106,3 +106,68 @@ def test_a_full_memory_starts_again_instead_of_stopping(app: Flask,
     for browser, token in zip(browsers, tokens, strict=True):
         assert browser.post("/signin", data={"csrf_token": token, "username": "alice",
                                              "password": GOOD_PASSWORD}).status_code == 303
+
+
+# The POST's check (idp.app's check_csrf with idp.forms.is_remembered_signature): a
+# token this process signed for the session is accepted without Flask-WTF opening it
+# again (issue 11); everything else is still Flask-WTF's to refuse or accept.
+
+def _flask_wtf_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the requests Flask-WTF's own check (``CSRFProtect.protect``) ran for."""
+    from flask_wtf.csrf import CSRFProtect
+
+    ran: list[int] = []
+    real = CSRFProtect.protect
+
+    def counting(self: CSRFProtect, *args: object, **kwargs: object) -> None:
+        ran.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CSRFProtect, "protect", counting)
+    return ran
+
+
+def test_a_remembered_token_skips_the_signature_check_and_nothing_else(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    create_account(app, "alice")
+    ran = _flask_wtf_checks(monkeypatch)
+    browser = app.test_client()
+    token = csrf(browser, "/signin")
+    signed = browser.post("/signin", data={"csrf_token": token, "username": "alice",
+                                           "password": GOOD_PASSWORD})
+    assert signed.status_code == 303 and ran == []
+    # Tampered, missing, or another session's: Flask-WTF decides, and refuses.
+    other = csrf(app.test_client(), "/signin")
+    bad_tokens = (token[:-1] + ("A" if token[-1] != "A" else "B"), "", other, token + "x",
+                  token[:-1] + "é", "١٢٣\x00")
+    for bad in bad_tokens:
+        again = app.test_client()
+        csrf(again, "/signin")
+        refused = again.post("/signin", data={"csrf_token": bad, "username": "alice",
+                                              "password": GOOD_PASSWORD})
+        assert refused.status_code == 400, bad
+    assert len(ran) == len(bad_tokens)
+
+
+def test_a_token_another_process_signed_is_still_accepted(app: Flask) -> None:
+    """Several workers: the page came from one, the POST lands on another, which never
+    signed this token; Flask-WTF's check accepts it."""
+    create_account(app, "alice")
+    browser = app.test_client()
+    token = csrf(browser, "/signin")
+    idp.forms._signed_tokens.clear()  # this process never saw it
+    assert browser.post("/signin", data={"csrf_token": token, "username": "alice",
+                                         "password": GOOD_PASSWORD}).status_code == 303
+
+
+def test_with_the_referrer_checked_every_post_goes_to_flask_wtf(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WTF_CSRF_SSL_STRICT (or a time limit) asks more than the signature: no shortcut."""
+    app.config["WTF_CSRF_SSL_STRICT"] = True
+    create_account(app, "alice")
+    ran = _flask_wtf_checks(monkeypatch)
+    browser = app.test_client()
+    token = csrf(browser, "/signin")
+    assert browser.post("/signin", data={"csrf_token": token, "username": "alice",
+                                         "password": GOOD_PASSWORD}).status_code == 303
+    assert ran == [1]

@@ -1,0 +1,103 @@
+"""Python function calls per POST of the two sign-in steps (issue 11): the password
+(``POST /signin``, argon2 at the tests' cheap parameters) and the authenticator app's
+code (``POST /2fa/challenge``), each the step of a fresh sign-in by a new browser,
+counted by cProfile inside the app's WSGI callable only (not the test client, not the
+pages before), so the count is exact and the same on every run.
+
+    CLEF_STEP_CALLS=1 .venv/bin/pytest -s tests/perf/test_step_calls.py
+
+prints the counts (and, with ``CLEF_STEP_CALLS=cumulative`` or ``=1`` for calls, each
+step's top functions). Before this work (6de06d0), SQLite: 4,426 and 4,595 calls;
+PostgreSQL with Redis: 5,964 and 6,146 (the claim's upsert took the ORM's bulk-insert
+path, an unchanged language still ran the ORM's unit of work). The bounds keep what was gained,
+with room for small changes elsewhere."""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from tests.helpers import create_account
+from tests.support.accounts import GOOD_PASSWORD, fresh_totp
+from tests.support.screens import csrf_from
+
+ROUNDS = 10
+SHOW = os.environ.get("CLEF_STEP_CALLS")  # "1": each step's functions by calls; or a sort key
+BOUNDS = {  # calls per request; measured when set in brackets
+    "sqlite": {"POST /signin": 3_700, "POST /2fa/challenge": 3_900},  # (3,517, 3,732)
+    "postgresql": {"POST /signin": 5_250, "POST /2fa/challenge": 5_500},  # (5,059, 5,290)
+}
+
+
+def _counted(app: Flask, prepare: Callable[[], Callable[[], Any]]) -> float:
+    """Calls per request of the POST ``prepare`` returns, each prepared unprofiled."""
+    profile = cProfile.Profile()
+    inner = app.wsgi_app
+    on = [False]
+
+    def counted(environ: Any, start_response: Any) -> Any:
+        if not on[0]:
+            return inner(environ, start_response)
+        profile.enable()
+        try:
+            return list(inner(environ, start_response))
+        finally:
+            profile.disable()
+
+    app.wsgi_app = counted  # type: ignore[method-assign]
+    try:
+        prepare()()  # warm
+        for _ in range(ROUNDS):
+            post = prepare()
+            on[0] = True
+            try:
+                post()
+            finally:
+                on[0] = False
+    finally:
+        app.wsgi_app = inner  # type: ignore[method-assign]
+    stats = pstats.Stats(profile)
+    if SHOW:
+        stats.sort_stats("ncalls" if SHOW == "1" else SHOW).print_stats(40)
+    return stats.total_calls / ROUNDS  # type: ignore[attr-defined]
+
+
+def step_calls(app: Flask) -> dict[str, float]:
+    create_account(app, "alice")
+
+    def password_step() -> Callable[[], Any]:
+        browser = app.test_client()
+        form = {"csrf_token": csrf_from(browser.get("/signin")), "username": "alice",
+                "password": GOOD_PASSWORD}
+
+        def post() -> None:
+            assert browser.post("/signin", data=form).status_code == 303
+        return post
+
+    def code_step() -> Callable[[], Any]:
+        browser = app.test_client()
+        form = {"csrf_token": csrf_from(browser.get("/signin")), "username": "alice",
+                "password": GOOD_PASSWORD}
+        assert browser.post("/signin", data=form).status_code == 303
+        page = browser.get("/2fa/challenge")
+        code = {"csrf_token": csrf_from(page), "code": fresh_totp(app, "alice")}
+
+        def post() -> None:
+            assert browser.post("/2fa/challenge", data=code).status_code == 303
+        return post
+
+    return {"POST /signin": _counted(app, password_step),
+            "POST /2fa/challenge": _counted(app, code_step)}
+
+
+def test_the_sign_in_steps_stay_within_their_call_bounds(app: Flask, backend: str) -> None:
+    counted = step_calls(app)
+    print({name: round(calls) for name, calls in counted.items()})
+    bounds = BOUNDS[backend]
+    over = {name: calls for name, calls in counted.items() if calls > bounds[name]}
+    assert not over, (over, bounds)
