@@ -38,6 +38,9 @@ METHODS = frozenset({"GET", "HEAD"})
 FLASK_DECIDES = ("HTTP_IF_MATCH", "HTTP_IF_RANGE")
 # What the input guard (idp.input_guard) reads besides the path and the query string.
 GUARDED = ("HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR")
+# The same for a layer whose answer depends on the client address (UserInfo, the
+# refresh): X-Forwarded-For becomes REMOTE_ADDR behind a trusted proxy (ProxyFix).
+GUARDED_WITH_ADDRESS = (*GUARDED, "REMOTE_ADDR")
 CACHE_CONTROL = "public, max-age=300"
 
 

@@ -66,7 +66,7 @@ from idp.errors import service_unavailable
 from idp.oidc import token_limit
 from idp.oidc.clients import Clients
 from idp.oidc.models import OAuthClient
-from idp.oidc.published import clean_and_trusted
+from idp.oidc.published import GUARDED_WITH_ADDRESS, clean_and_trusted
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import OidcServices
 from idp.oidc.tokens import TableRow
@@ -94,9 +94,6 @@ _BASIC = re.compile(r"[Bb][Aa][Ss][Ii][Cc] ([A-Za-z0-9+/]+={0,2})")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _POST_FIELDS = frozenset({"grant_type", "refresh_token", "client_id", "client_secret"})
 _BASIC_FIELDS = frozenset({"grant_type", "refresh_token"})
-# What the input guard (idp.input_guard) reads besides the path, the query and the form;
-# behind a trusted proxy REMOTE_ADDR is already the forwarded address (ProxyFix).
-GUARDED = ("HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 # A body without it is no refresh (a code exchange): handed on before any parsing.
 GRANT_FIELD = b"grant_type=refresh_token"
 # Authlib's token response headers (``default_json_headers``), in its order.
@@ -248,7 +245,7 @@ class RefreshEndpoint:
     def _trusted(self, environ: dict[str, Any]) -> bool:
         """No NUL for the input guard, a trusted Host, a transport Authlib accepts
         (the URL it checks is the request's: scheme and host decide)."""
-        if not clean_and_trusted(environ, GUARDED, self.trusted_hosts):
+        if not clean_and_trusted(environ, GUARDED_WITH_ADDRESS, self.trusted_hosts):
             return False
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         if not _HOST.fullmatch(host):

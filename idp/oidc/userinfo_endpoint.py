@@ -47,7 +47,7 @@ from sqlalchemy import Engine, Row
 
 from idp.errors import RETRY_AFTER_SECONDS, service_unavailable
 from idp.keys import KeyRing
-from idp.oidc.published import clean_and_trusted
+from idp.oidc.published import GUARDED_WITH_ADDRESS, clean_and_trusted
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import OidcServices
 from idp.oidc.subjects import SubjectOwner, subject_for
@@ -71,9 +71,6 @@ METHODS = frozenset({"GET", "POST"})
 # A body the view never reads: none, or an empty form (its NUL guard and form have nothing).
 BODILESS_TYPES = frozenset({"", "application/x-www-form-urlencoded"})
 EMPTY_LENGTHS = frozenset({"", "0"})
-# What the input guard (idp.input_guard) reads besides the path and the query string;
-# X-Forwarded-For becomes the client address behind a trusted proxy (ProxyFix).
-GUARDED = ("HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 JSON_TYPE = "application/json"
 UNAVAILABLE_BODY = json.dumps({
     "error": "temporarily_unavailable",
@@ -118,7 +115,7 @@ def unavailable_response() -> Response:
     return response
 
 
-def log_unavailable(endpoint: str = "UserInfo") -> None:
+def log_unavailable(endpoint: str) -> None:
     log.error("database unavailable: answered 503 to %s", endpoint)
 
 
@@ -181,7 +178,7 @@ class UserInfoEndpoint:
                 or environ.get("CONTENT_LENGTH", "") not in EMPTY_LENGTHS \
                 or "HTTP_TRANSFER_ENCODING" in environ:
             return False
-        return clean_and_trusted(environ, GUARDED, self.trusted_hosts)
+        return clean_and_trusted(environ, GUARDED_WITH_ADDRESS, self.trusted_hosts)
 
     def _answer(self, authorization: str | None) -> Answer:
         """The answer to this Authorization header, parsed as Authlib parses it
@@ -196,7 +193,7 @@ class UserInfoEndpoint:
         except Exception as error:
             if not service_unavailable(error):
                 raise
-            log_unavailable()
+            log_unavailable(PATH)
             return self.unavailable
         if body is None:
             return self.refusals.invalid

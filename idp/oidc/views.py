@@ -40,7 +40,6 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import Table
-from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
 from idp import audit
@@ -469,9 +468,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def json_when_unavailable(view: F) -> F:
-    """A back-channel endpoint's answer when the database (or the limit store, were its
-    error let through) cannot be reached: the JSON 503 with ``Retry-After`` UserInfo
-    gives, which a portal's server can read, not the 503 page meant for a person.
+    """A back-channel endpoint's answer (/token, /revoke, /introspect, /userinfo) when
+    the database (or the limit store, were its error let through) cannot be reached:
+    the JSON 503 with ``Retry-After`` (the same as UserInfo's layer in front of Flask),
+    which a portal's server can read, not the 503 page meant for a person.
     Logged without a trace, as idp.errors logs its 503: the cause is outside Clef."""
     @wraps(view)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -510,6 +510,7 @@ def _invalid_client() -> ResponseReturnValue:
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
+@json_when_unavailable
 def userinfo() -> ResponseReturnValue:
     """S43: a Bearer token, by GET or POST; the same ``sub`` as the ID token. Most
     requests are answered in front of Flask, with the same parts
@@ -519,11 +520,6 @@ def userinfo() -> ResponseReturnValue:
         token = protector.validate_request(["openid"], request)
     except OAuth2Error as error:
         return error_response(error, current_app.json)
-    except SQLAlchemyError as error:
-        if not service_unavailable(error):
-            raise
-        log_unavailable()
-        return unavailable_response()  # JSON for a portal's server, not the 503 page
     row = token.row  # idp.oidc.tokens.Tokens.find_bearer: with its client's subject type
     return Response(userinfo_body(services().keys, row, row.account_id), mimetype="application/json")
 
