@@ -262,6 +262,7 @@ def test_issue11_round_trips_of_an_exchange_in_front_of_flask(
     assert witness.handed == handed
     assert fast.summary() == slow.summary(), (fast.log, slow.log)
     assert fast.statements == slow.statements
+    print(f"\nexchange round trips (statements, begins, commits, rollbacks): {fast.summary()}")
     assert not [s for s in fast.statements if s.upper().startswith("SELECT")]
 
 
@@ -278,6 +279,24 @@ def test_issue11_s32_a_replayed_code_revokes_what_its_first_use_issued(
     assert all(row.revoked_at is not None for row in issued_from(app, code))
     bearer = {"Authorization": f"Bearer {first.get_json()['access_token']}"}
     assert app.test_client().get("/userinfo", headers=bearer).status_code == 401
+
+
+def test_issue11_s32_one_code_sent_20_times_at_once_one_wins_and_reuse_revokes(
+        app: Flask, portal: RelyingParty, flow: Flow) -> None:
+    """The race of tests/oidc/test_races.py with the client's copy and the key warm, so
+    every racer starts in front of Flask: one claim wins, each loser writes nothing
+    there and the view, claiming again, sees the reuse and takes back the winner's
+    tokens (committed with the claim before any loser's claim could fail)."""
+    from tests.oidc.test_races import ATTEMPTS, at_once
+
+    code, req = new_code(portal, flow)
+    responses = at_once(app, lambda client: portal.exchange(client, code, req))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [400] * (ATTEMPTS - 1), statuses
+    assert {r.get_json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
+    assert len(audit_events(app, audit.OIDC_CODE_REUSED)) == ATTEMPTS - 1
+    rows = issued_from(app, code)
+    assert len(rows) == 1 and rows[0].revoked_at is not None
 
 
 def test_issue11_another_clients_code_is_refused_and_kept(
