@@ -168,9 +168,49 @@ class Refresh:
         return [body]
 
 
+class CodeExchange:
+    """A WSGI app that is one code exchange (RFC 6749 §4.1.3, PKCE S256, client_secret_basic,
+    the redirect URI percent-encoded as HTTP libraries send it) to ``app`` each call.
+    :meth:`prepare`, outside the counts, has the signed-in browser bring back a fresh code
+    from /authorize (a trusted portal: no consent page), as in a flow."""
+
+    def __init__(self, app: Any, portal: Any, browser: Any, basic: str) -> None:
+        self.app, self.portal, self.browser = app, portal, browser
+        self.environ = _environ("/token", "POST", {
+            "Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"})
+        self.form = b""
+
+    def prepare(self) -> None:
+        from urllib.parse import quote, urlencode
+
+        from tests.oidc.conftest import sign_in_through
+        from tests.oidc.rp import Request
+
+        req = Request()
+        code = sign_in_through(self.portal, self.browser, req)["code"]
+        self.form = urlencode({"grant_type": "authorization_code", "code": code,
+                               "redirect_uri": self.portal.redirect_uri,
+                               "code_verifier": req.verifier}, quote_via=quote, safe="").encode()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        statuses: list[str] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        request = dict(self.environ, CONTENT_LENGTH=str(len(self.form)),
+                       **{"wsgi.input": io.BytesIO(self.form)})
+        body = b"".join(self.app(request, start))
+        if not statuses or not statuses[0].startswith("200"):
+            raise SystemExit(f"/token (code): {statuses} {body[:300]!r}")
+        return [body]
+
+
 def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
-    """UserInfo and a refresh for a portal's tokens, from one real sign-in through the
-    test screens (tests/oidc): a trusted confidential portal, an account with an app."""
+    """UserInfo, a refresh and a code exchange for a portal's tokens, from one real
+    sign-in through the test screens (tests/oidc): a trusted confidential portal, an
+    account with an app."""
     sys.path.insert(0, str(ROOT))
     from tests.helpers import create_account
     from tests.oidc.conftest import full_flow
@@ -179,7 +219,9 @@ def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
     client_id, secret = register_client(app, "--name", "Bench portal", "--redirect-uri",
                                         "https://portal.example/callback", "--trusted")
     create_account(app, "alice")
-    tokens = full_flow(RelyingParty(app, client_id, secret or "")).tokens
+    portal = RelyingParty(app, client_id, secret or "")
+    flow = full_flow(portal)
+    tokens = flow.tokens
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     return {
@@ -187,6 +229,7 @@ def token_kinds(app: Any) -> dict[str, tuple[WsgiApp, dict[str, Any]]]:
         "userinfo via Flask": (_behind_layers(app), _environ("/userinfo", headers=bearer)),
         "userinfo refused": (app, _environ("/userinfo", headers={"Authorization": "Bearer x"})),
         "token (refresh)": (Refresh(app, basic, tokens["refresh_token"]), _environ("/token")),
+        "token (code)": (CodeExchange(app, portal, flow.browser, basic), _environ("/token")),
     }
 
 

@@ -27,7 +27,6 @@ from idp.instance import secure_instance
 from idp.mail_render import STAGED_KEY, send_staged
 from idp.oidc import wiring as oidc
 from idp.oidc.published import PublishedDocuments
-from idp.oidc.refresh_endpoint import GRANT as REFRESH_GRANT
 from idp.oidc.refresh_endpoint import refresh_in_front
 from idp.oidc.server import PROTECTOR_KEY
 from idp.oidc.userinfo_endpoint import userinfo_in_front
@@ -201,7 +200,7 @@ def create_app(
     trusted_hosts = list(settings.service.trusted_hosts) or None
     app.wsgi_app = refresh_in_front(  # type: ignore[method-assign, assignment]
         app.config, app.extensions, app.wsgi_app, trusted_hosts, metrics.observe_latency,
-        metrics.TOKENS.labels(REFRESH_GRANT).inc)
+        metrics.TOKENS.labels)
     if settings.rate_limit.trusted_proxies:
         n = settings.rate_limit.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]

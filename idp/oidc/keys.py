@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import ECKey, KeyParameters, RSAKey
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from idp.oidc.models import SigningKey
@@ -118,7 +118,7 @@ class SigningKeys:
             .limit(1)
         ).first()
 
-    def _current_kid(self, db: Session, alg: str, now: datetime) -> str | None:
+    def _current_kid(self, db: Session | Connection, alg: str, now: datetime) -> str | None:
         """The kid of :meth:`_current_row`, from the live keys' times kept in memory
         (``_timeline``): the sealed private key is only fetched for a kid this worker has
         not opened yet, and the times only once per JWKS_MEMORY (issue 11)."""
@@ -155,6 +155,16 @@ class SigningKeys:
             key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
             self._opened[kid] = key
         return ActiveKey(kid, alg, key)
+
+    def held(self, conn: Connection, alg: str, now: datetime) -> ActiveKey | None:
+        """The key :meth:`current` would sign with now, when this worker has it open;
+        None when it has not (or there is none yet), so nothing is made or fetched here:
+        the code exchange answered in front of Flask (idp.oidc.code_endpoint) leaves that
+        to the token view. Reads the live keys' times on ``conn`` as :meth:`current` does
+        (once per JWKS_MEMORY)."""
+        kid = self._current_kid(conn, alg, now)
+        key = self._opened.get(kid) if kid is not None else None
+        return ActiveKey(kid, alg, key) if kid is not None and key is not None else None
 
     def jwks(self, db: Session, now: datetime) -> dict[str, Any]:
         """Every published public key (S42: the next one early, old ones until their

@@ -1,4 +1,5 @@
-"""The common refresh answered in front of Flask (issue 11).
+"""The common refresh answered in front of Flask (issue 11), and the token layer that
+answers it and the common code exchange (idp.oidc.code_endpoint).
 
 A portal's server refreshes its users' tokens all day. Through Flask a refresh paid for
 the request context, the app's hooks, Authlib's request wrapper, its grant and client
@@ -30,8 +31,12 @@ token view uses for each decision:
   ASCII; Content-Type,
   ``Cache-Control: no-store``, ``Pragma: no-cache``); the layer sits inside ProxyFix and
   SecurityHeaders (idp.app), which add the same headers to it as to Flask's answers.
-  It is counted under ``refresh_token`` in the tokens issued and timed under
+  It is counted under its grant type in the tokens issued and timed under
   ``oidc.token`` (idp.metrics).
+
+The shape rules, the client's copy and the limit's count are idp.oidc.token_request's,
+shared with the code exchange's answerer (idp.oidc.code_endpoint), which this same layer
+calls for a body naming ``grant_type=authorization_code``.
 
 Everything else goes to Flask unchanged (the body handed on as read), which answers it as
 before: another grant or parameter, a public client, a client this process holds no copy
@@ -47,15 +52,12 @@ a default or application rate limit is configured the layer is not installed
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,11 +66,22 @@ from sqlalchemy import Connection
 
 from idp.errors import service_unavailable
 from idp.oidc import token_limit
-from idp.oidc.clients import Clients
+from idp.oidc.code_endpoint import MARKER as CODE_FIELD
+from idp.oidc.code_endpoint import Exchanger
 from idp.oidc.models import OAuthClient
 from idp.oidc.published import GUARDED_WITH_ADDRESS, clean_and_trusted
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import OidcServices
+from idp.oidc.token_request import (
+    ENDPOINT,
+    FORM,
+    JSON_HEADERS,
+    MAX_BODY,
+    PATH,
+    Ask,
+    TokenAnswerer,
+    parse,
+)
 from idp.oidc.tokens import TableRow
 from idp.ratelimit import VIEWS_ONLY
 from idp.runtime import EXTENSION_KEY as CORE_KEY
@@ -78,118 +91,33 @@ log = logging.getLogger("clef.oidc.refresh")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Observe = Callable[[str, str, float], None]
-Issued = Callable[[], None]
+# The counter of tokens issued for a grant type (``metrics.TOKENS.labels``): its ``inc``.
+Issued = Callable[[str], Any]
 
-PATH = "/token"
-ENDPOINT = "oidc.token"
 GRANT = "refresh_token"
-FORM = "application/x-www-form-urlencoded"
-MAX_BODY = 2048  # a refresh with client_secret_post is under 200 bytes
-MAX_BASIC = token_limit.MAX_CREDENTIAL_LENGTH
-# RFC 3986's unreserved characters: what every token, client id and secret Clef makes
-# is written in, and what no form parser decodes differently.
-_VALUE = re.compile(r"[A-Za-z0-9._~-]+")
-_BASIC = re.compile(r"[Bb][Aa][Ss][Ii][Cc] ([A-Za-z0-9+/]+={0,2})")
 # A Host of a name or an address and a port, nothing a URL parser could read otherwise.
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
-_POST_FIELDS = frozenset({"grant_type", "refresh_token", "client_id", "client_secret"})
-_BASIC_FIELDS = frozenset({"grant_type", "refresh_token"})
-# A body without it is no refresh (a code exchange): handed on before any parsing.
+_FIELDS = frozenset({"grant_type", "refresh_token"})
+# A body without it is no refresh: handed on (or to the code answerer) before any parsing.
 GRANT_FIELD = b"grant_type=refresh_token"
-# Authlib's token response headers (``default_json_headers``), in its order.
-JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                ("Pragma", "no-cache"))
 
 
-@dataclass(frozen=True)
-class Ask:
-    """A refresh in the common shape: who asks, with what secret, for which token."""
-
-    client_id: str
-    secret: str
-    refresh_token: str
-
-
-def _form(body: bytes) -> dict[str, str] | None:
-    """The body's fields when each is known, sent once and of unreserved characters;
-    else None."""
-    try:
-        text = body.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    fields: dict[str, str] = {}
-    for pair in text.split("&"):
-        name, sep, value = pair.partition("=")
-        if not sep or name not in _POST_FIELDS or name in fields or not _VALUE.fullmatch(value):
-            return None
-        fields[name] = value
-    return fields
-
-
-def _basic(header: str) -> tuple[str, str] | None:
-    """``client_secret_basic``'s id and secret when the header is plain base64 of
-    ``id:secret``, both of unreserved characters (Authlib's parser and the limit's then
-    read the same pair: nothing to unquote, no ``:`` in the id); else None."""
-    if len(header) > MAX_BASIC:
-        return None
-    match = _BASIC.fullmatch(header)
-    if match is None:
-        return None
-    try:
-        raw = base64.b64decode(match.group(1), validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, sep, secret = raw.partition(":")
-    if not sep or not _VALUE.fullmatch(client_id) or not _VALUE.fullmatch(secret):
-        return None
-    return client_id, secret
-
-
-def parse(environ: dict[str, Any], body: bytes) -> Ask | None:
-    """The refresh this request asks for in the common shape, or None (Flask answers)."""
-    fields = _form(body)
-    if fields is None or fields.get("grant_type") != GRANT or "refresh_token" not in fields:
-        return None
-    header = environ.get("HTTP_AUTHORIZATION")
-    if header is not None:
-        if fields.keys() != _BASIC_FIELDS:
-            return None
-        pair = _basic(header)
-        if pair is None:
-            return None
-        return Ask(pair[0], pair[1], fields["refresh_token"])
-    if fields.keys() != _POST_FIELDS or len(fields["client_id"]) + len(fields["client_secret"]) \
-            > token_limit.MAX_CREDENTIAL_LENGTH:
-        return None
-    return Ask(fields["client_id"], fields["client_secret"], fields["refresh_token"])
-
-
-class Refresher:
+class Refresher(TokenAnswerer):
     """The decisions and the writes of a refresh, with the token view's services."""
 
+    grant = GRANT
+    marker = GRANT_FIELD
+
     def __init__(self, core: Services, provider: OidcServices, config: dict[str, Any]) -> None:
-        self.core = core
-        self.clients: Clients = provider.clients
-        self.tokens = provider.tokens
-        self.config = config
+        super().__init__(core, provider, config)
         self.one_statement = core.engine.dialect.name == "postgresql"
 
-    def client(self, ask: Ask) -> OAuthClient | None:
-        """This process's copy of a confidential client whose secret matches; None for
-        anything else (no copy yet, a public client, a secret that may be new)."""
-        client = self.clients.held(ask.client_id)
-        if client is None or client.public or not self.clients.secret_matches(client, ask.secret):
-            return None
-        return client
+    def parse(self, environ: dict[str, Any], body: bytes) -> Ask | None:
+        """The refresh in the common shape: no ``scope`` (a refresh keeps its scope)."""
+        return parse(environ, body, GRANT, _FIELDS)
 
-    def limit_applies(self) -> bool:
-        return token_limit.shortcut_applies(self.config)
-
-    def count(self, client_id: str) -> Any:
-        """The view's count under the client's key: None within the limit, else the
-        item breached. Raises when the store fails."""
-        value: str = self.config["CLEF_RATE_LIMITS"]["token_per_client"]
-        return token_limit.hit(token_limit.client_key(client_id), value)
+    def answer(self, client: OAuthClient, ask: Ask) -> dict[str, Any] | None:
+        return self.rotate(client, ask.fields["refresh_token"])
 
     def rotate(self, client: OAuthClient, value: str) -> dict[str, Any] | None:
         """The successor of refresh token ``value``, stored and committed, as the token
@@ -222,20 +150,26 @@ class Refresher:
 
 
 class RefreshEndpoint:
-    """WSGI middleware answering the common refresh with ``refresher`` and passing every
-    other request (and every refresh it does not answer) to ``app``."""
+    """WSGI middleware answering the common refresh with ``refresher`` and the common code
+    exchange with ``exchanger`` (when given), passing every other request (and every one
+    they do not answer) to ``app``: the token endpoint's layer in front of Flask."""
 
     def __init__(self, app: WsgiApp, refresher: Refresher, trusted_hosts: list[str] | None,
-                 observe: Observe | None = None, issued: Issued | None = None) -> None:
+                 observe: Observe | None = None, issued: Issued | None = None,
+                 exchanger: Exchanger | None = None) -> None:
         self.app = app
         self.refresher = refresher
+        self.exchanger = exchanger
         self.trusted_hosts = trusted_hosts
         self.observe = observe
-        self.issued = issued
+        # grant type -> the ``inc`` of its counter, looked up once (a label costs a lock)
+        self.issued = {answerer.grant: issued(answerer.grant).inc
+                       for answerer in (refresher, exchanger) if answerer is not None} \
+            if issued is not None else {}
 
     def _servable(self, environ: dict[str, Any]) -> bool:
-        """The request line and headers of a refresh the layer may answer (the body is
-        read next only for these)."""
+        """The request line and headers of a token request the layer may answer (the
+        body is read next only for these)."""
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING") \
                 or environ.get("CONTENT_TYPE") != FORM or "HTTP_TRANSFER_ENCODING" in environ:
             return False
@@ -258,57 +192,68 @@ class RefreshEndpoint:
         started = time.perf_counter()
         body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
         environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if handed on
-        if GRANT_FIELD not in body:  # a code exchange: not ours, at once
+        # The answerer whose grant the body names, at a glance (its parse decides).
+        answerer: TokenAnswerer | None = self.refresher if GRANT_FIELD in body \
+            else self.exchanger if self.exchanger is not None and CODE_FIELD in body else None
+        if answerer is None:  # another grant: not ours, at once
             return self.app(environ, start_response)
         try:
-            token = self._refresh(environ, body)
+            token = self._answer(environ, body, answerer)
         except Exception as error:
             if service_unavailable(error):  # outside Clef: no trace (as idp.errors)
-                log.error("database unavailable for a refresh in front of Flask: Flask answers")
+                log.error("database unavailable for a %s in front of Flask: Flask answers",
+                          _NAMES[answerer.grant])
             else:
-                log.exception("refresh failed in front of Flask: Flask answers")
+                log.exception("%s failed in front of Flask: Flask answers", _NAMES[answerer.grant])
             token = None
         if token is None:
             return self.app(environ, start_response)
         data = json.dumps(token, sort_keys=True).encode()  # as Flask's JSON provider
         start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
-        if self.issued is not None:
-            self.issued()
+        issued = self.issued.get(answerer.grant)
+        if issued is not None:
+            issued()
         if self.observe is not None:
             self.observe(ENDPOINT, "POST", time.perf_counter() - started)
         return [data]
 
-    def _refresh(self, environ: dict[str, Any], body: bytes) -> dict[str, Any] | None:
+    def _answer(self, environ: dict[str, Any], body: bytes,
+                answerer: TokenAnswerer) -> dict[str, Any] | None:
         """The new token, or None to hand the request to Flask (with the limit's mark
         once it was counted)."""
         if len(body) != int(environ["CONTENT_LENGTH"]):
             return None
-        ask = parse(environ, body)
+        ask = answerer.parse(environ, body)
         if ask is None or not self._trusted(environ):
             return None
-        refresher = self.refresher
-        client = refresher.client(ask)
-        if client is None or not refresher.limit_applies():
+        client = answerer.client(ask)
+        if client is None or not answerer.limit_applies():
             return None
         try:
-            breached = refresher.count(ask.client_id)
+            breached = answerer.count(ask.client_id)
         except Exception:
             token_limit.store_failed()  # the view counts it: in memory, or it fails as here
             return None
         environ[token_limit.COUNTED] = True if breached is None else breached
         if breached is not None:
             return None  # the view refuses it: 429 with Retry-After
-        return refresher.rotate(client, ask.refresh_token)
+        return answerer.answer(client, ask)
+
+
+# How the log names a request of each grant.
+_NAMES = {GRANT: "refresh", Exchanger.grant: "code exchange"}
 
 
 def refresh_in_front(config: dict[str, Any], extensions: dict[str, Any], inner: WsgiApp,
                      trusted_hosts: list[str] | None, observe: Observe | None,
                      issued: Issued | None) -> WsgiApp:
-    """``inner`` behind the refresh layer, with the app's ``config`` and ``extensions``
-    (its services); ``inner`` alone while a default or application rate limit is
-    configured (Flask-Limiter's hook applies it to every request, so a refresh must go
-    through Flask)."""
+    """``inner`` behind the token layer (the common refresh and code exchange), with the
+    app's ``config`` and ``extensions`` (its services); ``inner`` alone while a default
+    or application rate limit is configured (Flask-Limiter's hook applies it to every
+    request, so a token request must go through Flask). ``issued``: a grant type's
+    counter of tokens issued (``metrics.TOKENS.labels``)."""
     if not config.get(VIEWS_ONLY):
         return inner
-    refresher = Refresher(extensions[CORE_KEY], extensions[OIDC_KEY], config)
-    return RefreshEndpoint(inner, refresher, trusted_hosts, observe, issued)
+    core, provider = extensions[CORE_KEY], extensions[OIDC_KEY]
+    return RefreshEndpoint(inner, Refresher(core, provider, config), trusted_hosts, observe,
+                           issued, Exchanger(core, provider, config))

@@ -158,8 +158,9 @@ class Tokens:
 
     def save_on(self, conn: Connection, now: datetime, token: dict[str, Any], *, client_id: str,
                 account_id: int, scope: str, code: Any = None, parent: Any = None) -> None:
-        """:meth:`save` on a connection the caller holds (the refresh answered in front
-        of Flask, idp.oidc.refresh_endpoint, has no request session)."""
+        """:meth:`save` on a connection the caller holds (the refresh and the code
+        exchange answered in front of Flask, idp.oidc.refresh_endpoint, have no request
+        session)."""
         if parent is not None:
             family, family_expires = parent.family, parent.family_expires_at
             facts = SignInFacts(parent.sid, parent.auth_time, parent.amr, parent.acr)
@@ -193,7 +194,13 @@ class Tokens:
         of an account that is not revoked and a sign-in session active after
         ``seen_after`` (D10). None when any of these fails: :meth:`find_code` tells
         why."""
-        return db.connection().execute(_CLAIM_CODE, {
+        return self.claim_code_on(db.connection(), code, client, now, seen_after)
+
+    def claim_code_on(self, conn: Connection, code: str, client: OAuthClient, now: datetime,
+                      seen_after: datetime) -> TableRow | None:
+        """:meth:`claim_code` on a connection the caller holds (the code exchange answered
+        in front of Flask, idp.oidc.code_endpoint, has no request session)."""
+        return conn.execute(_CLAIM_CODE, {
             "hash": token_hash(code), "client": client.client_id,
             "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
 
