@@ -19,7 +19,12 @@ from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
@@ -42,6 +47,7 @@ from idp.oidc.authorize_reads import read as read_for_authorize
 from idp.oidc.keys import ActiveKey
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
+from idp.oidc.response_location import with_params
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
 from idp.oidc.tokens import token_hash
@@ -59,6 +65,8 @@ STORED_TOKEN = "clef_stored_token"  # noqa: S105 - a key of ``g``, not a secret
 AUTHORIZE_ENDPOINT = "oidc.authorize"
 AUTHORIZE_READ = "clef_authorize_read"  # a key of ``g``: this request's AuthorizeRead
 AUTHORIZING_ACCOUNT = "clef_authorizing_account"  # a key of ``g``: the signed-in account's id
+# A key of ``g``: the Location a code was sent with, ``iss`` already in it (``Issuer``).
+ISSUED_LOCATION = "clef_issued_location"
 
 
 def authorize_read(client_id: str) -> AuthorizeRead:
@@ -138,6 +146,27 @@ class CodeGrant(AuthorizationCodeGrant):
                 raise
             raise InvalidRequestError("nonce already used",
                                       redirect_uri=payload.redirect_uri) from None
+
+    def create_authorization_response(self, redirect_uri: str,
+                                      grant_user: Any) -> tuple[int, str, list[tuple[str, str]]]:
+        """RFC 6749 §4.1.2, as Authlib's own, with RFC 9207's ``iss`` (S38) put in the
+        same pass (``idp.oidc.response_location``) instead of Authlib's extension parsing the
+        Location again; the extension is told so (:data:`ISSUED_LOCATION`, ``Issuer``).
+        Refused (``grant_user`` None): ``access_denied``, to which the extension still
+        adds ``iss``."""
+        if not grant_user:
+            raise AccessDeniedError(redirect_uri=redirect_uri)
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        params = [("code", code)]
+        state = self.request.payload.state
+        if state:
+            params.append(("state", state))
+        params.append(("iss", oidc().issuer))
+        location = with_params(redirect_uri, params)
+        setattr(g, ISSUED_LOCATION, location)
+        return 302, "", [("Location", location)]
 
     def validate_token_request(self) -> None:
         """Authlib's checks; a code claimed before a later one failed (redirect_uri,
@@ -463,6 +492,26 @@ class Issuer(IssuerParameter):
     def get_issuer(self) -> str:
         return oidc().issuer
 
+    def add_issuer_parameter(self, authorization_server: Any, response: Any) -> None:
+        """RFC 9207 §2 on every authorization response (S38), but for the one whose
+        Location the code grant made with ``iss`` in it already
+        (``CodeGrant.create_authorization_response``): that very string, nothing else."""
+        location = response.location
+        if location is not None and location == g.get(ISSUED_LOCATION):
+            return
+        super().add_issuer_parameter(authorization_server, response)
+
+
+class ClefAuthorizationServer(AuthorizationServer):
+    """Authlib's Flask server, which also takes an ``OAuth2Request`` made beforehand:
+    the authorize view builds its request once from plain values
+    (``idp.oidc.authorize_request``), for every other endpoint Authlib reads Flask's."""
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
 
 def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
     """Authlib's ``client_secret_basic`` (S41), with a malformed Authorization header
@@ -498,7 +547,7 @@ def build_server(app: Flask) -> AuthorizationServer:
         )
         db().commit()
 
-    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server = ClefAuthorizationServer(app, query_client=query_client, save_token=save_token)
 
     def generate(grant_type: str, client: Portal, user: Any = None, scope: Any = None,
                  expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:

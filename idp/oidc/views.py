@@ -50,6 +50,7 @@ from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc import reauth, token_limit
 from idp.oidc.authlib_models import SignedIn
+from idp.oidc.authorize_request import AuthorizePayload, AuthorizeRequest
 from idp.oidc.discovery import discovery_document
 from idp.oidc.hints import names_subject, verified_claims
 from idp.oidc.liveness import SID_KEY
@@ -169,6 +170,12 @@ def _max_age(raw: str | None) -> int | None:
     return int(raw)
 
 
+def _origin() -> str:
+    """``scheme://host/``: of the request's URL, what Authlib's transport check reads
+    (``idp.oidc.authorize_request``); the host as Werkzeug validated it."""
+    return request.scheme + "://" + request.host + "/"
+
+
 def _this_request() -> str:
     return request.full_path.rstrip("?")
 
@@ -185,18 +192,18 @@ def _signed_in_for_this_request(record: Any) -> bool:
 RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
 
 
-def _malformed_response_type() -> bool:
-    value = request.values.get("response_type")
+def _malformed_response_type(values: dict[str, str]) -> bool:
+    value = values.get("response_type")
     return value is not None and RESPONSE_TYPE.fullmatch(value) is None
 
 
-def _unprintable_redirect_uri() -> bool:
+def _unprintable_redirect_uri(values: dict[str, str]) -> bool:
     """A ``redirect_uri`` with a character no URI has unencoded (a control character,
     a quote, a backslash, anything past ASCII). Authlib echoes an unregistered one in
     its error description, which may hold printable ASCII only (RFC 6749 §5.2), and
     raises a ValueError instead of refusing: such a value can match no registered URI,
     so it is refused first, with a page and no redirect (S31)."""
-    value = request.values.get("redirect_uri")
+    value = values.get("redirect_uri")
     return value is not None and ERROR_TEXT_OUTSIDE.search(value) is not None
 
 
@@ -209,16 +216,22 @@ ERROR_TEXT_OUTSIDE = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
-    if _malformed_response_type() or _unprintable_redirect_uri():
+    # The request's parameters, read once (idp.oidc.authorize_request, issue 11).
+    payload = AuthorizePayload(request.args.lists(),
+                               request.form.lists() if request.method != "GET" else None)
+    values = payload.data
+    if _malformed_response_type(values) or _unprintable_redirect_uri(values):
         return _error_page(InvalidRequestError())  # no client checked yet: no redirect
     server = _server()
-    raw_state = request.values.get("state")
+    raw_state = values.get("state")
     account, record = _signed_in()
-    use_ui_locales(request.values.get("ui_locales"))
+    use_ui_locales(values.get("ui_locales"))
     # Read with the portal's row, in the same statement (``server.authorize_read``).
     setattr(g, AUTHORIZING_ACCOUNT, account.id if account is not None else None)
     try:
-        grant = server.get_consent_grant(end_user=account)
+        oauth_request = AuthorizeRequest(request.method, _origin(), request.headers, payload,
+                                         lambda: request.url)
+        grant = server.get_consent_grant(oauth_request, end_user=account)
     except OAuth2Error as error:
         if isinstance(error, LoginRequiredError) or getattr(error, "redirect_uri", None):
             return _error_redirect(error, raw_state)
