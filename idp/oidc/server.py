@@ -35,11 +35,11 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g, request
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
-from idp.oidc import token_limit
+from idp.oidc import authorize_writes, token_limit
 from idp.oidc.acr import PARTNER_ACR
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.authorize_reads import AuthorizeRead
@@ -65,6 +65,8 @@ STORED_TOKEN = "clef_stored_token"  # noqa: S105 - a key of ``g``, not a secret
 AUTHORIZE_ENDPOINT = "oidc.authorize"
 AUTHORIZE_READ = "clef_authorize_read"  # a key of ``g``: this request's AuthorizeRead
 AUTHORIZING_ACCOUNT = "clef_authorizing_account"  # a key of ``g``: the signed-in account's id
+# A key of ``g``: the rows the authorize view writes with the code (``WithCode``).
+WRITES_WITH_CODE = "clef_writes_with_code"
 # A key of ``g``: the Location a code was sent with, ``iss`` already in it (``Issuer``).
 ISSUED_LOCATION = "clef_issued_location"
 
@@ -105,9 +107,6 @@ class TokenHolder:
     id: int
 
 
-_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))  # built once (issue 11)
-
-
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     claimed = False
@@ -122,25 +121,27 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
         nonce = payload.data.get("nonce")
+        code_row = {
+            "code_hash": token_hash(code), "client_id": request.client.get_client_id(),
+            "account_id": request.user.id, "redirect_uri": payload.redirect_uri or "",
+            "scope": request.client.get_allowed_scope(payload.scope or ""),
+            "nonce": nonce, "nonce_hash": token_hash(nonce) if nonce else None,
+            "code_challenge": payload.data.get("code_challenge"),
+            "code_challenge_method": payload.data.get("code_challenge_method"),
+            "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
+            "sid": facts.sid, "partner_acr": facts.partner_acr, "created_at": now,
+            "expires_at": now + timedelta(seconds=lifetime), "used_at": None,
+            "reused_at": None}
         try:
-            # One Core INSERT on the session's connection: nothing reads the row back in
-            # this request, so no ORM object is made for it (issue 11).
-            db().connection().execute(_INSERT_CODE, {
-                "code_hash": token_hash(code), "client_id": request.client.get_client_id(),
-                "account_id": request.user.id, "redirect_uri": payload.redirect_uri or "",
-                "scope": request.client.get_allowed_scope(payload.scope or ""),
-                "nonce": nonce, "nonce_hash": token_hash(nonce) if nonce else None,
-                "code_challenge": payload.data.get("code_challenge"),
-                "code_challenge_method": payload.data.get("code_challenge_method"),
-                "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
-                "sid": facts.sid, "partner_acr": facts.partner_acr, "created_at": now,
-                "expires_at": now + timedelta(seconds=lifetime), "used_at": None,
-                "reused_at": None})
+            # Core on the session's connection (nothing reads the row back in this
+            # request), with the consent, portal session and audit rows the view
+            # decided on: one statement on PostgreSQL (idp.oidc.authorize_writes).
+            authorize_writes.write(db(), code_row, g.pop(WRITES_WITH_CODE, None))
             db().commit()
         except IntegrityError:
             # S35: another answer to this very request wrote its code first (the replay
             # check read before either was written; the unique index decides). Nothing
-            # of this answer is kept: no code, no portal session, no audit row.
+            # of this answer is kept: no code, no consent, no portal session, no audit row.
             db().rollback()
             if not nonce:
                 raise

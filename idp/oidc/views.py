@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -39,7 +39,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import Table
 from wtforms import ValidationError
 
 from idp import audit
@@ -51,14 +50,21 @@ from idp.oidc import acr as levels
 from idp.oidc import reauth, token_limit
 from idp.oidc.authlib_models import SignedIn
 from idp.oidc.authorize_request import AuthorizePayload, AuthorizeRequest
+from idp.oidc.authorize_writes import WithCode
 from idp.oidc.discovery import discovery_document
 from idp.oidc.hints import names_subject, verified_claims
 from idp.oidc.liveness import SID_KEY
 from idp.oidc.logout_views import end_session_view
-from idp.oidc.models import Consent, OAuthClient, PortalSession
+from idp.oidc.models import Consent, OAuthClient
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import oidc
-from idp.oidc.server import AUTHORIZE_READ, AUTHORIZING_ACCOUNT, PROTECTOR_KEY, SERVER_KEY
+from idp.oidc.server import (
+    AUTHORIZE_READ,
+    AUTHORIZING_ACCOUNT,
+    PROTECTOR_KEY,
+    SERVER_KEY,
+    WRITES_WITH_CODE,
+)
 from idp.oidc.tokens import SignInFacts
 from idp.oidc.userinfo_endpoint import (
     error_response,
@@ -70,7 +76,6 @@ from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.template_context import query_value
-from idp.upsert import built_once
 from idp.views.common import now, session_account, where
 from idp.web_session import current_session, store_now
 
@@ -287,8 +292,9 @@ def authorize() -> ResponseReturnValue:
     audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
     signed_in = SignedIn(account, _sign_in_facts(record))  # Authlib's grant_user
-    # The portal session's sid and the audit row are committed with the code, by
-    # the code's own commit (CodeGrant.save_authorization_code): one commit (issue 11).
+    # The consent, the portal session's sid and the audit rows are written and
+    # committed with the code (CodeGrant.save_authorization_code): one commit, one
+    # statement on PostgreSQL (issue 11).
     store_now()
     return _respond(server, grant, signed_in)
 
@@ -411,34 +417,21 @@ def _consent_decision() -> bool | None:
 
 def _grant_consent(account: Account, client: OAuthClient, scope: str) -> None:
     """The person said yes: the consent is written, or rewritten with this scope and
-    time, by one statement whatever was given before (issue 11). Audited."""
-    connection = db().connection()
-    connection.execute(_consent_upsert(connection.dialect.name), {
-        "account_id": account.id, "client_id": client.client_id, "scope": scope,
-        "granted_at": now()})
+    time, by one upsert whatever was given before, with the code (issue 11:
+    ``idp.oidc.authorize_writes``, one statement with it on PostgreSQL). Audited."""
+    _writes_with_code().consent = {"account_id": account.id, "client_id": client.client_id,
+                                   "scope": scope, "granted_at": now()}
     audit.record(db(), now(), audit.OIDC_CONSENT, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
 
 
-_CONSENTS = cast(Table, Consent.__table__)
-_PORTAL_SESSIONS = cast(Table, PortalSession.__table__)
-
-
-def _consent_upsert(dialect: str) -> Any:
-    """The consent's upsert, with bound parameters (issue 11)."""
-    def build(insert: Any) -> Any:
-        fresh = insert(_CONSENTS)
-        return fresh.on_conflict_do_update(
-            index_elements=[_CONSENTS.c.account_id, _CONSENTS.c.client_id],
-            set_={"scope": fresh.excluded.scope, "granted_at": fresh.excluded.granted_at})
-    return built_once("consent", dialect, build)
-
-
-def _portal_session_insert(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` of a portal session."""
-    return built_once("portal_session", dialect, lambda insert: insert(_PORTAL_SESSIONS)
-                      .on_conflict_do_nothing(index_elements=[_PORTAL_SESSIONS.c.sid,
-                                                              _PORTAL_SESSIONS.c.client_id]))
+def _writes_with_code() -> WithCode:
+    """What this request writes with its code (``CodeGrant.save_authorization_code``)."""
+    found: WithCode | None = g.get(WRITES_WITH_CODE)
+    if found is None:
+        found = WithCode()
+        setattr(g, WRITES_WITH_CODE, found)
+    return found
 
 
 def _provider_sid() -> str:
@@ -468,13 +461,11 @@ def _partner_acr(record: Any) -> str | None:
 def _remember_portal(account: Account, client: OAuthClient) -> None:
     """Which portals this sign-in session was used with: each gets a back-channel
     logout when the session ends."""
-    sid = _provider_sid()
-    # One statement whether or not this portal was used already in this session: an
-    # insert that leaves an existing row alone (issue 11: no look-up first).
-    connection = db().connection()
-    connection.execute(_portal_session_insert(connection.dialect.name), {
-        "sid": sid, "client_id": client.client_id, "account_id": account.id,
-        "created_at": now()})
+    # Written with the code, whether or not this portal was used already in this
+    # session: an insert that leaves an existing row alone (issue 11: no look-up first).
+    _writes_with_code().portal_session = {
+        "sid": _provider_sid(), "client_id": client.client_id, "account_id": account.id,
+        "created_at": now()}
 
 
 F = TypeVar("F", bound=Callable[..., Any])
