@@ -228,3 +228,22 @@ def test_a_huge_state_comes_back_whole_and_a_huge_parameter_is_no_500(app: Flask
     assert jobs.callback(allowed)["state"] == req.state
     odd = browser.get(jobs.authorize_url(Request(), ui_locales="x" * 50_000, extra="%" * 10_000))
     assert odd.status_code in (200, 302, 400)
+
+
+def test_the_other_language_reads_ui_locales_from_the_request_once(app: Flask) -> None:
+    """``ui_locales`` comes from the payload read once: the consent page in French,
+    its answer a code with the same Location shape; a form's ``ui_locales`` does not
+    outrank the query's."""
+    create_account(app, "alice")
+    jobs = untrusted(app)
+    browser = app.test_client()
+    from tests.support.screens import pass_second_factor, sign_in_at
+
+    first = browser.get(jobs.authorize_url(Request(), ui_locales="fr-CA en"))
+    sign_in_at(browser, first.headers["Location"], "alice")
+    action = pass_second_factor(app, browser, "alice").headers["Location"]
+    page = browser.get(action)
+    assert '<html lang="fr">' in page.get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page), "decision": "allow", "ui_locales": "en"}
+    allowed = browser.post(action, data=form)
+    assert [k for k, _ in _query(allowed.headers["Location"])] == ["code", "state", "iss"]
