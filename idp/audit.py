@@ -132,6 +132,18 @@ def unwritten(db: Session) -> bool:
     return bool(db.info.get(_PENDING))
 
 
+def take_pending(db: Session, limit: int) -> list[dict[str, Any]]:
+    """The events recorded in ``db``'s transaction and not written yet, taken for the
+    caller to write in a statement of its own in this transaction (the columns of
+    ``audit_events`` by name): all of them, or none when more than ``limit`` wait
+    (they are then written at the commit, as usual). Logged and observed already."""
+    rows: list[dict[str, Any]] = db.info.get(_PENDING) or []
+    if not rows or len(rows) > limit:
+        return []
+    del db.info[_PENDING]
+    return rows
+
+
 def write_pending(db: Session) -> None:
     """Write the events recorded so far in one statement (SQLite and PostgreSQL both
     take a list of rows as one executemany)."""

@@ -19,7 +19,12 @@ from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
@@ -30,11 +35,11 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, g, request
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
-from idp.oidc import token_limit
+from idp.oidc import authorize_writes, token_limit
 from idp.oidc.acr import PARTNER_ACR
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.authorize_reads import AuthorizeRead
@@ -42,6 +47,7 @@ from idp.oidc.authorize_reads import read as read_for_authorize
 from idp.oidc.keys import ActiveKey
 from idp.oidc.liveness import has_live_session
 from idp.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
+from idp.oidc.response_location import with_params
 from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
 from idp.oidc.tokens import token_hash
@@ -59,6 +65,10 @@ STORED_TOKEN = "clef_stored_token"  # noqa: S105 - a key of ``g``, not a secret
 AUTHORIZE_ENDPOINT = "oidc.authorize"
 AUTHORIZE_READ = "clef_authorize_read"  # a key of ``g``: this request's AuthorizeRead
 AUTHORIZING_ACCOUNT = "clef_authorizing_account"  # a key of ``g``: the signed-in account's id
+# A key of ``g``: the rows the authorize view writes with the code (``WithCode``).
+WRITES_WITH_CODE = "clef_writes_with_code"
+# A key of ``g``: the Location a code was sent with, ``iss`` already in it (``Issuer``).
+ISSUED_LOCATION = "clef_issued_location"
 
 
 def authorize_read(client_id: str) -> AuthorizeRead:
@@ -97,9 +107,6 @@ class TokenHolder:
     id: int
 
 
-_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))  # built once (issue 11)
-
-
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*CONFIDENTIAL, "none")
     claimed = False
@@ -114,30 +121,53 @@ class CodeGrant(AuthorizationCodeGrant):
         now = _now()
         lifetime = services().settings.oidc.code_lifetime_seconds
         nonce = payload.data.get("nonce")
+        code_row = {
+            "code_hash": token_hash(code), "client_id": request.client.get_client_id(),
+            "account_id": request.user.id, "redirect_uri": payload.redirect_uri or "",
+            "scope": request.client.get_allowed_scope(payload.scope or ""),
+            "nonce": nonce, "nonce_hash": token_hash(nonce) if nonce else None,
+            "code_challenge": payload.data.get("code_challenge"),
+            "code_challenge_method": payload.data.get("code_challenge_method"),
+            "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
+            "sid": facts.sid, "partner_acr": facts.partner_acr, "created_at": now,
+            "expires_at": now + timedelta(seconds=lifetime), "used_at": None,
+            "reused_at": None}
         try:
-            # One Core INSERT on the session's connection: nothing reads the row back in
-            # this request, so no ORM object is made for it (issue 11).
-            db().connection().execute(_INSERT_CODE, {
-                "code_hash": token_hash(code), "client_id": request.client.get_client_id(),
-                "account_id": request.user.id, "redirect_uri": payload.redirect_uri or "",
-                "scope": request.client.get_allowed_scope(payload.scope or ""),
-                "nonce": nonce, "nonce_hash": token_hash(nonce) if nonce else None,
-                "code_challenge": payload.data.get("code_challenge"),
-                "code_challenge_method": payload.data.get("code_challenge_method"),
-                "auth_time": facts.auth_time, "amr": facts.amr, "acr": facts.acr,
-                "sid": facts.sid, "partner_acr": facts.partner_acr, "created_at": now,
-                "expires_at": now + timedelta(seconds=lifetime), "used_at": None,
-                "reused_at": None})
+            # Core on the session's connection (nothing reads the row back in this
+            # request), with the consent, portal session and audit rows the view
+            # decided on: one statement on PostgreSQL (idp.oidc.authorize_writes).
+            authorize_writes.write(db(), code_row, g.pop(WRITES_WITH_CODE, None))
             db().commit()
         except IntegrityError:
             # S35: another answer to this very request wrote its code first (the replay
             # check read before either was written; the unique index decides). Nothing
-            # of this answer is kept: no code, no portal session, no audit row.
+            # of this answer is kept: no code, no consent, no portal session, no audit row.
             db().rollback()
             if not nonce:
                 raise
             raise InvalidRequestError("nonce already used",
                                       redirect_uri=payload.redirect_uri) from None
+
+    def create_authorization_response(self, redirect_uri: str,
+                                      grant_user: Any) -> tuple[int, str, list[tuple[str, str]]]:
+        """RFC 6749 §4.1.2, as Authlib's own, with RFC 9207's ``iss`` (S38) put in the
+        same pass (``idp.oidc.response_location``) instead of Authlib's extension parsing the
+        Location again; the extension is told so (:data:`ISSUED_LOCATION`, ``Issuer``).
+        Refused (``grant_user`` None): ``access_denied``, to which the extension still
+        adds ``iss``."""
+        if not grant_user:
+            raise AccessDeniedError(redirect_uri=redirect_uri)
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        params = [("code", code)]
+        state = self.request.payload.state
+        if state:
+            params.append(("state", state))
+        params.append(("iss", oidc().issuer))
+        location = with_params(redirect_uri, params)
+        setattr(g, ISSUED_LOCATION, location)
+        return 302, "", [("Location", location)]
 
     def validate_token_request(self) -> None:
         """Authlib's checks; a code claimed before a later one failed (redirect_uri,
@@ -463,6 +493,26 @@ class Issuer(IssuerParameter):
     def get_issuer(self) -> str:
         return oidc().issuer
 
+    def add_issuer_parameter(self, authorization_server: Any, response: Any) -> None:
+        """RFC 9207 §2 on every authorization response (S38), but for the one whose
+        Location the code grant made with ``iss`` in it already
+        (``CodeGrant.create_authorization_response``): that very string, nothing else."""
+        location = response.location
+        if location is not None and location == g.get(ISSUED_LOCATION):
+            return
+        super().add_issuer_parameter(authorization_server, response)
+
+
+class ClefAuthorizationServer(AuthorizationServer):
+    """Authlib's Flask server, which also takes an ``OAuth2Request`` made beforehand:
+    the authorize view builds its request once from plain values
+    (``idp.oidc.authorize_request``), for every other endpoint Authlib reads Flask's."""
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
 
 def _client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
     """Authlib's ``client_secret_basic`` (S41), with a malformed Authorization header
@@ -498,7 +548,7 @@ def build_server(app: Flask) -> AuthorizationServer:
         )
         db().commit()
 
-    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server = ClefAuthorizationServer(app, query_client=query_client, save_token=save_token)
 
     def generate(grant_type: str, client: Portal, user: Any = None, scope: Any = None,
                  expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:

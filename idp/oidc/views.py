@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -39,7 +39,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import Table
 from wtforms import ValidationError
 
 from idp import audit
@@ -50,14 +49,22 @@ from idp.models import Account
 from idp.oidc import acr as levels
 from idp.oidc import reauth, token_limit
 from idp.oidc.authlib_models import SignedIn
+from idp.oidc.authorize_request import AuthorizePayload, AuthorizeRequest
+from idp.oidc.authorize_writes import WithCode
 from idp.oidc.discovery import discovery_document
 from idp.oidc.hints import names_subject, verified_claims
 from idp.oidc.liveness import SID_KEY
 from idp.oidc.logout_views import end_session_view
-from idp.oidc.models import Consent, OAuthClient, PortalSession
+from idp.oidc.models import Consent, OAuthClient
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import oidc
-from idp.oidc.server import AUTHORIZE_READ, AUTHORIZING_ACCOUNT, PROTECTOR_KEY, SERVER_KEY
+from idp.oidc.server import (
+    AUTHORIZE_READ,
+    AUTHORIZING_ACCOUNT,
+    PROTECTOR_KEY,
+    SERVER_KEY,
+    WRITES_WITH_CODE,
+)
 from idp.oidc.tokens import SignInFacts
 from idp.oidc.userinfo_endpoint import (
     error_response,
@@ -69,7 +76,6 @@ from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.template_context import query_value
-from idp.upsert import built_once
 from idp.views.common import now, session_account, where
 from idp.web_session import current_session, store_now
 
@@ -169,6 +175,12 @@ def _max_age(raw: str | None) -> int | None:
     return int(raw)
 
 
+def _origin() -> str:
+    """``scheme://host/``: of the request's URL, what Authlib's transport check reads
+    (``idp.oidc.authorize_request``); the host as Werkzeug validated it."""
+    return request.scheme + "://" + request.host + "/"
+
+
 def _this_request() -> str:
     return request.full_path.rstrip("?")
 
@@ -185,18 +197,18 @@ def _signed_in_for_this_request(record: Any) -> bool:
 RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
 
 
-def _malformed_response_type() -> bool:
-    value = request.values.get("response_type")
+def _malformed_response_type(values: dict[str, str]) -> bool:
+    value = values.get("response_type")
     return value is not None and RESPONSE_TYPE.fullmatch(value) is None
 
 
-def _unprintable_redirect_uri() -> bool:
+def _unprintable_redirect_uri(values: dict[str, str]) -> bool:
     """A ``redirect_uri`` with a character no URI has unencoded (a control character,
     a quote, a backslash, anything past ASCII). Authlib echoes an unregistered one in
     its error description, which may hold printable ASCII only (RFC 6749 §5.2), and
     raises a ValueError instead of refusing: such a value can match no registered URI,
     so it is refused first, with a page and no redirect (S31)."""
-    value = request.values.get("redirect_uri")
+    value = values.get("redirect_uri")
     return value is not None and ERROR_TEXT_OUTSIDE.search(value) is not None
 
 
@@ -209,16 +221,22 @@ ERROR_TEXT_OUTSIDE = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
-    if _malformed_response_type() or _unprintable_redirect_uri():
+    # The request's parameters, read once (idp.oidc.authorize_request, issue 11).
+    payload = AuthorizePayload(request.args.lists(),
+                               request.form.lists() if request.method != "GET" else None)
+    values = payload.data
+    if _malformed_response_type(values) or _unprintable_redirect_uri(values):
         return _error_page(InvalidRequestError())  # no client checked yet: no redirect
     server = _server()
-    raw_state = request.values.get("state")
+    raw_state = values.get("state")
     account, record = _signed_in()
-    use_ui_locales(request.values.get("ui_locales"))
+    use_ui_locales(values.get("ui_locales"))
     # Read with the portal's row, in the same statement (``server.authorize_read``).
     setattr(g, AUTHORIZING_ACCOUNT, account.id if account is not None else None)
     try:
-        grant = server.get_consent_grant(end_user=account)
+        oauth_request = AuthorizeRequest(request.method, _origin(), request.headers, payload,
+                                         lambda: request.url)
+        grant = server.get_consent_grant(oauth_request, end_user=account)
     except OAuth2Error as error:
         if isinstance(error, LoginRequiredError) or getattr(error, "redirect_uri", None):
             return _error_redirect(error, raw_state)
@@ -274,8 +292,9 @@ def authorize() -> ResponseReturnValue:
     audit.record(db(), now(), audit.OIDC_AUTHORIZED, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
     signed_in = SignedIn(account, _sign_in_facts(record))  # Authlib's grant_user
-    # The portal session's sid and the audit row are committed with the code, by
-    # the code's own commit (CodeGrant.save_authorization_code): one commit (issue 11).
+    # The consent, the portal session's sid and the audit rows are written and
+    # committed with the code (CodeGrant.save_authorization_code): one commit, one
+    # statement on PostgreSQL (issue 11).
     store_now()
     return _respond(server, grant, signed_in)
 
@@ -398,34 +417,21 @@ def _consent_decision() -> bool | None:
 
 def _grant_consent(account: Account, client: OAuthClient, scope: str) -> None:
     """The person said yes: the consent is written, or rewritten with this scope and
-    time, by one statement whatever was given before (issue 11). Audited."""
-    connection = db().connection()
-    connection.execute(_consent_upsert(connection.dialect.name), {
-        "account_id": account.id, "client_id": client.client_id, "scope": scope,
-        "granted_at": now()})
+    time, by one upsert whatever was given before, with the code (issue 11:
+    ``idp.oidc.authorize_writes``, one statement with it on PostgreSQL). Audited."""
+    _writes_with_code().consent = {"account_id": account.id, "client_id": client.client_id,
+                                   "scope": scope, "granted_at": now()}
     audit.record(db(), now(), audit.OIDC_CONSENT, actor=account.username,
                  account_id=account.id, where=where(), client=client.client_id)
 
 
-_CONSENTS = cast(Table, Consent.__table__)
-_PORTAL_SESSIONS = cast(Table, PortalSession.__table__)
-
-
-def _consent_upsert(dialect: str) -> Any:
-    """The consent's upsert, with bound parameters (issue 11)."""
-    def build(insert: Any) -> Any:
-        fresh = insert(_CONSENTS)
-        return fresh.on_conflict_do_update(
-            index_elements=[_CONSENTS.c.account_id, _CONSENTS.c.client_id],
-            set_={"scope": fresh.excluded.scope, "granted_at": fresh.excluded.granted_at})
-    return built_once("consent", dialect, build)
-
-
-def _portal_session_insert(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` of a portal session."""
-    return built_once("portal_session", dialect, lambda insert: insert(_PORTAL_SESSIONS)
-                      .on_conflict_do_nothing(index_elements=[_PORTAL_SESSIONS.c.sid,
-                                                              _PORTAL_SESSIONS.c.client_id]))
+def _writes_with_code() -> WithCode:
+    """What this request writes with its code (``CodeGrant.save_authorization_code``)."""
+    found: WithCode | None = g.get(WRITES_WITH_CODE)
+    if found is None:
+        found = WithCode()
+        setattr(g, WRITES_WITH_CODE, found)
+    return found
 
 
 def _provider_sid() -> str:
@@ -455,13 +461,11 @@ def _partner_acr(record: Any) -> str | None:
 def _remember_portal(account: Account, client: OAuthClient) -> None:
     """Which portals this sign-in session was used with: each gets a back-channel
     logout when the session ends."""
-    sid = _provider_sid()
-    # One statement whether or not this portal was used already in this session: an
-    # insert that leaves an existing row alone (issue 11: no look-up first).
-    connection = db().connection()
-    connection.execute(_portal_session_insert(connection.dialect.name), {
-        "sid": sid, "client_id": client.client_id, "account_id": account.id,
-        "created_at": now()})
+    # Written with the code, whether or not this portal was used already in this
+    # session: an insert that leaves an existing row alone (issue 11: no look-up first).
+    _writes_with_code().portal_session = {
+        "sid": _provider_sid(), "client_id": client.client_id, "account_id": account.id,
+        "created_at": now()}
 
 
 F = TypeVar("F", bound=Callable[..., Any])
