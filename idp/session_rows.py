@@ -134,7 +134,7 @@ def account(db: Session, account_id: int) -> Account | None:
 
     The object is built as the ORM's loader builds one (a new instance, its column
     values in its ``__dict__``) and attached with the public
-    ``make_transient_to_detached`` and ``add``: 80 calls where an ORM query of the
+    ``make_transient_to_detached`` and ``add``: about 90 calls, where an ORM query of the
     session's row with its account cost 130 more (issue 11). Kept in ``db.info`` for
     the request: the identity map holds objects weakly. tests/idp/test_session_rows.py
     compares it with the ORM's own loading."""
