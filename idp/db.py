@@ -168,6 +168,15 @@ def execute_alone(db: Session, statement: Executable,
     return db.execute(statement, params, execution_options={_ALONE: True})
 
 
+def execute_alone_on_connection(db: Session, statement: Executable,
+                                params: Mapping[str, Any] | None = None) -> Result[Any]:
+    """:func:`execute_alone` for a Core statement when ``db`` holds nothing unwritten
+    (no ORM change, no audit row: the caller checks), sent straight on the connection
+    without the ORM's execution machinery, a hundred-odd Python calls (issue 11). The
+    same autocommit on PostgreSQL; inside a transaction already begun, it joins it."""
+    return db.connection().execute(statement, params, execution_options={_ALONE: True})
+
+
 # A connection idle longer than this is pinged at checkout: a dead peer that sent
 # nothing (a network cut, a firewall dropping idle flows) is found before a request
 # uses it. Busier connections are checked by the socket test alone.

@@ -15,17 +15,17 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, event, func, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
+from sqlalchemy.orm import Session
 
-from idp import audit
-from idp.db import execute_alone
+from idp import audit, session_rows
 from idp.models import Account, ExpiredSession, WebSession
+from idp.session_rows import SessionLike, SessionRow
 from idp.settings import SessionSettings
 
 ANONYMOUS = "anonymous"
@@ -73,18 +73,14 @@ class Loaded:
     """What a cookie led to: a live row, or nothing (``expired`` says whether a signed-in
     session has just timed out, so the page can say so, J4)."""
 
-    record: WebSession | None
+    record: SessionRow | None
     expired: bool = False
     account_id: int | None = None
 
 
-# The session row with its account, in one statement: the steps after the password (the
-# second factor, the consent page and its answer, the account pages) all need the
-# account, which ``Session.get`` then finds in the identity map (issue 11).
-_WITH_ACCOUNT = (select(WebSession, Account)
-                 .outerjoin(Account, WebSession.account_id == Account.id)
-                 .where(WebSession.id == bindparam("id")))
-_LOADED_ACCOUNT = "clef.sessions.account"
+# The session row is read with its account, in one statement (idp.session_rows): the
+# steps after the password (the second factor, the consent page and its answer, the
+# account pages) all need the account (:meth:`SessionStore.account`, issue 11).
 # A new visitor's row: built once, on the table (not the ORM entity, whose INSERT takes
 # the ORM's bulk path), its values bound per request (issue 11).
 _INSERT_ANONYMOUS = insert(cast(Table, WebSession.__table__))
@@ -110,11 +106,7 @@ class SessionStore:
         signed-in one that timed out, here or earlier by the worker's purge, comes back
         as ``expired`` once, so the page can say so (J4)."""
         key = session_id(token)
-        found = db.execute(_WITH_ACCOUNT, {"id": key}).first()
-        record: WebSession | None = found[0] if found is not None else None
-        # The identity map holds objects weakly: kept here, the account stays in it for
-        # the request, so ``db.get(Account, ...)`` finds it without a SELECT.
-        db.info[_LOADED_ACCOUNT] = found[1] if found is not None else None
+        record = session_rows.read(db, key)
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
         if record is not None and self.expire(db, [record], now, where, notice=False):
@@ -135,7 +127,12 @@ class SessionStore:
         db.commit()
         return Loaded(None, expired=True, account_id=found.account_id)
 
-    def timeout_of(self, record: WebSession, now: datetime) -> str:
+    def account(self, db: Session, account_id: int) -> Account | None:
+        """The account ``account_id``, from the session's own read when it was that
+        account's (no SELECT), else from the database."""
+        return session_rows.account(db, account_id)
+
+    def timeout_of(self, record: SessionLike, now: datetime) -> str:
         """Which limit an expired session reached: ``ABSOLUTE`` or ``IDLE``."""
         if record.expires_at is not None and now >= record.expires_at:
             return ABSOLUTE
@@ -144,11 +141,11 @@ class SessionStore:
     def expire(
         self,
         db: Session,
-        records: list[WebSession],
+        records: list[SessionRow],
         now: datetime,
         where: audit.Where | None = None,
         notice: bool = True,
-    ) -> list[WebSession]:
+    ) -> list[SessionRow]:
         """End sessions that timed out; returns those this call ended.
 
         Each row is deleted with ``RETURNING``, so when the person and the worker end the
@@ -167,7 +164,7 @@ class SessionStore:
             if record.level == ANONYMOUS or record.account_id is None:
                 continue
             timeout = self.timeout_of(record, now)
-            account = db.get(Account, record.account_id)
+            account = self.account(db, record.account_id)
             audit.record(db, now, audit.SESSION_EXPIRED,
                          actor=account.username if account else "unknown",
                          account_id=record.account_id, where=where, timeout=timeout)
@@ -176,12 +173,12 @@ class SessionStore:
                                     timeout=timeout, ended_at=now, keep_until=now + self.notice))
         return ended
 
-    def is_expired(self, record: WebSession, now: datetime) -> bool:
+    def is_expired(self, record: SessionLike, now: datetime) -> bool:
         if now - record.last_seen_at >= self.idle:
             return True
         return record.expires_at is not None and now >= record.expires_at
 
-    def idle_deadline(self, record: WebSession, now: datetime | None = None) -> datetime:
+    def idle_deadline(self, record: SessionLike, now: datetime | None = None) -> datetime:
         """When the session ends if nothing more happens: idle or absolute, first.
 
         With ``now`` (the current request's time), counts this request's activity when
@@ -195,23 +192,18 @@ class SessionStore:
             deadline = min(deadline, record.expires_at)
         return deadline
 
-    def seconds_left(self, record: WebSession, now: datetime, this_request: bool) -> int:
+    def seconds_left(self, record: SessionLike, now: datetime, this_request: bool) -> int:
         """Whole seconds until :meth:`idle_deadline`, rounded up, so a page's timer set
         from it never fires before the server agrees the session is over (J4).
         ``this_request``: whether the current request counts as activity."""
         deadline = self.idle_deadline(record, now if this_request else None)
         return max(0, math.ceil((deadline - now).total_seconds()))
 
-    def create(self, db: Session, now: datetime, data: dict[str, Any]) -> tuple[str, WebSession]:
+    def create(self, db: Session, now: datetime, data: dict[str, Any]) -> tuple[str, SessionRow]:
+        """A new anonymous session, inserted at the next write (idp.session_rows)."""
         token = new_token()
-        record = WebSession(
-            id=session_id(token),
-            level=ANONYMOUS,
-            data=dict(data),
-            created_at=now,
-            last_seen_at=now,
-        )
-        db.add(record)
+        record = SessionRow(session_id(token), None, ANONYMOUS, dict(data), now, now)
+        session_rows.queue_renewal(db, record, None)
         return token, record
 
     def insert_anonymous(self, db: Session, now: datetime, data: dict[str, Any]) -> str:
@@ -220,12 +212,12 @@ class SessionStore:
         Returns the token for the cookie. The caller commits."""
         token = new_token()
         # The caller commits at once: a transaction of its own when nothing else waits.
-        execute_alone(db, _INSERT_ANONYMOUS, {
+        session_rows.write_alone(db, _INSERT_ANONYMOUS, {
             "id": session_id(token), "level": ANONYMOUS, "data": dict(data),
             "created_at": now, "last_seen_at": now})
         return token
 
-    def touch(self, record: WebSession, now: datetime, *, force: bool = False) -> bool:
+    def touch(self, record: SessionRow, now: datetime, *, force: bool = False) -> bool:
         """Record activity, at most once per ``touch_interval`` (always with ``force``:
         "Stay signed in", J4); True when it wrote. The caller commits."""
         if not force and now - record.last_seen_at < self.touch_interval:
@@ -233,42 +225,34 @@ class SessionStore:
         record.last_seen_at = now
         return True
 
-    def renew(self, db: Session, old: WebSession | None, now: datetime) -> tuple[str, WebSession]:
+    def renew(self, db: Session, old: SessionRow | None, now: datetime,
+              revive: bool = True) -> tuple[str, SessionRow]:
         """Move a session to a fresh token (S20): the old row is gone when this
         transaction commits, and its token finds nothing.
 
-        The row is moved, not copied: at the flush, one ``UPDATE`` gives it the new id
-        and what the step changed, where an INSERT and a DELETE would be two statements
-        (issue 11; :func:`_move_renewed_rows`). When the old row is already gone (the
+        The row is moved, not copied: before the transaction's next statement or its
+        commit, one ``UPDATE`` gives it the new id and what the step changed, where an
+        INSERT and a DELETE would be two statements (issue 11;
+        :func:`idp.session_rows.write_pending`). When the old row is already gone (the
         same step raced in by a second request that renewed it first, a logout in
-        another tab), the new row is inserted instead, as a copy would have been."""
-        token, record = self.create(db, now, old.data if old else {})
-        if old is not None:
-            record.account_id = old.account_id
-            record.level = old.level
-            record.created_at = old.created_at
-            record.expires_at = old.expires_at
-            record.auth_time = old.auth_time
-            record.amr = old.amr
-            renewals: list[tuple[WebSession, str]] = db.info.setdefault(_RENEWALS, [])
-            # Renewed twice before a flush (a partner's sign-in passes both steps in one
-            # request): the row still to move is the first one's, now to this token.
-            chained = [i for i, (pending, _) in enumerate(renewals) if pending is old]
-            if chained:
-                renewals[chained[0]] = (record, renewals[chained[0]][1])
-            else:
-                renewals.append((record, old.id))
-            db.expunge(old)  # the old row is not written by the ORM: the move replaces it
+        another tab), the new row is inserted instead, as a copy would have been, unless
+        ``revive`` is False: then the session stays ended."""
+        if old is None:
+            return self.create(db, now, {})
+        token = new_token()
+        record = SessionRow(session_id(token), old.account_id, old.level, dict(old.data),
+                            old.created_at, now, old.expires_at, old.auth_time, old.amr)
+        session_rows.queue_renewal(db, record, old, revive)
         return token, record
 
     def passed_password(
-        self, db: Session, old: WebSession | None, account_id: int, now: datetime
-    ) -> tuple[str, WebSession]:
+        self, db: Session, old: SessionRow | None, account_id: int, now: datetime
+    ) -> tuple[str, SessionRow]:
         """The first factor passed: a new token, bound to the account, at the pending
         level that grants only the second-factor step (S20). The absolute limit starts."""
         if old is not None and old.account_id not in (None, account_id):
             self._tell(db, [old], REPLACED)
-            db.delete(old)
+            session_rows.delete_row(db, old)
             old = None
         token, record = self.renew(db, old, now)
         record.account_id = account_id
@@ -279,19 +263,21 @@ class SessionStore:
         return token, record
 
     def passed_second_factor(
-        self, db: Session, old: WebSession, methods: list[str], now: datetime
-    ) -> tuple[str, WebSession]:
+        self, db: Session, old: SessionRow, methods: list[str], now: datetime
+    ) -> tuple[str, SessionRow]:
         """Both factors passed: a new token, fully signed in. ``methods`` are amr values
         (``pwd`` and the factor's); they and the time feed the ID token's amr/auth_time."""
         if old.level not in (PASSWORD, FULL) or old.account_id is None:
             raise ValueError("the second factor needs a session that passed the password")
-        token, record = self.renew(db, old, now)
+        # Ended while its second factor was checked (a logout in another tab, the
+        # admin's revocation, a reset: S18, S21, S22): not brought back as signed in.
+        token, record = self.renew(db, old, now, revive=False)
         record.level = FULL
         record.auth_time = now
         record.amr = " ".join(methods)
         return token, record
 
-    def _tell(self, db: Session, rows: list[WebSession], reason: str) -> None:
+    def _tell(self, db: Session, rows: Sequence[SessionLike], reason: str) -> None:
         ended = [EndedSession(row.account_id, dict(row.data or {}))
                  for row in rows if row.account_id is not None]
         if ended:
@@ -301,27 +287,27 @@ class SessionStore:
     def _end_where(self, db: Session, reason: str, *conditions: ColumnElement[bool]) -> int:
         """End the sessions matching ``conditions``: listeners first, then one DELETE."""
         if self._listeners:
-            self._tell(db, list(db.scalars(select(WebSession).where(*conditions))), reason)
+            self._tell(db, session_rows.select_rows(db, *conditions), reason)
         result = db.execute(delete(WebSession).where(*conditions))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def end(self, db: Session, record: WebSession) -> None:
-        """Logout (S21)."""
+    def end(self, db: Session, record: SessionLike) -> None:
+        """Logout (S21): the row deleted at once, one DELETE."""
         self._tell(db, [record], LOGOUT)
-        db.delete(record)
+        session_rows.delete_row(db, record)
 
     def end_for_account(self, db: Session, account_id: int) -> int:
         """End every session of one account (revocation, admin, password reset).
         Listeners are told even when none is live: what the account holds beyond its
         sessions (a portal's tokens, S18, S40) ends too."""
-        rows = list(db.scalars(select(WebSession).where(WebSession.account_id == account_id)))
+        rows = session_rows.select_rows(db, WebSession.account_id == account_id)
         ended = [EndedSession(row.account_id, dict(row.data or {})) for row in rows]
         for listener in self._listeners:
             listener(db, ended or [EndedSession(account_id)], ACCOUNT)
         result = db.execute(delete(WebSession).where(WebSession.account_id == account_id))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def end_others(self, db: Session, account_id: int, keep: WebSession) -> int:
+    def end_others(self, db: Session, account_id: int, keep: SessionLike) -> int:
         """End every session of the account but ``keep`` ("sign out my other sessions")."""
         return self._end_where(db, OTHERS, WebSession.account_id == account_id,
                                WebSession.id != keep.id)
@@ -339,37 +325,11 @@ class SessionStore:
         back to and audits their expiry, so run it often (``clef oidc worker`` does).
         Their cookies keep the "session expired" notice (J4); notices older than
         ``expired_notice_hours`` go."""
-        rows = list(db.scalars(select(WebSession).where(
+        rows = session_rows.select_rows(db,
             (WebSession.last_seen_at <= now - self.idle)
             | (WebSession.expires_at.is_not(None) & (WebSession.expires_at <= now)),
-        )))
+        )
         ended = self.expire(db, rows, now)
         db.execute(delete(ExpiredSession).where(ExpiredSession.keep_until <= now))
         return len(ended)
 
-
-_RENEWALS = "clef.sessions.renewals"  # (new record, old row's id), moved at the next flush
-_MOVED_COLUMNS = ("id", "account_id", "level", "data", "created_at", "last_seen_at",
-                  "expires_at", "auth_time", "amr")
-
-# Built once: the times and data are bound parameters (issue 11).
-_MOVE = update(WebSession).where(WebSession.id == bindparam("old_id")).values(
-    {name: bindparam(f"new_{name}") for name in _MOVED_COLUMNS})
-
-
-@event.listens_for(Session, "before_flush")
-def _move_renewed_rows(db: Session, _context: object, _instances: object) -> None:
-    """Write each renewal (:meth:`SessionStore.renew`) as one UPDATE of the old row to
-    the new id and values. The new record, so far pending, then becomes the persistent
-    object of that row, with nothing left to flush. If the old row is gone, the record
-    stays pending and the flush inserts it."""
-    renewals = db.info.pop(_RENEWALS, None)
-    for record, old_id in renewals or ():
-        if record not in db.new:
-            continue  # not to be written after all (expunged, or renewed again)
-        values = {f"new_{name}": getattr(record, name) for name in _MOVED_COLUMNS}
-        moved = db.connection().execute(_MOVE, {"old_id": old_id, **values})
-        if moved.rowcount == 1:
-            db.expunge(record)
-            make_transient_to_detached(record)
-            db.add(record)

@@ -18,17 +18,14 @@ from typing import Any, TypeVar
 from flask import Flask, Request, Response, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
-from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import CallbackDict
 
-from idp import audit
-from idp.db import execute_alone
+from idp import audit, session_rows
 from idp.errors import service_unavailable
-from idp.models import WebSession
 from idp.oidc import reauth
 from idp.redirects import request_target
 from idp.runtime import db, services
+from idp.session_rows import SessionRow
 from idp.sessions import ANONYMOUS, FULL, PASSWORD
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +49,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self,
         data: dict[str, Any] | None = None,
         token: str | None = None,
-        record: WebSession | None = None,
+        record: SessionRow | None = None,
         expired: bool = False,
     ) -> None:
         def on_update(_: Any) -> None:
@@ -78,7 +75,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
     def account_id(self) -> int | None:
         return self.record.account_id if self.record else None
 
-    def adopt(self, token: str, record: WebSession) -> None:
+    def adopt(self, token: str, record: SessionRow) -> None:
         """Point at a renewed row, keeping what this request stored so far except the
         form token: pages after a privilege step get a fresh one (S20), made here so the
         page that follows has nothing to write back (issue 11)."""
@@ -136,7 +133,6 @@ class ServerSessionInterface(SessionInterface):
         svc = services()
         now = svc.clock.now()
         changed = session.renewed
-        wrote = False
         if session.record is None:
             if not session.modified or not dict(session):
                 if session.expired:  # told once (J4): the dead cookie goes
@@ -149,33 +145,26 @@ class ServerSessionInterface(SessionInterface):
             _set_cookie(response, name, session.token, secure)
             return
         if session.modified and dict(session) != session.record.data:
-            # Only a real change is written: an equal value would still be flushed, and
-            # cost a transaction and a commit after the view's own (issue 11).
+            # Only a real change is written: an equal value would still cost a
+            # statement and a commit after the view's own (issue 11). A value set again
+            # unchanged (``next`` from the sign-in page's own link) marks the session
+            # modified but writes nothing.
             session.record.data = dict(session)
-            wrote = True
-        # A value set again unchanged (``next`` from the sign-in page's own link) marks
-        # the session modified but writes nothing: no empty commit for it (issue 11).
+        if request.endpoint not in PASSIVE_ENDPOINTS:
+            svc.sessions.touch(session.record, now)
         # What a view left pending is still committed, as before.
-        pending = db().new or db().dirty or db().deleted or audit.unwritten(db())
-        touched = request.endpoint not in PASSIVE_ENDPOINTS and svc.sessions.touch(session.record, now)
-        if touched and not (changed or pending):
-            _write_last_seen_alone(session.record)
-        if changed or touched or wrote or pending:
+        pending = db().new or db().dirty or db().deleted or audit.unwritten(db()) \
+            or session_rows.unwritten(db())
+        # The data or the activity time (D5, here or by the view: "Stay signed in"):
+        # one UPDATE of what changed since the read. As the request's only write it runs
+        # alone (``execute_alone``): a single round trip on PostgreSQL instead of BEGIN,
+        # UPDATE, COMMIT (issue 11). A row another request ended meanwhile (a logout in
+        # another tab) is simply not found: it stays ended.
+        wrote = session_rows.write_changes(db(), session.record, alone=not (changed or pending))
+        if changed or wrote or pending:
             db().commit()
         if changed:
             _set_cookie(response, name, session.token or "", secure)
-
-
-def _write_last_seen_alone(record: WebSession) -> None:
-    """The activity time (D5) is the request's only write: one UPDATE of its own, a
-    single round trip on PostgreSQL instead of BEGIN, UPDATE, COMMIT (issue 11), rather
-    than the ORM's flush at the commit. The row keeps its value in the session, unchanged
-    for the ORM, so the commit that follows flushes nothing. A row another request ended
-    meanwhile (a logout in another tab) is simply not found: it stays ended."""
-    seen = record.last_seen_at
-    set_committed_value(record, "last_seen_at", seen)
-    execute_alone(db(), update(WebSession).where(WebSession.id == record.id)
-                  .values(last_seen_at=seen))
 
 
 def _set_cookie(response: Response, name: str, token: str, secure: bool) -> None:
@@ -214,8 +203,14 @@ def store_now() -> None:
     changes the session (``next`` consumed) right after renewing it is then stored by
     the step's own commit, with no write-back and commit after it (issue 11)."""
     current = current_session()
-    if current.record is not None and dict(current) != current.record.data:
+    if current.record is None:
+        return
+    if dict(current) != current.record.data:
         current.record.data = dict(current)
+    # Its activity time too, when a view moved it ("Stay signed in"); only what changed
+    # is written (idp.session_rows.write_changes).
+    if session_rows.has_changes(current.record):
+        session_rows.queue_changes(db(), current.record)
 
 
 def end_session() -> None:
@@ -261,7 +256,7 @@ def fresh_sign_in_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def is_fresh(record: WebSession | None) -> bool:
+def is_fresh(record: SessionRow | None) -> bool:
     """Both factors passed within ``session.fresh_minutes`` of now (S14)."""
     if record is None or record.auth_time is None:
         return False

@@ -27,7 +27,7 @@ from idp.redirects import safe_next
 from idp.runtime import db, services
 from idp.sessions import ANONYMOUS, FULL
 from idp.views.common import now, remember_next, session_account, where
-from idp.web_session import current_session, end_session, passed_password
+from idp.web_session import current_session, end_session, passed_password, store_now
 
 bp = Blueprint("auth", __name__)
 
@@ -134,6 +134,7 @@ def keep_alive() -> ResponseReturnValue:
     if current.record is None or account is None:
         return redirect(url_for("auth.sign_in"), code=303)
     services().sessions.touch(current.record, now(), force=True)
+    store_now()  # written with the audit event, in the same commit
     audit.record(db(), now(), audit.SESSION_RENEWED, actor=account.username,
                  account_id=account.id, where=where())
     db().commit()

@@ -22,7 +22,7 @@ NEXT_KEY = "next"
 def session_account() -> Account | None:
     """The account the current session belongs to (pending or signed in), or None."""
     account_id = current_session().account_id
-    return None if account_id is None else db().get(Account, account_id)
+    return None if account_id is None else services().sessions.account(db(), account_id)
 
 
 def where() -> Where:

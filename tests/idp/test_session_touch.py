@@ -64,13 +64,12 @@ def test_d5_a_session_ended_in_another_tab_stays_ended(app: Flask, clock) -> Non
 
 
 def test_d5_the_activity_time_goes_with_the_views_write(app: Flask, clock, backend: str) -> None:
-    """A page that writes and is due for an activity write commits both together."""
+    """A page that stores a value and is due for an activity write writes both in one
+    UPDATE of the two columns, its only write: one commit (on PostgreSQL, autocommit)."""
     def writes() -> str:
-        from idp.runtime import db
+        from flask import session
 
-        row = db().get(WebSession, session_id(token))
-        assert row is not None
-        row.data = {**row.data, "marker": "set"}
+        session["marker"] = "set"
         return "written"
 
     app.add_url_rule("/test/writes", view_func=writes)
@@ -83,4 +82,31 @@ def test_d5_the_activity_time_goes_with_the_views_write(app: Flask, clock, backe
     row = session_row(app, token)
     assert row.last_seen_at == clock.now() and row.data.get("marker") == "set"
     assert trips.count("UPDATE") == 1, trips.statements  # one UPDATE with both
+    written = next(s for s in trips.statements if s.startswith("UPDATE"))
+    assert "data=" in written and "last_seen_at=" in written, written
+    if backend == "postgresql":  # the request's only write: alone, one round trip
+        assert (trips.begins, trips.commits, trips.rollbacks) == (0, 0, 0), trips.log
+    else:
+        assert trips.commits == 1
+
+
+def test_d5_the_activity_time_joins_the_views_transaction(app: Flask, clock) -> None:
+    """A view that writes something else (an audit event) and leaves it to the request's
+    end: the activity time is written in the same transaction, one commit."""
+    def writes() -> str:
+        from idp import audit
+        from idp.runtime import db
+
+        audit.record(db(), clock.now(), "test:marker", actor="alice")
+        return "written"
+
+    app.add_url_rule("/test/audits", view_func=writes)
+    create_account(app, "alice")
+    client = signed_in(app)
+    token = session_token(app, client)
+    clock.advance(seconds=60)
+    with round_trips(app.extensions["clef"].engine) as trips:
+        assert client.get("/test/audits").status_code == 200
+    assert session_row(app, token).last_seen_at == clock.now()
+    assert trips.count("UPDATE sessions SET last_seen_at") == 1, trips.statements
     assert trips.commits == 1

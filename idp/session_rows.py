@@ -1,0 +1,289 @@
+"""The ``sessions`` table read and written with prebuilt Core statements (issue 11).
+
+A web session is read on every browser request and written on most form POSTs. As an
+ORM object it cost about 400 Python calls per request for its instance state, identity
+map entry and flush; here it is a :class:`SessionRow`, a plain object with the table's
+columns, and every write is one statement built once, its values bound per request:
+
+- the read: the row with its account's columns, in one statement on the connection
+  (no ORM execution); the account becomes an ORM object only when a view asks for it
+  (:func:`account`), put in the identity map as if loaded, so ``Session.get`` finds
+  it without a SELECT;
+- a renewal (S20): one UPDATE moving the row to its new id with what the step changed,
+  or, when the old row is gone, one INSERT for the password step only (a fresh sign-in
+  of its own); a session ended while its second factor was checked stays ended (S21,
+  :func:`write_pending`);
+- a change of the data or the activity time: one UPDATE of just the changed columns,
+  so two tabs of one session do not write back each other's stale copy;
+- an ending: one DELETE.
+
+A renewal is written late, like the ORM's flush: before the next statement sent through
+``Session.execute`` (whatever later reads or ``execute_alone`` writes joins the same
+transaction), else at the commit, so the data a step stores after renewing rides in the
+same statement. A rollback forgets it; the old row and token stay as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Table, bindparam, delete, event, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class
+
+from idp import audit
+from idp.db import execute_alone, execute_alone_on_connection
+from idp.models import Account, WebSession
+
+SESSIONS = cast(Table, WebSession.__table__)
+ACCOUNTS = cast(Table, Account.__table__)
+COLUMNS = ("id", "account_id", "level", "data", "created_at", "last_seen_at",
+           "expires_at", "auth_time", "amr")
+
+
+class SessionLike(Protocol):
+    """What the session rules read of a session: a :class:`SessionRow`, or an ORM
+    ``WebSession`` (a test's, the admin's)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> int | None: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+@dataclass(eq=False, slots=True)
+class SessionRow:
+    """One session as read or about to be written; no ORM state. ``stored_data`` and
+    ``stored_seen`` are what the database holds (None before the row's first write),
+    so :func:`write_changes` writes only what changed."""
+
+    id: str
+    account_id: int | None
+    level: str
+    data: dict[str, Any]
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime | None = None
+    auth_time: datetime | None = None
+    amr: str | None = None
+    stored_data: dict[str, Any] | None = field(default=None, repr=False)
+    stored_seen: datetime | None = field(default=None, repr=False)
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    def mark_stored(self) -> None:
+        self.stored_data, self.stored_seen = self.data, self.last_seen_at
+
+
+def row_of(found: Any) -> SessionRow:
+    """A :class:`SessionRow` from a result row that has the table's columns."""
+    row = SessionRow(found.id, found.account_id, found.level, found.data or {},
+                     found.created_at, found.last_seen_at, found.expires_at,
+                     found.auth_time, found.amr)
+    row.mark_stored()
+    return row
+
+
+# The row with its account's columns (NULLs for an anonymous session), labelled apart.
+_ACCOUNT_KEYS = tuple(column.key for column in ACCOUNTS.c)
+_ACCOUNT_AT = len(SESSIONS.c)  # where the account's columns start in the read's row
+_READ = (select(*SESSIONS.c, *(column.label(f"account__{column.key}") for column in ACCOUNTS.c))
+         .select_from(SESSIONS.outerjoin(ACCOUNTS, SESSIONS.c.account_id == ACCOUNTS.c.id))
+         .where(SESSIONS.c.id == bindparam("key")))
+_READ_ACCOUNT = "clef.session_rows.account"  # the read's account: its Row, then the object
+_SELECT_WHERE = select(SESSIONS)
+_INSERT = insert(SESSIONS)
+_MOVE = update(SESSIONS).where(SESSIONS.c.id == bindparam("old_id")).values(
+    {name: bindparam(f"new_{name}") for name in COLUMNS})
+_WHERE_ID = SESSIONS.c.id == bindparam("key")
+_SET_DATA = update(SESSIONS).where(_WHERE_ID).values(data=bindparam("new_data"))
+_SET_SEEN = update(SESSIONS).where(_WHERE_ID).values(last_seen_at=bindparam("new_seen"))
+_SET_BOTH = update(SESSIONS).where(_WHERE_ID).values(data=bindparam("new_data"),
+                                                     last_seen_at=bindparam("new_seen"))
+_DELETE = delete(SESSIONS).where(_WHERE_ID)
+# [(row, id of the row it replaces or None, whether to insert it when that row is gone)]
+_PENDING = "clef.session_rows.pending"
+_CHANGED = "clef.session_rows.changed"  # [row] whose changes go with the transaction
+
+
+def read(db: Session, key: str) -> SessionRow | None:
+    """The session keyed ``key``, or None; its account is kept for :func:`account`.
+    On the connection: a Core SELECT needs none of the ORM's execution (issue 11)."""
+    found: Row[Any] | None = db.connection().execute(_READ, {"key": key}).first()
+    db.info[_READ_ACCOUNT] = found if found is not None and found.account_id is not None \
+        else None
+    return row_of(found) if found is not None else None
+
+
+def account(db: Session, account_id: int) -> Account | None:
+    """The account ``account_id`` as an ORM object: the one the session's read found,
+    made persistent in ``db`` as if the ORM had loaded it (the same values, nothing
+    modified), unless ``db`` holds it already; else ``Session.get`` (a SELECT).
+
+    The object is built as the ORM's loader builds one (a new instance, its column
+    values in its ``__dict__``) and attached with the public
+    ``make_transient_to_detached`` and ``add``: about 90 calls, where an ORM query of the
+    session's row with its account cost 130 more (issue 11). Kept in ``db.info`` for
+    the request: the identity map holds objects weakly. tests/idp/test_session_rows.py
+    compares it with the ORM's own loading."""
+    kept = db.info.get(_READ_ACCOUNT)
+    if isinstance(kept, Account) and kept.id == account_id:
+        return kept
+    if kept is not None and not isinstance(kept, Account) and kept.account_id == account_id \
+            and db.identity_map.get(identity_key(account_id)) is None:
+        built = manager_of_class(Account).new_instance()
+        built.__dict__.update(zip(_ACCOUNT_KEYS, kept[_ACCOUNT_AT:], strict=True))
+        make_transient_to_detached(built)
+        db.add(built)
+        db.info[_READ_ACCOUNT] = built
+        return built
+    found = db.get(Account, account_id)
+    if found is not None:
+        db.info[_READ_ACCOUNT] = found
+    return found
+
+
+def identity_key(account_id: int) -> Any:
+    return Session.identity_key(Account, account_id)
+
+
+def select_rows(db: Session, *conditions: Any) -> list[SessionRow]:
+    """The sessions matching ``conditions`` (the purge, the endings)."""
+    return [row_of(found) for found in db.execute(_SELECT_WHERE.where(*conditions))]
+
+
+def insert_row(db: Session, row: SessionRow) -> None:
+    db.connection().execute(_INSERT, row.values())
+    row.mark_stored()
+
+
+def delete_row(db: Session, row: SessionLike) -> None:
+    """The row gone now; a renewal of it still waiting is dropped with it."""
+    key = forget(db, row) if isinstance(row, SessionRow) else row.id
+    if key is not None:
+        db.connection().execute(_DELETE, {"key": key})
+
+
+def queue_renewal(db: Session, new: SessionRow, old: SessionRow | None,
+                  revive: bool = True) -> None:
+    """``new`` replaces ``old`` (None: a row of its own) at the next write. ``revive``:
+    insert ``new`` when ``old``'s row is gone by then. Renewed again before then (a
+    partner's sign-in passes both steps in one request), the row still to move is the
+    first one's, now to the last token, as the first renewal said."""
+    pending: list[tuple[SessionRow, str | None, bool]] = db.info.setdefault(_PENDING, [])
+    for at, (waiting, old_id, first_revive) in enumerate(pending):
+        if waiting is old:
+            pending[at] = (new, old_id, first_revive)
+            return
+    pending.append((new, old.id if old is not None else None, revive))
+
+
+def forget(db: Session, row: SessionRow) -> str | None:
+    """Drop ``row``'s waiting renewal; returns the id its row has in the database now
+    (None: not written yet, nothing to delete)."""
+    pending: list[tuple[SessionRow, str | None, bool]] = db.info.get(_PENDING, [])
+    for at, (waiting, old_id, _revive) in enumerate(pending):
+        if waiting is row:
+            del pending[at]
+            return old_id
+    return row.id
+
+
+def queue_changes(db: Session, row: SessionRow) -> None:
+    """Write ``row``'s changes (:func:`write_changes`) with the transaction, before its
+    next statement or at its commit, as the ORM's flush would."""
+    changed: list[SessionRow] = db.info.setdefault(_CHANGED, [])
+    if row not in changed:
+        changed.append(row)
+
+
+def unwritten(db: Session) -> bool:
+    """Whether a renewal or a change waits for its write (the request must commit)."""
+    return bool(db.info.get(_PENDING) or db.info.get(_CHANGED))
+
+
+def write_pending(db: Session) -> None:
+    """Write each waiting renewal: one UPDATE moving the old row to the new id and
+    values. If the old row is gone (a second request renewed it first, a logout in
+    another tab, the admin's revocation), the new row is inserted, as a copy would have
+    been, when the renewal revives; else nothing is written and the new token finds
+    nothing, like the old one (S21)."""
+    pending: list[tuple[SessionRow, str | None, bool]] | None = db.info.pop(_PENDING, None)
+    for row, old_id, revive in pending or ():
+        if old_id is not None:
+            values = {f"new_{name}": value for name, value in row.values().items()}
+            moved = db.connection().execute(_MOVE, {"old_id": old_id, **values})
+            if moved.rowcount == 1:
+                row.mark_stored()
+                continue
+        if revive:
+            insert_row(db, row)
+    for row in db.info.pop(_CHANGED, None) or ():
+        write_changes(db, row, alone=False)
+
+
+def has_changes(row: SessionRow) -> bool:
+    """Whether ``row``'s data or activity time differ from what its stored row holds
+    (a renewal still to write carries them: False)."""
+    return row.stored_data is not None and (
+        row.data != row.stored_data or row.last_seen_at != row.stored_seen)
+
+
+def write_changes(db: Session, row: SessionRow, alone: bool) -> bool:
+    """Write what changed in ``row`` since it was read or written (its data, its
+    activity time): one UPDATE of those columns, or nothing. ``alone``: the statement
+    is the transaction's only write (``idp.db.execute_alone``). A row ended meanwhile
+    by another request is not found and stays ended. True when it wrote."""
+    if not has_changes(row):
+        return False
+    data = row.data != row.stored_data
+    seen = row.last_seen_at != row.stored_seen
+    statement = _SET_BOTH if data and seen else _SET_DATA if data else _SET_SEEN
+    params = {"key": row.id, "new_data": row.data, "new_seen": row.last_seen_at}
+    if alone:
+        write_alone(db, statement, params)
+    else:
+        db.connection().execute(statement, params)
+    row.mark_stored()
+    return True
+
+
+def write_alone(db: Session, statement: Any, params: dict[str, Any]) -> None:
+    """``execute_alone``, on the connection when ``db`` holds nothing else unwritten
+    (the common case: the page's only write), through the ORM session otherwise (its
+    changes and audit rows first, in one transaction)."""
+    if db.new or db.dirty or db.deleted or audit.unwritten(db) or unwritten(db):
+        execute_alone(db, statement, params)
+    else:
+        execute_alone_on_connection(db, statement, params)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(db: Session) -> None:
+    write_pending(db)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    # Like autoflush: a statement later in the transaction sees the renewal.
+    if unwritten(state.session):
+        write_pending(state.session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(db: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint
+        db.info.pop(_PENDING, None)
+        db.info.pop(_CHANGED, None)
