@@ -37,7 +37,9 @@ PER_FORM = frozenset({"_form", "meta", "csrf_impl"})  # set on every copy, never
 MAX_PROTOTYPES = 128  # one per (form class, translations, CSRF field)
 
 Kept = tuple[tuple[str, type[Field], dict[str, Any]], ...]  # name, class, state
-_prototypes: dict[tuple[Any, ...], Kept] = {}
+# With the class's list of unbound fields it was kept for: WTForms makes a new list when
+# a field is added to or removed from the class, and the prototype is then not used.
+_prototypes: dict[tuple[Any, ...], tuple[Any, Kept]] = {}
 
 
 def keepable(unbound: UnboundField, options: dict[str, Any]) -> bool:
@@ -94,11 +96,12 @@ def build(form: Any) -> bool:
         return False
     csrf_field = extra[0][0] if extra else None
     try:
-        kept = _prototypes.get(_key(form, translations, csrf_field))
+        entry = _prototypes.get(_key(form, translations, csrf_field))
     except TypeError:  # translations that cannot be a key: WTForms binds
         return False
-    if kept is None:
+    if entry is None or entry[0] is not type(form)._unbound_fields:
         return False
+    kept = entry[1]
     form._parent_form = getattr(meta, "_parent_form", None)
     form._form_error_key = ""
     form._prefix = ""
@@ -125,7 +128,8 @@ def keep(form: Any, states: dict[str, dict[str, Any]], translations: Any) -> Non
         return
     kept: Kept = tuple((name, type(field), states[name]) for name, field in form._fields.items())
     try:
-        _prototypes[_key(form, translations, csrf_fields[0] if csrf_fields else None)] = kept
+        key = _key(form, translations, csrf_fields[0] if csrf_fields else None)
+        _prototypes[key] = (type(form)._unbound_fields, kept)
     except TypeError:  # translations that cannot be a key: never kept
         return
 

@@ -16,6 +16,7 @@ from flask import Flask, session
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.datastructures import MultiDict
+from wtforms import StringField
 from wtforms.fields.core import Flags, Label
 
 import idp.forms
@@ -134,6 +135,21 @@ def test_no_field_object_is_shared_between_two_forms(app: Flask) -> None:
         first.username.label.text = "changed"
         assert "autofocus" not in str(idp.forms.SignInForm().username())
         assert str(idp.forms.SignInForm().username.label.text) != "changed"
+
+
+def test_a_field_added_to_the_class_is_in_the_next_form(app: Flask) -> None:
+    """A prototype is of the class's fields as they were: one added later is bound."""
+
+    class Grown(ClefForm):
+        code = StringField("Code")
+
+    with app.test_request_context("/"):
+        assert list(prototyped(Grown)._fields) == ["code", "csrf_token"]
+        Grown.extra = StringField("Extra")  # type: ignore[attr-defined]
+        grown = Grown()
+        assert list(grown._fields) == ["code", "extra", "csrf_token"]
+        _same_form(grown, wtforms_form(Grown))
+        _same_form(Grown(), wtforms_form(Grown))
 
 
 def test_each_session_gets_its_own_token(app: Flask) -> None:
