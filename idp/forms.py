@@ -4,16 +4,21 @@ the services; forms only say what fields exist and their labels."""
 from __future__ import annotations
 
 import hmac
+from functools import cached_property
 from typing import Any
 
 from flask import current_app, g, session
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF, generate_csrf
+from flask_wtf.form import _Auto
+from flask_wtf.i18n import translations
 from markupsafe import Markup, escape
 from wtforms import EmailField, Field, PasswordField, StringField
+from wtforms.meta import DefaultMeta
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 from wtforms.widgets import EmailInput, HiddenInput, PasswordInput, TextInput
 
+from idp import form_prototypes
 from idp.i18n import lazy_text as _l
 
 REQUIRED = _l("This field is required.")
@@ -52,8 +57,9 @@ def _shape_key(field: Field, render_kw: dict[str, Any]) -> tuple[Any, ...] | Non
     if "value" in render_kw or "value" in own:
         return None
     flags = tuple(sorted(vars(field.flags).items()))
-    if any(callable(value) for _, value in flags):
-        return None
+    for _name, value in flags:  # a loop, not ``any(...)``: no generator call per flag
+        if callable(value):
+            return None
     try:
         key = (widget, field.id, field.name, flags, tuple(sorted(own.items())),
                tuple(sorted(render_kw.items())))
@@ -90,8 +96,10 @@ class QuickInputs:
         # ``before`` and ``after`` are WTForms' own HTML; the value is escaped here.
         if after is None:
             return Markup(before)  # noqa: S704
-        quoted = escape(value).replace(Markup('"'), Markup("&quot;"))  # as html_params
-        return Markup(before + str(quoted) + after)  # noqa: S704
+        # As html_params: ``escape(v).replace(Markup('"'), Markup("&quot;"))``, with
+        # str's own replace (the same text; Markup's escapes its two arguments first).
+        quoted = str.replace(escape(value), '"', "&quot;")
+        return Markup(before + quoted + after)  # noqa: S704
 
     def _shape(self, field: Field, render_kw: dict[str, Any]) -> Shape:
         """The input's HTML around its value (the whole of it when the widget does not
@@ -162,12 +170,60 @@ class RememberedSignature(_FlaskFormCSRF):
                                  self.meta.csrf_time_limit)
 
 
+class ConfigOnce:
+    """A form ``Meta`` mixin: Flask-WTF's settings (CSRF on, its secret, field name and
+    time limit; the translations) read as Flask-WTF reads them, from the app's config
+    found once per form: Flask-WTF's own go through ``current_app`` for each (issue 11).
+    ``tests/perf/test_form_prototypes.py`` compares them with Flask-WTF's."""
+
+    @cached_property
+    def _app_config(self) -> Any:
+        return current_app.config
+
+    @cached_property
+    def csrf(self) -> Any:
+        return self._app_config.get("WTF_CSRF_ENABLED", True)
+
+    @cached_property
+    def csrf_secret(self) -> Any:
+        config = self._app_config
+        return config.get("WTF_CSRF_SECRET_KEY", config.get("SECRET_KEY"))  # app.secret_key
+
+    @cached_property
+    def csrf_field_name(self) -> Any:
+        return self._app_config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+
+    @cached_property
+    def csrf_time_limit(self) -> Any:
+        return self._app_config.get("WTF_CSRF_TIME_LIMIT", 3600)
+
+    def get_translations(self, form: Any) -> Any:
+        if not self._app_config.get("WTF_I18N_ENABLED", True):
+            return DefaultMeta.get_translations(self, form)
+        return translations
+
+
 class ClefForm(FlaskForm):
-    """The forms of Clef's own screens: Flask-WTF's, with inputs rendered by
+    """The forms of Clef's own screens: Flask-WTF's, with fields copied from their
+    class's prototype (:mod:`idp.form_prototypes`), inputs rendered by
     :class:`QuickInputs` and the signed CSRF token remembered per session."""
 
-    class Meta(QuickInputs):
+    class Meta(form_prototypes.KeepsBoundFields, QuickInputs, ConfigOnce):
         csrf_class = RememberedSignature
+
+    def __init__(self, formdata: Any = _Auto, **kwargs: Any) -> None:
+        """As ``FlaskForm(formdata, **kwargs)``. A form made the ordinary way (the
+        request's data, nothing else) binds its fields from the prototype, then
+        processes the data as WTForms does; the first of its class is bound by WTForms
+        and kept as the prototype."""
+        if formdata is _Auto and not kwargs:
+            if form_prototypes.build(self):
+                self.process(formdata)
+                return
+            super().__init__(formdata)
+            form_prototypes.keep_noted(self)
+            return
+        super().__init__(formdata, **kwargs)
 
 
 class FormToken:

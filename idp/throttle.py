@@ -110,17 +110,39 @@ class Throttle:
         Raises :class:`TooManyAttempts` when the key is locked; nothing is counted then.
         Commits, so the claim is visible to every other worker at once.
         """
-        key = self.key_for(username_key, step)
-        first_lock = self._first_lock
-        params: dict[str, Any] = {
-            "key": key, "now": now, "first_lock": now + first_lock if first_lock else None,
-            "lock_permanent": now + PERMANENT,
-            **{f"lock_{count}": now + length for count, length in self._lock_steps}}
         # A transaction of its own when nothing else waits (issue 11: one round trip).
-        claimed = execute_alone(db, self._claim_statement(db), params).scalar_one_or_none()
+        claimed = execute_alone(db, self._claim_statement(db), self._claim_params(
+            username_key, now, step)).scalar_one_or_none()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))
+
+    def claim_with_check(
+        self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP
+    ) -> None:
+        """Count one attempt as :meth:`claim` does, as the first write of the caller's
+        transaction, which the caller commits whatever the check's outcome, with the
+        check's own writes and its audit row: one commit instead of two (issue 11).
+
+        Nothing is lost to other workers: the claim's upsert keeps its row locked until
+        that commit (PostgreSQL's row lock, SQLite's write lock), so a concurrent attempt
+        on the same key waits, then counts on top of it and finds any lock it set. The
+        check must only read and write the database (no mail, no call out) so the lock
+        is held for a moment. Raises :class:`TooManyAttempts` when the key is locked;
+        nothing is counted then, and the caller commits what it records of the refusal.
+        """
+        claimed = db.connection().execute(self._claim_statement(db), self._claim_params(
+            username_key, now, step)).scalar_one_or_none()
+        if claimed is None:
+            raise TooManyAttempts(self.retry_after(db, username_key, now, step))
+
+    def _claim_params(self, username_key: str, now: datetime, step: str) -> dict[str, Any]:
+        first_lock = self._first_lock
+        return {
+            "key": self.key_for(username_key, step), "now": now,
+            "first_lock": now + first_lock if first_lock else None,
+            "lock_permanent": now + PERMANENT,
+            **{f"lock_{count}": now + length for count, length in self._lock_steps}}
 
     def _claim_statement(self, db: Session) -> Any:
         """The claim's upsert with the times as parameters: one statement object per

@@ -8,15 +8,16 @@ encryption) are made here. The sign-in throttle and the session are the caller's
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from idp.models import Account
 from idp.secret_box import SecretBox
 from idp.settings import MfaSettings
-from mfa.models import EMAIL, TOTP, SecondFactor
+from mfa.models import EMAIL, TOTP, SecondFactor, SecurityKey
 from mfa.security_keys import AMR_HARDWARE_KEY, SecurityKeys
 from mfa.totp import Totp
 
@@ -35,6 +36,24 @@ _CLAIM_TOTP_STEP = (
 )
 # An account's factors: the look-up of every second step, built once (issue 11).
 _OF_ACCOUNT = select(SecondFactor).where(SecondFactor.account_id == bindparam("account"))
+_ACCOUNTS = cast(Table, Account.__table__)
+_KEYS = cast(Table, SecurityKey.__table__)
+# What the challenge needs, in one read built once (issue 11): the account's factor, if
+# any (an outer join from the account's row), and how many security keys it holds.
+_CHALLENGE = (
+    select(select(func.count()).select_from(_KEYS)
+           .where(_KEYS.c.account_id == _ACCOUNTS.c.id).scalar_subquery().label("keys"),
+           *_FACTORS.c)
+    .select_from(_ACCOUNTS.outerjoin(_FACTORS, _FACTORS.c.account_id == _ACCOUNTS.c.id))
+    .where(_ACCOUNTS.c.id == bindparam("account"))
+)
+
+
+class ChallengeFactors(NamedTuple):
+    """What the second step of a sign-in may ask for (:meth:`SecondFactors.get_challenge`)."""
+
+    factor: SecondFactor | None  # the app or email factor (J8), or None
+    key_count: int  # the account's security keys (D3)
 
 
 class SecondFactors:
@@ -57,6 +76,24 @@ class SecondFactors:
         """The factor the screens show (the first of :meth:`find_for`), or None when
         the account has not set one up (J8)."""
         return next(iter(self.find_for(db, account_id)), None)
+
+    def get_challenge(self, db: Session, account_id: int) -> ChallengeFactors:
+        """The account's factor (as :meth:`get`) and how many security keys it holds
+        (as ``SecurityKeys.count``), read fresh in one statement on the session's
+        connection, outside the ORM's execution (issue 11: the challenge read them in two).
+        The factor is a new object not in the session: only read, or claimed through
+        :meth:`claim_totp_step`, which writes by its own statement. No account: no
+        factor and no key."""
+        row = db.connection().execute(_CHALLENGE, {"account": account_id}).first()
+        if row is None:
+            return ChallengeFactors(None, 0)
+        keys = int(row.keys or 0)
+        if row.kind is None:  # the outer join found no factor
+            return ChallengeFactors(None, keys)
+        factor = SecondFactor(account_id=row.account_id, kind=row.kind,
+                              totp_secret=row.totp_secret, last_totp_step=row.last_totp_step,
+                              created_at=row.created_at)
+        return ChallengeFactors(factor, keys)
 
     def has_any(self, db: Session, account_id: int) -> bool:
         """Whether the account has set up a second factor of any kind (J8): an app or

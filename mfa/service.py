@@ -12,7 +12,9 @@ the count and the audit row are written before the page answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +29,8 @@ from mfa.factors import AMR_PASSWORD, AMR_RECOVERY_CODE
 from mfa.models import SecondFactor
 from mfa.recovery_codes import RecoveryCodes
 from mfa.security_keys import Pending
+
+log = logging.getLogger("clef.mfa")
 
 # The web layer's part of a pass, done in the same transaction: the session is signed
 # in with these amr values (new token, S20).
@@ -60,16 +64,40 @@ class SecondStep:
                       now: datetime, sign_in: SignIn) -> str:
         """Check ``typed`` against ``factor`` (one of the account's factors). Returns
         the factor's amr once the session is signed in; raises :class:`SecondStepLocked`
-        or :class:`WrongCode`. Commits."""
-        self._claim(db, attempt, now)
+        or :class:`WrongCode`. Commits once: the attempt's count, the code's use (the
+        TOTP step, the emailed code), the session's renewal and the audit row are one
+        transaction, the count its first write (``Throttle.claim_with_check``, issue 11)."""
+        self._claim(db, attempt, now, with_check=True)
         checker = self._checkers[factor.kind]
-        try:
-            checker.verify(db, factor, attempt, typed, now)
-        except WrongCode:
-            self._failed(db, attempt, now, events.FAILURE, method=factor.kind)
-            raise
-        self.passed(db, attempt, checker.amr, factor.kind, now, sign_in)
+        with self._counted_whatever_happens(db, attempt, now):
+            try:
+                checker.verify(db, factor, attempt, typed, now)
+            except WrongCode:
+                self._failed(db, attempt, now, events.FAILURE, method=factor.kind)
+                raise
+            self.passed(db, attempt, checker.amr, factor.kind, now, sign_in)
         return checker.amr
+
+    @contextmanager
+    def _counted_whatever_happens(self, db: Session, attempt: Attempt,
+                                  now: datetime) -> Iterator[None]:
+        """A claim made with its check is undone with it when the check ends in an
+        error rather than an answer (a lost connection, a failed commit): the attempt
+        is then counted again on its own, so that no attempt goes uncounted, whatever
+        its outcome (S7). A wrong code or a lock is an answer: it passes through."""
+        try:
+            yield
+        except (WrongCode, SecondStepLocked):
+            raise
+        except Exception:
+            db.rollback()
+            try:
+                self._throttle.claim(db, attempt.account.username_key, now, SECOND_FACTOR_STEP)
+            except TooManyAttempts:
+                pass  # locked meanwhile: nothing more to count
+            except Exception:  # the database is gone: the first error is the one to show
+                log.exception("the second step's attempt could not be counted after an error")
+            raise
 
     def verify_security_key(self, db: Session, attempt: Attempt, answer: str,
                             pending: Pending | None, now: datetime, sign_in: SignIn) -> list[str]:
@@ -123,11 +151,15 @@ class SecondStep:
                      method=method)
         db.commit()
 
-    def _claim(self, db: Session, attempt: Attempt, now: datetime) -> None:
-        """Count one attempt before checking it (S7, D4); the throttle commits it."""
+    def _claim(self, db: Session, attempt: Attempt, now: datetime,
+               with_check: bool = False) -> None:
+        """Count one attempt before checking it (S7, D4): committed by the throttle, or
+        ``with_check``, by the caller's commit of the check that follows (a check that
+        only reads and writes the database)."""
         account = attempt.account
+        claim = self._throttle.claim_with_check if with_check else self._throttle.claim
         try:
-            self._throttle.claim(db, account.username_key, now, SECOND_FACTOR_STEP)
+            claim(db, account.username_key, now, SECOND_FACTOR_STEP)
         except TooManyAttempts as locked:
             audit.record(db, now, events.LOCKED, actor=account.username,
                          account_id=account.id, where=attempt.where)

@@ -62,10 +62,10 @@ def challenge() -> ResponseReturnValue:
     if current_session().level == FULL:
         return redirect(after_sign_in_target(), code=303)
     account = current_account()
-    factor = _factor_of(account)
-    # Keys are counted once, and only where they change the answer: a code posted for
-    # an existing factor is checked whatever keys there are (issue 11).
-    has_keys = _has_keys(account.id) if factor is None or request.method == "GET" else None
+    # The factor and the keys in one read (issue 11). A code posted for an existing
+    # factor is checked whatever keys there are; the count only shapes the page.
+    factor, key_count = mfa_services().factors.get_challenge(db(), account.id)
+    has_keys = key_count > 0
     if factor is None and not has_keys:
         # J8: an account that never finished setting up does it now, before anything else.
         return redirect(url_for("mfa.setup"), code=303)
@@ -79,7 +79,7 @@ def challenge() -> ResponseReturnValue:
         notice = _send_sign_in_code(account) if mailed else None
         return _page(factor, form, notice=notice, has_keys=has_keys)
     if not form.validate_on_submit():
-        return _page(factor, form, 400)
+        return _page(factor, form, 400, has_keys=has_keys)
     targets: list[str] = []
 
     def signed_in(methods: list[str]) -> None:
@@ -91,9 +91,11 @@ def challenge() -> ResponseReturnValue:
         mfa_services().second_step.verify_factor(db(), attempt(account), factor,
                                                  form.code.data or "", now(), signed_in)
     except SecondStepLocked as locked:
-        return _page(factor, form, 429, error=locked_message(locked.retry_after))
+        return _page(factor, form, 429, error=locked_message(locked.retry_after),
+                     has_keys=has_keys)
     except WrongCode as wrong:
-        return _page(factor, form, 401, error=_wrong_code_error(factor, wrong))
+        return _page(factor, form, 401, error=_wrong_code_error(factor, wrong),
+                     has_keys=has_keys)
     return redirect(targets[0], code=303)
 
 

@@ -115,20 +115,27 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     challenge, step = measured(app, lambda: browser.get("/2fa/challenge"))
     assert challenge.status_code == 200 and step.commits == 0
     assert step.count("SELECT partner_links") == 0, "a password step is no partner identity"
-    assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 1
-    # The session with its account (one join), the factor, the keys.
+    # The session with its account (one join), then the factor with the count of keys
+    # beside it (mfa.factors.get_challenge): two statements, not three.
     assert step.count("SELECT accounts") == 0, step.statements
-    assert len(step.statements) == 3, step.statements
+    assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 0
+    assert step.count("SELECT (SELECT count(*) AS count_1 FROM security_keys") == 1
+    assert len(step.statements) == 2, step.statements
 
     code = fresh_totp(app, "alice")
     back, step = measured(app, lambda: browser.post(
         "/2fa/challenge", data={"code": code, "csrf_token": csrf_from(challenge)}))
-    assert back.status_code == 303 and step.commits == 2  # the claim, then the step
+    # The claim, the code's step, the clear, the audit row and the move: one commit
+    # (Throttle.claim_with_check), the claim its first write.
+    assert back.status_code == 303 and step.commits == 1
     assert step.count("SELECT accounts") == 0, "the account came with the session row"
     assert step.count("UPDATE sessions SET id=") == 1 and step.count("DELETE FROM sessions") == 0
-    # Session and account, factor, claim, the code's step, the move, clear, audit (and
-    # the account's last use, when it changed: not under the frozen clock).
+    # Session and account, factor and keys, claim, the code's step, clear, audit, the
+    # move (and the account's last use, when it changed: not under the frozen clock).
     assert len(step.statements) == 7, step.statements
+    writes = [s.split()[0] for s in step.statements[2:]]
+    assert step.statements[2].startswith("INSERT INTO login_throttles"), "counted first (S7)"
+    assert writes == ["INSERT", "UPDATE", "DELETE", "INSERT", "UPDATE"], step.statements
     assert step.count("SELECT count(*) AS count_1 FROM security_keys") == 0
     assert step.count("SELECT partner_links") == 0
 

@@ -84,11 +84,11 @@ def test_s11_the_totp_step_is_claimed_by_one_update(app: Flask) -> None:
 
 
 def test_the_second_step_stores_the_session_in_its_own_commit(app: Flask) -> None:
-    """The claim (S7) and the step (S20's renewal, ``next`` consumed) are two commits;
-    no third writes the session back."""
+    """The claim (S7) and the step (S20's renewal, ``next`` consumed) are one commit
+    (``Throttle.claim_with_check``); no second writes the session back."""
     create_account(app, "alice")
     browser = app.test_client()
     assert sign_in(browser, "alice").status_code == 303
     with counted(app) as step:
         pass_second_factor(app, browser, "alice")
-    assert step["commits"] == 2
+    assert step["commits"] == 1

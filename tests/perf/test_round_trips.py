@@ -53,13 +53,14 @@ def flow_trips(app: Flask, username: str, jobs: Any, browser: Any = None,
 # statements + 10 BEGIN + 7 COMMIT + 3 ROLLBACK = 61 round trips; then 32 + 4 + 4 = 40
 # (reads outside transactions; fewer statements in the POSTs and the token request);
 # now 29 + 4 + 4 = 37 (/authorize reads its client, the nonce's use and the consent in
-# one statement: idp.oidc.authorize_reads).
+# one statement: idp.oidc.authorize_reads); now 28 + 4 + 4 = 36 (the challenge reads its
+# factor and the count of keys in one: mfa.factors.get_challenge).
 POSTGRESQL = {
     "GET /authorize": (1, 0, 0, 0),            # one read (client + nonce): no BEGIN
     "GET /signin": (1, 0, 0, 0),               # the new visitor's row, alone
     "POST /signin": (6, 1, 1, 0),              # the claim alone (S7), then the step
-    "GET /2fa/challenge": (3, 0, 0, 0),
-    "POST /2fa/challenge": (7, 1, 1, 0),       # the claim alone, then the step
+    "GET /2fa/challenge": (2, 0, 0, 0),        # the session; factor + keys
+    "POST /2fa/challenge": (7, 1, 1, 0),       # reads; claim and step in one transaction
     "GET /authorize (consent)": (2, 0, 0, 0),  # the session; client + nonce + consent
     # The session, the client, then consent + portal session + audit + code in one
     # statement (idp.oidc.authorize_writes), the session's row: 7 -> 4 (h-consent).
@@ -77,7 +78,7 @@ def test_the_flow_sends_no_transaction_a_request_does_not_need(app: Flask, backe
     got = {name: trips.summary() for name, trips in steps.items()}
     if backend == "postgresql":
         assert got == POSTGRESQL, {name: steps[name].log for name in steps}
-        assert sum(trips.total for trips in steps.values()) == 34
+        assert sum(trips.total for trips in steps.values()) == 33
     # The same statements and commits on SQLite, whose driver begins only before a write,
     # but for the consent POST's writes: one after the other there (no data-modifying
     # CTEs in SQLite, and no round trip to save).
