@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -130,3 +131,55 @@ def test_the_app_answers_with_it(app: Any) -> None:
     answer = app.test_client().get("/no-such-page")
     assert answer.status_code == 404
     assert answer.headers["Content-Length"] == str(len(answer.data))
+
+
+# GET / and a 404 for a new visitor, calls per request (tests/perf/test_page_calls.py's
+# count), the same on SQLite and PostgreSQL with Redis (no database read): 950 and 1,068
+# before ClefResponse, (918) and (1,036) after.
+BARE_PAGE_BUDGETS = {"/": 960, "/no-such-page": 1_080}
+
+
+def test_bare_pages_calls(app: Any) -> None:
+    """What every page pays beyond its own work: the home page and a 404, no session."""
+    from tests.perf.test_page_calls import calls_per_request
+
+    browser = app.test_client()
+    counted = {target: calls_per_request(app, browser, target, target)
+               for target in BARE_PAGE_BUDGETS}
+    if os.environ.get("CLEF_PAGE_CALLS"):
+        print(counted)
+    over = {t: c for t, c in counted.items() if c > BARE_PAGE_BUDGETS[t]}
+    assert not over, over
+
+
+def _answers(app: Any, requests: list[tuple[str, dict[str, str]]]) -> list[tuple[Any, ...]]:
+    browser = app.test_client()
+    found = []
+    for target, headers in requests:
+        answer = browser.get(target, headers=headers)
+        found.append((answer.status, sorted(answer.headers.items()), answer.data))
+    return found
+
+
+def test_app_answers_as_with_werkzeugs_response(make_app: Any) -> None:
+    """The app's answers, byte for byte, with ClefResponse and with Flask's own class:
+    both languages, a portal's authorization request (a 303 to the sign-in page whose
+    ``next`` is the request, percent-encoded), a ``next`` with non-ASCII and ``//``
+    (an open-redirect attempt: refused the same), a 404, a Host outside the trusted
+    ones (S17: refused the same)."""
+    from tests.oidc.rp import Request
+    from tests.oidc.test_sign_in_handoff import untrusted
+
+    app = make_app(service={"trusted_hosts": ["localhost"]})
+    authorize = untrusted(app).authorize_url(Request(), state="s\u00e9 //x", nonce="n1")
+    requests = [
+        ("/", {}), ("/", {"Accept-Language": "fr"}), ("/no-such-page", {"Accept-Language": "fr"}),
+        (authorize, {}), (authorize, {"Accept-Language": "fr-CA"}),
+        ("/language/fr?next=//evil.example/", {}), ("/language/en?next=/caf\u00e9?x=\u00e9", {}),
+        ("/", {"Host": "evil.example"}), (authorize, {"Host": "evil.example"}),
+    ]
+    clefs_answers = _answers(app, requests)
+    app.response_class = Response
+    assert _answers(app, requests) == clefs_answers
+    assert any(status.startswith("303") for status, _, _ in clefs_answers)
+    assert any(status.startswith("400") for status, _, _ in clefs_answers)  # the untrusted Host
