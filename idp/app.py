@@ -34,6 +34,7 @@ from idp.oidc.views import published_documents
 from idp.ratelimit import init_limiter, storage_uri
 from idp.redirects import request_target
 from idp.resources import PACKAGE_DIR, resource
+from idp.responses import ClefResponse
 from idp.runtime import EXTENSION_KEY, Services, build_services, close_db
 from idp.security_headers import SecurityHeaders, fixed_headers
 from idp.settings import Settings, load_settings, resolve_secret
@@ -136,6 +137,8 @@ def create_app(
         template_folder=str(resource("templates")),
         static_folder=str(resource("static")),
     )
+    # Final headers handed on as they are when Werkzeug's pass would not change them.
+    app.response_class = ClefResponse
     if settings.writes_instance_folder:
         secure_instance(settings.instance_path, settings.embedded_database_file)
     secret = resolve_secret(settings)
