@@ -19,7 +19,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp import audit
+from idp import audit, claimed_account
+from idp.claimed_account import PasswordAccount
 from idp.models import ACTIVE, REVOKED, Account
 from idp.password_policy import PasswordPolicy, PasswordProblem
 from idp.passwords import PasswordHasher
@@ -135,27 +136,28 @@ class AccountService:
 
     def verify_password(
         self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where
-    ) -> Account:
+    ) -> PasswordAccount:
         """The password step of sign-in (J1, J3). Returns the account when the password
         is right and the credential usable.
 
         On success the throttle reset (and any rehash) is left for the caller to commit.
         Raises :class:`TooManyAttempts` (locked; nothing checked), then
         :class:`InvalidCredentials` or :class:`RevokedCredential`. Known and unknown
-        usernames do the same work: one claim, one indexed look-up, one argon2
-        verification (S6).
+        usernames do the same work: one claim that reads the account in the same
+        statement (idp.claimed_account), one argon2 verification (S6).
         """
         key = username_key(username)
         try:
-            self.throttle.claim(db, key, now)
+            row = self.throttle.claim(db, key, now, also=claimed_account.also_read(key))
         except TooManyAttempts:
             locked = self._get_by_key(db, key)
             audit.record(db, now, audit.LOGIN_LOCKED, actor=locked.username if locked else "unknown",
                          account_id=locked.id if locked else None, where=where)
             db.commit()
             raise
-        account = self._get_by_key(db, key)
-        check = self.hasher.verify(account.password_hash if account else None, password)
+        found = claimed_account.from_claim(row)
+        account, password_hash = found if found is not None else (None, None)
+        check = self.hasher.verify(password_hash, password)
         if account is None or not check.matches:
             audit.record(
                 db,
@@ -179,13 +181,19 @@ class AccountService:
         audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,
                      account_id=account.id, where=where, step="password")
         if check.needs_rehash:
-            account.password_hash = self.hasher.hash(password)
+            claimed_account.set_password_hash(db, account, self.hasher.hash(password))
             audit.record(
                 db, now, audit.PASSWORD_REHASHED, actor=account.username, account_id=account.id
             )
         # Not committed here: the caller renews the session in the same transaction, so
         # a successful password step costs one commit after the claim.
         return account
+
+    def remember_locale(self, db: Session, account: PasswordAccount, locale: str) -> None:
+        """The language of this sign-in, for the account's mail; written only when it
+        differs from the account's. The caller commits."""
+        if account.locale != locale:
+            claimed_account.set_locale(db, account, locale)
 
     def _get_by_key(self, db: Session, key: str) -> Account | None:
         return db.scalars(_BY_KEY, {"key": key}).first()
