@@ -23,9 +23,10 @@ from idp import audit, claimed_account
 from idp.claimed_account import PasswordAccount
 from idp.models import ACTIVE, REVOKED, Account
 from idp.password_policy import PasswordPolicy, PasswordProblem
+from idp.password_step_writes import clear_password_count
 from idp.passwords import PasswordHasher
 from idp.settings import UsernameSettings
-from idp.throttle import PASSWORD_STEP, Throttle, TooManyAttempts
+from idp.throttle import Throttle, TooManyAttempts
 from idp.usernames import UsernameProblem, normalise_username, username_key, username_problem
 
 REVOKE_REASONS = ("compromised", "inactive", "other")
@@ -170,12 +171,13 @@ class AccountService:
             db.commit()
             raise InvalidCredentials()
         # A correct password: the password count starts again; the second factor's does
-        # not (D4, S7), so a known password buys no fresh guesses at the code.
-        self.throttle.clear(db, key, (PASSWORD_STEP,))
+        # not (D4, S7), so a known password buys no fresh guesses at the code. The clear
+        # goes with the audit rows recorded before it (one statement on PostgreSQL).
         if account.status == REVOKED:
             audit.record(
                 db, now, audit.LOGIN_REVOKED, actor=account.username, account_id=account.id, where=where
             )
+            clear_password_count(db, self.throttle, key)
             db.commit()
             raise RevokedCredential()
         audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,
@@ -185,6 +187,7 @@ class AccountService:
             audit.record(
                 db, now, audit.PASSWORD_REHASHED, actor=account.username, account_id=account.id
             )
+        clear_password_count(db, self.throttle, key)
         # Not committed here: the caller renews the session in the same transaction, so
         # a successful password step costs one commit after the claim.
         return account

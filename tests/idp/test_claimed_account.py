@@ -6,6 +6,7 @@ huge or malformed input."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -209,7 +210,8 @@ def test_a_revoked_account_is_refused_after_its_password(app, monkeypatch):
 
 
 @pytest.mark.parametrize("username", [
-    "a" * 10_000, "alice\x00", "alice' OR '1'='1", "%", "_", "\u202ealice", "ａｌｉｃｅ\u0301",
+    "a" * 10_000, "alice\x00", "alice' OR '1'='1", "%", "_", "\u202ealice",
+    "\uff41\uff4c\uff49\uff43\uff45\u0301",
     "", " ",
 ])
 def test_huge_or_malformed_usernames_open_nothing(app, username):
@@ -246,3 +248,71 @@ def test_the_claim_without_a_read_returns_its_count(app):
         assert db.scalar(select(func.count()).select_from(Account)) == 0
     finally:
         db.close()
+
+
+def _tags(app, account_id: int) -> list[str]:
+    db = app.extensions["clef"].session_factory()
+    try:
+        return list(db.scalars(select(AuditEvent.tag).where(
+            AuditEvent.account_id == account_id).order_by(AuditEvent.id)))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_the_clear_and_the_audit_row_are_written_together_or_not_at_all(app, revoked):
+    """idp.password_step_writes: on PostgreSQL the clear carries the audit row (one
+    statement); on both databases a right password clears only the password step's
+    count and records its row, and a step that never commits keeps neither."""
+    create_account(app, "alice")
+    alice = get_account(app, "alice")
+    svc = app.extensions["clef"]
+    if revoked:
+        db = svc.session_factory()
+        try:
+            svc.accounts.revoke(svc.accounts.get_by_username(db, "alice"), "other",
+                                svc.clock.now())
+            db.commit()
+        finally:
+            db.close()
+    tag = audit.LOGIN_REVOKED if revoked else audit.LOGIN_SUCCESS
+    db = svc.session_factory()
+    try:
+        second = svc.throttle.claim(db, username_key("alice"), svc.clock.now(), "second_factor")
+        assert tuple(second) == (1,)
+        with Statements(app) as statements, contextlib.suppress(RevokedCredential):
+            svc.accounts.verify_password(db, svc.clock.now(), username="alice",
+                                         password=GOOD_PASSWORD, where=HERE)
+        clears = [s for s in statements.sql if "DELETE FROM login_throttles" in s]
+        assert len(clears) == 1
+        if svc.engine.dialect.name == "postgresql":
+            assert "INSERT INTO audit_events" in clears[0]
+            assert not any(s.startswith("INSERT INTO audit_events") for s in statements.sql)
+        if not revoked:
+            db.rollback()  # the step's commit never came
+            assert _failures(app, "alice") == 1 and tag not in _tags(app, alice.id)
+            svc.accounts.verify_password(db, svc.clock.now(), username="alice",
+                                         password=GOOD_PASSWORD, where=HERE)
+            db.commit()
+    finally:
+        db.close()
+    assert _failures(app, "alice") == 0
+    assert _tags(app, alice.id).count(tag) == 1
+    db = svc.session_factory()
+    try:
+        assert svc.throttle.state(db, username_key("alice"), "second_factor").failures == 1
+    finally:
+        db.close()
+
+
+def test_a_rehash_writes_both_audit_rows_in_their_order(make_app):
+    """Two audit rows are left to the commit (CTEs run in no set order): the success
+    first, then the rehash, as recorded."""
+    from tests.support.accounts import create_account as create
+
+    create(make_app(), "alice")
+    app = make_app(argon2={"memory_kib": 2048, "time_cost": 2, "parallelism": 1})
+    alice = get_account(app, "alice")
+    assert sign_in(app.test_client(), "alice").status_code == 303
+    assert _tags(app, alice.id)[-2:] == [audit.LOGIN_SUCCESS, audit.PASSWORD_REHASHED]
+    assert _failures(app, "alice") == 0
