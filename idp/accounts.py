@@ -19,12 +19,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp import audit
+from idp import audit, claimed_account
+from idp.claimed_account import PasswordAccount
 from idp.models import ACTIVE, REVOKED, Account
 from idp.password_policy import PasswordPolicy, PasswordProblem
+from idp.password_step_writes import clear_password_count
 from idp.passwords import PasswordHasher
 from idp.settings import UsernameSettings
-from idp.throttle import PASSWORD_STEP, Throttle, TooManyAttempts
+from idp.throttle import Throttle, TooManyAttempts
 from idp.usernames import UsernameProblem, normalise_username, username_key, username_problem
 
 REVOKE_REASONS = ("compromised", "inactive", "other")
@@ -135,27 +137,28 @@ class AccountService:
 
     def verify_password(
         self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where
-    ) -> Account:
+    ) -> PasswordAccount:
         """The password step of sign-in (J1, J3). Returns the account when the password
         is right and the credential usable.
 
         On success the throttle reset (and any rehash) is left for the caller to commit.
         Raises :class:`TooManyAttempts` (locked; nothing checked), then
         :class:`InvalidCredentials` or :class:`RevokedCredential`. Known and unknown
-        usernames do the same work: one claim, one indexed look-up, one argon2
-        verification (S6).
+        usernames do the same work: one claim that reads the account in the same
+        statement (idp.claimed_account), one argon2 verification (S6).
         """
         key = username_key(username)
         try:
-            self.throttle.claim(db, key, now)
+            row = self.throttle.claim(db, key, now, also=claimed_account.also_read(key))
         except TooManyAttempts:
             locked = self._get_by_key(db, key)
             audit.record(db, now, audit.LOGIN_LOCKED, actor=locked.username if locked else "unknown",
                          account_id=locked.id if locked else None, where=where)
             db.commit()
             raise
-        account = self._get_by_key(db, key)
-        check = self.hasher.verify(account.password_hash if account else None, password)
+        found = claimed_account.from_claim(row)
+        account, password_hash = found if found is not None else (None, None)
+        check = self.hasher.verify(password_hash, password)
         if account is None or not check.matches:
             audit.record(
                 db,
@@ -168,24 +171,32 @@ class AccountService:
             db.commit()
             raise InvalidCredentials()
         # A correct password: the password count starts again; the second factor's does
-        # not (D4, S7), so a known password buys no fresh guesses at the code.
-        self.throttle.clear(db, key, (PASSWORD_STEP,))
+        # not (D4, S7), so a known password buys no fresh guesses at the code. The clear
+        # goes with the audit rows recorded before it (one statement on PostgreSQL).
         if account.status == REVOKED:
             audit.record(
                 db, now, audit.LOGIN_REVOKED, actor=account.username, account_id=account.id, where=where
             )
+            clear_password_count(db, self.throttle, key)
             db.commit()
             raise RevokedCredential()
         audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,
                      account_id=account.id, where=where, step="password")
         if check.needs_rehash:
-            account.password_hash = self.hasher.hash(password)
+            claimed_account.set_password_hash(db, account, self.hasher.hash(password))
             audit.record(
                 db, now, audit.PASSWORD_REHASHED, actor=account.username, account_id=account.id
             )
+        clear_password_count(db, self.throttle, key)
         # Not committed here: the caller renews the session in the same transaction, so
         # a successful password step costs one commit after the claim.
         return account
+
+    def remember_locale(self, db: Session, account: PasswordAccount, locale: str) -> None:
+        """The language of this sign-in, for the account's mail; written only when it
+        differs from the account's. The caller commits."""
+        if account.locale != locale:
+            claimed_account.set_locale(db, account, locale)
 
     def _get_by_key(self, db: Session, key: str) -> Account | None:
         return db.scalars(_BY_KEY, {"key": key}).first()

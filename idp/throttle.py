@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, literal, or_
+from sqlalchemy import ColumnElement, Row, Table, bindparam, case, delete, literal, or_
 from sqlalchemy.orm import Session
 
 from idp.db import execute_alone
@@ -63,6 +63,19 @@ class LockState:
     locked_until: datetime | None
 
 
+@dataclass(frozen=True)
+class AlsoRead:
+    """What a caller reads in the claim's own statement, after the count: scalar
+    subqueries (``columns``, built once by the caller: the claim's statement is kept
+    per tuple) with their bound values (``params``, named apart from the claim's).
+    The password step reads its account so (issue 11: one statement less than a
+    look-up after the claim). Both databases evaluate a scalar subquery in
+    ``RETURNING``; when the key is locked no row comes back, so nothing is read."""
+
+    columns: tuple[ColumnElement[Any], ...]
+    params: dict[str, Any]
+
+
 # Built once; run on the session's connection, as a Core statement (issue 11).
 _THROTTLES = cast(Table, LoginThrottle.__table__)
 _CLEAR = delete(_THROTTLES).where(_THROTTLES.c.key.in_(bindparam("keys", expanding=True)))
@@ -84,7 +97,8 @@ class Throttle:
                 continue  # lengths are capped: only the distinct steps need a branch
             self._lock_steps.append((count, length))
         self._first_lock = self.lock_length(1)
-        self._claims: dict[str, Any] = {}  # the claim's statement, built once per dialect
+        # The claim's statement, built once per dialect and what it also reads.
+        self._claims: dict[tuple[str, tuple[ColumnElement[Any], ...]], Any] = {}
 
     def key_for(self, username_key: str, step: str = PASSWORD_STEP) -> str:
         if step not in STEPS:
@@ -103,19 +117,24 @@ class Throttle:
         return timedelta(minutes=min(minutes, s.max_lock_minutes))
 
     def claim(
-        self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP
-    ) -> None:
+        self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP,
+        *, also: AlsoRead | None = None,
+    ) -> Row[Any]:
         """Count one attempt at ``step`` for ``username_key`` before it is checked.
 
         Raises :class:`TooManyAttempts` when the key is locked; nothing is counted then.
-        Commits, so the claim is visible to every other worker at once.
+        Commits, so the claim is visible to every other worker at once. Returns the
+        claim's row: the count, then what ``also`` reads, in the same statement.
         """
+        params = self._claim_params(username_key, now, step)
+        if also is not None:
+            params.update(also.params)
         # A transaction of its own when nothing else waits (issue 11: one round trip).
-        claimed = execute_alone(db, self._claim_statement(db), self._claim_params(
-            username_key, now, step)).scalar_one_or_none()
+        claimed = execute_alone(db, self._claim_statement(db, also), params).first()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))
+        return claimed
 
     def claim_with_check(
         self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP
@@ -144,14 +163,15 @@ class Throttle:
             "lock_permanent": now + PERMANENT,
             **{f"lock_{count}": now + length for count, length in self._lock_steps}}
 
-    def _claim_statement(self, db: Session) -> Any:
+    def _claim_statement(self, db: Session, also: AlsoRead | None = None) -> Any:
         """The claim's upsert with the times as parameters: one statement object per
         dialect, so SQLAlchemy neither rebuilds nor re-keys it per attempt (issue 11).
         Built on the table, not the ORM entity, whose INSERT would take the ORM's bulk
         path (about 450 Python calls of each claim). The lock a count implies is still
         chosen by the database in the same UPDATE."""
         dialect = db.get_bind().dialect.name
-        statement = self._claims.get(dialect)
+        reads = also.columns if also is not None else ()
+        statement = self._claims.get((dialect, reads))
         if statement is None:
             columns = _THROTTLES.c
             when = columns.updated_at.type
@@ -169,8 +189,8 @@ class Throttle:
                 key=columns.key,
                 update={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
                 where=or_(columns.locked_until.is_(None), columns.locked_until <= now),
-            ).returning(columns.failures)
-            self._claims[dialect] = statement
+            ).returning(columns.failures, *reads)
+            self._claims[(dialect, reads)] = statement
         return statement
 
     def clear(self, db: Session, username_key: str, steps: tuple[str, ...] = STEPS) -> bool:

@@ -21,7 +21,6 @@ from idp.accounts import InvalidCredentials, RevokedCredential, TooManyAttempts
 from idp.forms import PostOnlyForm, SignInForm
 from idp.i18n import LANGUAGE_COOKIE, languages, select_locale, set_language_cookie
 from idp.messages import locked_message
-from idp.models import Account
 from idp.ratelimit import configured, post_limit
 from idp.redirects import safe_next
 from idp.runtime import db, services
@@ -67,19 +66,12 @@ def sign_in() -> ResponseReturnValue:
         return render_template("auth/signin.html", form=form, error=error), 401
     # The inactivity clock (D7) restarts when the second factor is passed, not here.
     passed_password(account.id)
-    _remember_language(account)
+    svc.accounts.remember_locale(db(), account, select_locale())  # for the account's mail
     db().commit()
     # S8: 303, so the browser does not re-send the password anywhere.
     return redirect(url_for("mfa.challenge"), code=303)
 
 
-def _remember_language(account: Account) -> None:
-    """The language of this sign-in, for the account's mail. Assigned only when it
-    differs: even an equal value marks the account changed, and the commit then runs
-    the ORM's whole unit of work for an UPDATE it finds empty (issue 11)."""
-    locale = select_locale()
-    if account.locale != locale:
-        account.locale = locale
 
 
 @bp.post("/signout")
