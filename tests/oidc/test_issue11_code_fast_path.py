@@ -14,7 +14,6 @@ and its store down, the database down all get what Flask answered before."""
 
 from __future__ import annotations
 
-import base64
 import json
 import types
 from collections.abc import Callable, Iterator
@@ -31,38 +30,18 @@ from sqlalchemy.exc import OperationalError
 from idp import audit, metrics
 from idp.models import REVOKED, Account, WebSession
 from idp.oidc.models import AuthorizationCode, OAuthToken
-from idp.oidc.refresh_endpoint import RefreshEndpoint
 from idp.oidc.token_request import decoded
 from idp.oidc.tokens import token_hash
 from idp.ratelimit import limiter
 from tests.helpers import create_account, csrf
 from tests.oidc.conftest import CALLBACK, Flow, full_flow, sign_in_through
 from tests.oidc.rp import RelyingParty, Request, register_client, s256
+from tests.oidc.token_layer import Witness, basic, exactly, layer_of, post, switch_of, trusted_portal
 from tests.perf.round_trips import round_trips
 from tests.support.app import run_cli
 from tests.support.records import audit_events
 
 CODE = "authorization_code"
-
-
-def layer_of(app: Flask) -> RefreshEndpoint:
-    found: Any = app.wsgi_app
-    while not isinstance(found, RefreshEndpoint):
-        found = getattr(found, "app", None)
-        assert found is not None, "the exchange goes through Flask"
-    return found
-
-
-class Witness:
-    """Counts the requests the layer hands on to Flask."""
-
-    def __init__(self, layer: RefreshEndpoint) -> None:
-        self.inner = layer.app
-        self.handed = 0
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        self.handed += 1
-        return self.inner(environ, start_response)
 
 
 @pytest.fixture
@@ -76,22 +55,14 @@ def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Witness:
 @pytest.fixture
 def through_flask(app: Flask) -> Iterator[Callable[[bool], None]]:
     """``through_flask(True)``: the layer answers nothing (the token view's answers)."""
-    layer = layer_of(app)
-
-    def switch(on: bool) -> None:
-        if on:
-            layer._servable = lambda environ: False  # type: ignore[method-assign]
-        else:
-            vars(layer).pop("_servable", None)
+    switch = switch_of(layer_of(app))
     yield switch
     switch(False)
 
 
 @pytest.fixture
 def portal(app: Flask) -> RelyingParty:
-    client_id, secret = register_client(app, "--name", "Portal", "--redirect-uri", CALLBACK,
-                                        "--trusted")
-    return RelyingParty(app, client_id, secret, CALLBACK)
+    return trusted_portal(app)
 
 
 @pytest.fixture
@@ -113,29 +84,16 @@ def new_code(portal: RelyingParty, flow: Flow, **extra: str | None) -> tuple[str
     return sign_in_through(portal, flow.browser, req, **extra)["code"], req
 
 
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
-
-
 def exchange(portal: RelyingParty, code: str, req: Request, auth: str = "basic") -> Any:
     return portal.token(portal.app.test_client(), {
         "grant_type": CODE, "code": code, "redirect_uri": portal.redirect_uri,
         "code_verifier": req.verifier}, auth=auth)
 
 
-def post(app: Flask, body: str, headers: dict[str, str] | None = None, **extra: Any) -> Any:
-    return app.test_client().post("/token", data=body, headers=headers or {},
-                                  content_type="application/x-www-form-urlencoded", **extra)
-
-
 def encoded_body(portal: RelyingParty, code: str, req: Request) -> str:
     """The body as most HTTP libraries write it: the redirect URI percent-encoded."""
     return urlencode({"grant_type": CODE, "code": code, "redirect_uri": portal.redirect_uri,
                       "code_verifier": req.verifier}, quote_via=quote, safe="")
-
-
-def exactly(response: Any) -> tuple[str, bytes, list[tuple[str, str]]]:
-    return response.status, response.get_data(), response.headers.to_wsgi_list()
 
 
 def unused(app: Flask, code: str) -> None:

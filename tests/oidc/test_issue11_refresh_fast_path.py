@@ -29,31 +29,12 @@ from idp.ratelimit import VIEWS_ONLY, limiter
 from tests.helpers import create_account, csrf
 from tests.oidc.conftest import CALLBACK, Flow, full_flow, sign_in_through
 from tests.oidc.rp import RelyingParty, Request, register_client
+from tests.oidc.token_layer import Witness, basic, exactly, layer_of, post, switch_of, trusted_portal
 from tests.perf.round_trips import round_trips
 from tests.support.app import run_cli
 from tests.support.records import audit_events
 
 REFRESH = "refresh_token"
-
-
-def layer_of(app: Flask) -> RefreshEndpoint:
-    found: Any = app.wsgi_app
-    while not isinstance(found, RefreshEndpoint):
-        found = getattr(found, "app", None)
-        assert found is not None, "the refresh goes through Flask"
-    return found
-
-
-class Witness:
-    """Counts the requests the layer hands on to Flask."""
-
-    def __init__(self, layer: RefreshEndpoint) -> None:
-        self.inner = layer.app
-        self.handed = 0
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        self.handed += 1
-        return self.inner(environ, start_response)
 
 
 @pytest.fixture
@@ -68,22 +49,14 @@ def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Witness:
 def through_flask(app: Flask) -> Iterator[Callable[[bool], None]]:
     """``through_flask(True)``: the layer answers nothing (the token view's answers);
     the requests still pass the witness."""
-    layer = layer_of(app)
-
-    def switch(on: bool) -> None:
-        if on:
-            layer._servable = lambda environ: False  # type: ignore[method-assign]
-        else:
-            vars(layer).pop("_servable", None)
+    switch = switch_of(layer_of(app))
     yield switch
     switch(False)
 
 
 @pytest.fixture
 def portal(app: Flask) -> RelyingParty:
-    client_id, secret = register_client(app, "--name", "Portal", "--redirect-uri", CALLBACK,
-                                        "--trusted")
-    return RelyingParty(app, client_id, secret, CALLBACK)
+    return trusted_portal(app)
 
 
 @pytest.fixture
@@ -98,15 +71,6 @@ def live_store() -> Iterator[None]:
     limiter._storage_dead = False
 
 
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
-
-
-def post(app: Flask, body: bytes | str, headers: dict[str, str] | None = None, **extra: Any) -> Any:
-    return app.test_client().post("/token", data=body, headers=headers or {},
-                                  content_type="application/x-www-form-urlencoded", **extra)
-
-
 def refresh(portal: RelyingParty, token: str, auth: str = "basic") -> Any:
     return portal.token(portal.app.test_client(), {"grant_type": REFRESH, "refresh_token": token},
                         auth=auth)
@@ -118,10 +82,6 @@ def shape(response: Any) -> tuple[str, list[tuple[str, str]], list[tuple[str, An
     body = json.loads(response.get_data())
     masked = [(k, "*" if k in ("access_token", REFRESH) else v) for k, v in body.items()]
     return response.status, response.headers.to_wsgi_list(), masked
-
-
-def exactly(response: Any) -> tuple[str, bytes, list[tuple[str, str]]]:
-    return response.status, response.get_data(), response.headers.to_wsgi_list()
 
 
 def revoked(app: Flask, token: str) -> bool:

@@ -1,0 +1,68 @@
+"""What the tests of the token layer in front of Flask share (issue 11): the layer
+(idp.oidc.refresh_endpoint, which answers the common refresh and, through
+idp.oidc.code_endpoint, the common code exchange), a witness of what it hands on to
+Flask, a switch that makes it answer nothing, and the plain requests and answers."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from idp.oidc.refresh_endpoint import RefreshEndpoint
+from tests.oidc.conftest import CALLBACK
+from tests.oidc.rp import RelyingParty, register_client
+
+
+def layer_of(app: Flask) -> RefreshEndpoint:
+    found: Any = app.wsgi_app
+    while not isinstance(found, RefreshEndpoint):
+        found = getattr(found, "app", None)
+        assert found is not None, "the token request goes through Flask"
+    return found
+
+
+class Witness:
+    """Counts the requests the layer hands on to Flask."""
+
+    def __init__(self, layer: RefreshEndpoint) -> None:
+        self.inner = layer.app
+        self.handed = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.handed += 1
+        return self.inner(environ, start_response)
+
+
+def switch_of(layer: RefreshEndpoint) -> Callable[[bool], None]:
+    """``switch(True)``: the layer answers nothing (the token view's answers); the
+    requests still pass a witness. ``switch(False)`` puts it back."""
+
+    def switch(on: bool) -> None:
+        if on:
+            layer._servable = lambda environ: False  # type: ignore[method-assign]
+        else:
+            vars(layer).pop("_servable", None)
+    return switch
+
+
+def trusted_portal(app: Flask) -> RelyingParty:
+    """A confidential, trusted portal (no consent screen), registered with the CLI."""
+    client_id, secret = register_client(app, "--name", "Portal", "--redirect-uri", CALLBACK,
+                                        "--trusted")
+    return RelyingParty(app, client_id, secret, CALLBACK)
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+
+
+def post(app: Flask, body: bytes | str, headers: dict[str, str] | None = None, **extra: Any) -> Any:
+    return app.test_client().post("/token", data=body, headers=headers or {},
+                                  content_type="application/x-www-form-urlencoded", **extra)
+
+
+def exactly(response: Any) -> tuple[str, bytes, list[tuple[str, str]]]:
+    return response.status, response.get_data(), response.headers.to_wsgi_list()
