@@ -27,8 +27,8 @@ from idp.instance import secure_instance
 from idp.mail_render import STAGED_KEY, send_staged
 from idp.oidc import wiring as oidc
 from idp.oidc.published import PublishedDocuments
-from idp.oidc.refresh_endpoint import refresh_in_front
 from idp.oidc.server import PROTECTOR_KEY
+from idp.oidc.token_endpoint import token_endpoint_in_front
 from idp.oidc.userinfo_endpoint import userinfo_in_front
 from idp.oidc.views import published_documents
 from idp.ratelimit import init_limiter, storage_uri
@@ -201,7 +201,7 @@ def create_app(
     # the proxy's headers applied, and the common refresh answered before Flask
     # (issue 11: behind ProxyFix and SecurityHeaders, as Flask).
     trusted_hosts = list(settings.service.trusted_hosts) or None
-    app.wsgi_app = refresh_in_front(  # type: ignore[method-assign, assignment]
+    app.wsgi_app = token_endpoint_in_front(  # type: ignore[method-assign, assignment]
         app.config, app.extensions, app.wsgi_app, trusted_hosts, metrics.observe_latency,
         metrics.TOKENS.labels)
     if settings.rate_limit.trusted_proxies:

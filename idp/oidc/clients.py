@@ -152,7 +152,7 @@ class Clients:
 
     def held(self, client_id: str | None) -> OAuthClient | None:
         """This process's copy of the client, or None when it has none (nothing is
-        read): the refresh answered in front of Flask (idp.oidc.refresh_endpoint) leaves
+        read): the refresh answered in front of Flask (idp.oidc.token_endpoint) leaves
         a client it holds no copy of to the token view, which reads it."""
         if not client_id:
             return None

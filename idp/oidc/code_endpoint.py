@@ -3,7 +3,7 @@
 The last request of every sign-in: a portal's server exchanges its code for tokens.
 Through Flask it paid for the request context, the app's hooks, Authlib's request
 wrapper and its AuthorizationCodeGrant, CodeChallenge and OpenIDCode machinery (about
-three quarters of its function calls). The token layer (idp.oidc.refresh_endpoint)
+three quarters of its function calls). The token layer (idp.oidc.token_endpoint)
 answers the exact common case with this answerer, which takes the token view's decisions
 with its services (idp.oidc.server: ``CodeGrant``, ``S256CodeChallenge``,
 ``ClefOpenIDCode``):

@@ -45,7 +45,7 @@ _ROWS = "clef_client_rows"
 MAX_CREDENTIAL_LENGTH = 512
 TOKEN_ENDPOINT = "oidc.token"  # noqa: S105 - an endpoint name, not a secret
 SCOPE = "token"
-# Set by the refresh answered in front of Flask (idp.oidc.refresh_endpoint) on a request
+# Set by the refresh answered in front of Flask (idp.oidc.token_endpoint) on a request
 # it counted and then handed to Flask: True (counted, within the limit) or the limit item
 # it breached. The view then counts nothing more (each request is counted once) and
 # refuses a breach as its own count would. A WSGI server never puts such a key in the

@@ -1,6 +1,6 @@
 """The token endpoint's common requests as the layer in front of Flask reads them (issue 11).
 
-The parts every answerer of the token layer (idp.oidc.refresh_endpoint: the refresh and,
+The parts every answerer of the token layer (idp.oidc.token_endpoint: the refresh and,
 idp.oidc.code_endpoint, the code exchange) shares, so that each applies the same strict
 rules and the token view's same services:
 

@@ -159,7 +159,7 @@ class Tokens:
     def save_on(self, conn: Connection, now: datetime, token: dict[str, Any], *, client_id: str,
                 account_id: int, scope: str, code: Any = None, parent: Any = None) -> None:
         """:meth:`save` on a connection the caller holds (the refresh and the code
-        exchange answered in front of Flask, idp.oidc.refresh_endpoint, have no request
+        exchange answered in front of Flask, idp.oidc.token_endpoint, have no request
         session)."""
         if parent is not None:
             family, family_expires = parent.family, parent.family_expires_at

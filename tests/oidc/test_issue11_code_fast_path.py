@@ -1,5 +1,5 @@
 """Issue 11: the common code exchange answered in front of Flask (idp.oidc.code_endpoint,
-called by the token layer of idp.oidc.refresh_endpoint).
+called by the token layer of idp.oidc.token_endpoint).
 
 The layer must answer an exchange exactly as the token view does (status line, every
 header in order, the JSON body byte for byte: with the token generator made

@@ -1,4 +1,4 @@
-"""Issue 11: the common refresh answered in front of Flask (idp.oidc.refresh_endpoint).
+"""Issue 11: the common refresh answered in front of Flask (idp.oidc.token_endpoint).
 
 The layer must answer a refresh exactly as the token view does (status line, every
 header in order, the JSON body's keys in order; the tokens themselves are random), and
@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from idp import audit, metrics
 from idp.oidc.models import OAuthToken
-from idp.oidc.refresh_endpoint import RefreshEndpoint, refresh_in_front
+from idp.oidc.token_endpoint import TokenEndpoint, token_endpoint_in_front
 from idp.oidc.tokens import token_hash
 from idp.ratelimit import VIEWS_ONLY, limiter
 from tests.helpers import create_account, csrf
@@ -386,10 +386,10 @@ def test_issue11_not_installed_while_a_default_rate_limit_applies(app: Flask) ->
     inner = layer_of(app).app
     config = dict(app.config)
     config[VIEWS_ONLY] = False
-    assert refresh_in_front(config, app.extensions, inner, None, None, None) is inner
+    assert token_endpoint_in_front(config, app.extensions, inner, None, None, None) is inner
     config[VIEWS_ONLY] = True
-    assert isinstance(refresh_in_front(config, app.extensions, inner, None, None, None),
-                      RefreshEndpoint)
+    assert isinstance(token_endpoint_in_front(config, app.extensions, inner, None, None, None),
+                      TokenEndpoint)
 
 
 def test_issue11_s25_hsts_on_the_layers_answers_over_https(make_app) -> None:  # type: ignore[no-untyped-def]

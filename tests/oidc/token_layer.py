@@ -1,5 +1,5 @@
 """What the tests of the token layer in front of Flask share (issue 11): the layer
-(idp.oidc.refresh_endpoint, which answers the common refresh and, through
+(idp.oidc.token_endpoint, which answers the common refresh and, through
 idp.oidc.code_endpoint, the common code exchange), a witness of what it hands on to
 Flask, a switch that makes it answer nothing, and the plain requests and answers."""
 
@@ -11,14 +11,14 @@ from typing import Any
 
 from flask import Flask
 
-from idp.oidc.refresh_endpoint import RefreshEndpoint
+from idp.oidc.token_endpoint import TokenEndpoint
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.rp import RelyingParty, register_client
 
 
-def layer_of(app: Flask) -> RefreshEndpoint:
+def layer_of(app: Flask) -> TokenEndpoint:
     found: Any = app.wsgi_app
-    while not isinstance(found, RefreshEndpoint):
+    while not isinstance(found, TokenEndpoint):
         found = getattr(found, "app", None)
         assert found is not None, "the token request goes through Flask"
     return found
@@ -27,7 +27,7 @@ def layer_of(app: Flask) -> RefreshEndpoint:
 class Witness:
     """Counts the requests the layer hands on to Flask."""
 
-    def __init__(self, layer: RefreshEndpoint) -> None:
+    def __init__(self, layer: TokenEndpoint) -> None:
         self.inner = layer.app
         self.handed = 0
 
@@ -36,7 +36,7 @@ class Witness:
         return self.inner(environ, start_response)
 
 
-def switch_of(layer: RefreshEndpoint) -> Callable[[bool], None]:
+def switch_of(layer: TokenEndpoint) -> Callable[[bool], None]:
     """``switch(True)``: the layer answers nothing (the token view's answers); the
     requests still pass a witness. ``switch(False)`` puts it back."""
 

@@ -78,7 +78,7 @@ def exchange_calls(rp: RelyingParty) -> pstats.Stats:
 # Upper bounds per backend (SQLite with the in-memory limiter; PostgreSQL with Redis).
 # Before the client copies, the direct limit count and (PostgreSQL) the one-statement
 # refresh: refresh 2496 / 3174, exchange 2891 / 3565; after: 1951 / 2290, 2344 / 2833.
-# The common refresh answered in front of Flask (idp.oidc.refresh_endpoint): refresh
+# The common refresh answered in front of Flask (idp.oidc.token_endpoint): refresh
 # 1769 / 2194 -> 515 / 1004; the exchange pays the layer's look at its body, 2151 /
 # 2765 -> 2173 / 2787. The common code exchange answered in front of Flask too
 # (idp.oidc.code_endpoint): exchange 2179 / 2793 -> 726 / 1342; the refresh pays the

@@ -149,7 +149,7 @@ class Refresher(TokenAnswerer):
                             account_id=row.account_id, scope=row.scope or "", parent=row)
 
 
-class RefreshEndpoint:
+class TokenEndpoint:
     """WSGI middleware answering the common refresh with ``refresher`` and the common code
     exchange with ``exchanger`` (when given), passing every other request (and every one
     they do not answer) to ``app``: the token endpoint's layer in front of Flask."""
@@ -244,7 +244,7 @@ class RefreshEndpoint:
 _NAMES = {GRANT: "refresh", Exchanger.grant: "code exchange"}
 
 
-def refresh_in_front(config: dict[str, Any], extensions: dict[str, Any], inner: WsgiApp,
+def token_endpoint_in_front(config: dict[str, Any], extensions: dict[str, Any], inner: WsgiApp,
                      trusted_hosts: list[str] | None, observe: Observe | None,
                      issued: Issued | None) -> WsgiApp:
     """``inner`` behind the token layer (the common refresh and code exchange), with the
@@ -255,5 +255,5 @@ def refresh_in_front(config: dict[str, Any], extensions: dict[str, Any], inner: 
     if not config.get(VIEWS_ONLY):
         return inner
     core, provider = extensions[CORE_KEY], extensions[OIDC_KEY]
-    return RefreshEndpoint(inner, Refresher(core, provider, config), trusted_hosts, observe,
+    return TokenEndpoint(inner, Refresher(core, provider, config), trusted_hosts, observe,
                            issued, Exchanger(core, provider, config))
