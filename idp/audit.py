@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, event, insert, select
+from sqlalchemy import Table, bindparam, event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from idp.models import AuditEvent
@@ -142,6 +142,33 @@ def take_pending(db: Session, limit: int) -> list[dict[str, Any]]:
         return []
     del db.info[_PENDING]
     return rows
+
+
+# The columns an event's row fills (its id is the table's own).
+_COLUMNS = ("at", "tag", "account_id", "actor", "ip", "user_agent", "details")
+
+
+def with_rows_as_ctes(statement: Any, count: int) -> Any:
+    """``statement`` with ``count`` audit rows written by it, as data-modifying CTEs
+    (PostgreSQL: ``WITH audit0 AS (INSERT INTO audit_events ...) ...``), all or nothing
+    with it (issue 11: one round trip). One CTE a row, bound ``audit<n>_<column>``: a
+    multi-row VALUES would make the statement uncacheable, compiled at every request.
+    Their ids are taken in no set order (``idp.password_step_writes`` leaves a
+    rehash's two rows to the commit for that). Build it once per shape; bind with
+    :func:`bind_rows`."""
+    for n in range(count):
+        statement = statement.add_cte(insert(_TABLE).values({
+            name: bindparam(f"audit{n}_{name}", type_=_TABLE.c[name].type)
+            for name in _COLUMNS}).cte(f"audit{n}"))
+    return statement
+
+
+def bind_rows(params: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` (from :func:`take_pending`) to ``params`` as
+    :func:`with_rows_as_ctes` binds them."""
+    for number, row in enumerate(rows):
+        for name, value in row.items():
+            params[f"audit{number}_{name}"] = value
 
 
 def write_pending(db: Session) -> None:

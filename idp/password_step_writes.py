@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.models import AuditEvent, LoginThrottle
+from idp.models import LoginThrottle
 from idp.throttle import PASSWORD_STEP, Throttle
 
 _THROTTLES = cast(Table, LoginThrottle.__table__)
-_AUDIT = cast(Table, AuditEvent.__table__)
-_AUDIT_COLUMNS = ("at", "tag", "account_id", "actor", "ip", "user_agent", "details")
 # One: the CTEs of one statement run in no set order, so two rows (a rehash beside the
 # success) could take their ids in either order; they are written at the commit, in
 # the order recorded, with the clear alone (a rehash is rare).
@@ -44,19 +42,8 @@ def clear_password_count(db: Session, throttle: Throttle, username_key: str) -> 
         connection.execute(_CLEAR, params)
         return
     rows = audit.take_pending(db, MAX_AUDIT_ROWS)
-    for number, row in enumerate(rows):
-        for name, value in row.items():
-            params[f"audit{number}_{name}"] = value
-    connection.execute(_combined(len(rows)), params)
-
-
-def _combined(audit_rows: int) -> Any:
-    statement = _BUILT.get(audit_rows)
+    audit.bind_rows(params, rows)
+    statement = _BUILT.get(len(rows))
     if statement is None:
-        statement = _CLEAR
-        for n in range(audit_rows):
-            statement = statement.add_cte(insert(_AUDIT).values({
-                name: bindparam(f"audit{n}_{name}", type_=_AUDIT.c[name].type)
-                for name in _AUDIT_COLUMNS}).cte(f"audit{n}"))
-        _BUILT[audit_rows] = statement
-    return statement
+        statement = _BUILT[len(rows)] = audit.with_rows_as_ctes(_CLEAR, len(rows))
+    connection.execute(statement, params)

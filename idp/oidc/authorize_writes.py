@@ -28,14 +28,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.models import AuditEvent
 from idp.oidc.models import AuthorizationCode, Consent, PortalSession
 
 _CODES = cast(Table, AuthorizationCode.__table__)
 _CONSENTS = cast(Table, Consent.__table__)
 _PORTAL_SESSIONS = cast(Table, PortalSession.__table__)
-_AUDIT = cast(Table, AuditEvent.__table__)
-_AUDIT_COLUMNS = ("at", "tag", "account_id", "actor", "ip", "user_agent", "details")
 MAX_AUDIT_ROWS = 4  # more pending (never on this path today) are written at the commit
 
 
@@ -68,8 +65,7 @@ def write(db: Session, code: dict[str, Any], others: WithCode | None) -> None:
     params = dict(code)
     _prefixed(params, "consent_", others.consent)
     _prefixed(params, "portal_", others.portal_session)
-    for number, row in enumerate(rows):
-        _prefixed(params, f"audit{number}_", row)
+    audit.bind_rows(params, rows)
     connection.execute(statement, params)
 
 
@@ -117,8 +113,6 @@ def _combined(consent: bool, portal_session: bool, audit_rows: int) -> Any:
         if portal_session:
             statement = statement.add_cte(_portal_session_insert(postgresql.insert, "portal_")
                                           .cte("portal_session"))
-        for n in range(audit_rows):  # one CTE a row: a multi-row VALUES is not cached
-            statement = statement.add_cte(insert(_AUDIT).values(
-                _binds(_AUDIT, f"audit{n}_", _AUDIT_COLUMNS)).cte(f"audit{n}"))
+        statement = audit.with_rows_as_ctes(statement, audit_rows)
         _BUILT[shape] = statement
     return statement
