@@ -23,12 +23,17 @@ with its services (idp.oidc.server: ``CodeGrant``, ``S256CodeChallenge``,
   the ID token (S36: the client's algorithm, the current ``kid``; ``iss``, ``aud``,
   ``iat``/``exp`` from the app's clock, ``auth_time``, ``nonce``, ``acr``, ``amr``, the
   portal's ``sid``, the partner's acr (D14), ``at_hash``, the pairwise ``sub`` (S45)),
-  in Authlib's order, signed by joserfc as Authlib signs it; one commit.
+  in Authlib's order, signed by joserfc as Authlib signs it; one commit (SQLite);
+- on PostgreSQL the claim, those checks (in its SQL) and the tokens' INSERT as one
+  statement in autocommit (``Tokens.exchange_code_on``: one round trip instead of
+  four), then the ID token: see :meth:`Exchanger._in_one_statement` for why signing
+  after the code is used is safe.
 
-Anything else goes to Flask unchanged, and whatever fails after the claim rolls it back
-(nothing written), so the view claims again and answers as before: a code without a
-challenge (a legacy portal opted out of PKCE), a plain challenge, a wrong or missing
-verifier, a wrong redirect URI (the view then keeps the code used, S32), a failed claim
+Anything else goes to Flask unchanged, with nothing written (on PostgreSQL a failed
+check fails the one statement; on SQLite whatever fails after the claim rolls it back),
+so the view claims again and answers as before: a code without a challenge (a legacy
+portal opted out of PKCE), a plain challenge, a wrong or missing verifier, a wrong
+redirect URI (the view then keeps the code used, S32), a failed claim
 (a reuse revokes what the first use issued, audited; a stale client copy is a 401), a
 key not open yet or none yet (the view makes and opens it), a public client, a client
 without a copy here, a secret mismatch, any other or repeated parameter.
@@ -109,6 +114,7 @@ class Exchanger(TokenAnswerer):
         self.issuer = provider.issuer
         self.signing_keys = provider.signing_keys
         self.lifetime = core.settings.oidc.id_token_lifetime_seconds
+        self.one_statement = core.engine.dialect.name == "postgresql"
 
     def parse(self, environ: dict[str, Any], body: bytes) -> Ask | None:
         return parse(environ, body, GRANT, _FIELDS, _ESCAPED)
@@ -120,9 +126,12 @@ class Exchanger(TokenAnswerer):
 
     def exchange(self, client: OAuthClient, code: str, redirect_uri: str,
                  verifier: str) -> dict[str, Any] | None:
-        """The tokens for ``code``, stored and committed in the claim's transaction, as
-        the token view issues them; None with nothing written for anything else."""
+        """The tokens for ``code``, stored and committed, as the token view issues them;
+        None with nothing written for anything else. SQLite: the claim, the checks, the
+        INSERT and the ID token in one transaction, committed last."""
         now: datetime = self.core.clock.now()
+        if self.one_statement:
+            return self._in_one_statement(client, code, redirect_uri, verifier, now)
         with self.core.engine.connect() as conn:
             key = self.signing_keys.held(conn, client.id_token_alg, now)
             if key is None:
@@ -139,6 +148,47 @@ class Exchanger(TokenAnswerer):
                                 account_id=row.account_id, scope=row.scope, code=row)
             token["id_token"] = self._id_token(key, client, row, now, token["access_token"])
             conn.commit()
+        return token
+
+    def _in_one_statement(self, client: OAuthClient, code: str, redirect_uri: str,
+                          verifier: str, now: datetime) -> dict[str, Any] | None:
+        """PostgreSQL: the claim, the request's checks and the tokens' INSERT as one
+        statement in autocommit (``Tokens.exchange_code_on``), then the ID token.
+
+        The ID token's claims come from the code's row, which only the statement reads
+        (a read before it would be another round trip), so the code is used and the
+        tokens committed before the ID token is signed. What the signature needs is
+        therefore made sure of first: the key open in this worker for the client's
+        algorithm (as on SQLite), the verifier's shape (its S256 is what the statement
+        compares). A signature that still fails after the statement (a bug: nothing in
+        it depends on the request's input) must leave nothing usable: the tokens stored
+        are revoked at once, on the same connection, and the error goes to the token
+        layer, which logs it and hands the request to the view. The view finds the code
+        used and answers as for any used code, ``invalid_grant`` in JSON, never a 500;
+        its S32 path revokes what the code issued again (so the tokens die even when the
+        revocation here failed) and audits the code as reused, which it is to the
+        database: used, then presented again. The tokens' values were never sent
+        anywhere (only their hashes are stored), and the person signs in again, as after
+        any lost code. The same holds when the connection fails after the statement
+        committed: the view's S32 path takes the tokens back."""
+        if not CODE_VERIFIER_PATTERN.match(verifier):
+            return None  # the view refuses it (and uses the code up, S32)
+        with self.core.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            key = self.signing_keys.held(conn, client.id_token_alg, now)
+            if key is None:
+                return None
+            token = self.tokens.generate(include_refresh_token=True)
+            token["scope"] = OPENID
+            row = self.tokens.exchange_code_on(
+                conn, code, client, now, now - self.core.sessions.idle, redirect_uri,
+                create_s256_code_challenge(verifier), token)
+            if row is None:
+                return None  # nothing written: the view claims again, and looks why
+            try:
+                token["id_token"] = self._id_token(key, client, row, now, token["access_token"])
+            except Exception:
+                self.tokens.revoke_from_code_on(conn, row.code_hash, now)
+                raise
         return token
 
     def _id_token(self, key: ActiveKey, client: OAuthClient, row: TableRow, now: datetime,

@@ -14,7 +14,8 @@ for it and then finds both the code used and the tokens to take back. Each claim
 requires the client's row to still have the revision of the copy the request was
 authenticated with (``Clients.cached``). On PostgreSQL a refresh without a ``scope``
 parameter is the claim and the INSERT in one statement, in autocommit
-(:meth:`Tokens.rotate_refresh`).
+(:meth:`Tokens.rotate_refresh`), and so is the common code exchange answered in front of
+Flask (:meth:`Tokens.exchange_code_on`, its request's checks in the claim's SQL).
 """
 
 from __future__ import annotations
@@ -116,6 +117,45 @@ def _rotation() -> Any:
             .returning(*TOKEN_COLUMNS))
 
 
+# What a code's first tokens take from the claimed code (``Tokens.save``: a new family).
+_FROM_CODE = ("client_id", "account_id", "scope", "code_hash", "sid", "auth_time", "amr", "acr")
+_NEW_FROM_CODE = ("access_token_hash", "refresh_token_hash", "family", "issued_at",
+                  "access_expires_at", "refresh_expires_at", "family_expires_at")
+# The exchange's checks of the request against the code (RFC 6749 §4.1.3, RFC 7636 §4.6,
+# the ``openid`` scope), in SQL: named unlike any column of the codes (see ``_rotation``).
+EXCHANGE_REDIRECT_URI, EXCHANGE_SCOPE, EXCHANGE_CHALLENGE = (
+    "asked_redirect_uri", "asked_scope", "asked_challenge")
+
+
+def _exchange() -> Any:
+    """PostgreSQL: a code exchange's claim and its tokens' INSERT as one statement (two
+    data-modifying CTEs) run in autocommit, as ``_rotation`` does for a refresh: one round
+    trip where a transaction took four (BEGIN, the claim, the INSERT, COMMIT), with the
+    claim's conditions and row lock (a concurrent use waits for it, then finds the code
+    used and, on the view's path, the tokens to take back: S32). What Authlib checks of
+    the request against the code after its claim is folded into the claim's conditions
+    (the redirect URI equal to the code's, the code's S256 challenge equal to the one
+    made from the verifier, the ``openid`` scope), so a request failing any of them
+    writes nothing and the view claims and answers it as before. Returns the claimed
+    code's columns (``CODE_COLUMNS``: what the ID token needs), joined to the INSERT so
+    a row means both were written."""
+    claimed = _CLAIM_CODE.where(
+        CODES.c.redirect_uri == bindparam(EXCHANGE_REDIRECT_URI),
+        CODES.c.scope == bindparam(EXCHANGE_SCOPE),
+        CODES.c.code_challenge_method == "S256",
+        CODES.c.code_challenge == bindparam(EXCHANGE_CHALLENGE)).cte("claimed")
+    values: list[Any] = [claimed.c[name] for name in _FROM_CODE]
+    values += [bindparam(f"new_{name}", type_=TOKENS.c[name].type) for name in _NEW_FROM_CODE]
+    issued = (insert(TOKENS).from_select([*_FROM_CODE, *_NEW_FROM_CODE], select(*values))
+              .returning(TOKENS.c.code_hash).cte("issued"))
+    return (select(*(claimed.c[column.name] for column in CODE_COLUMNS))
+            .join_from(claimed, issued, issued.c.code_hash == claimed.c.code_hash))
+
+
+_EXCHANGE_CODE = _exchange()
+_REVOKE_FROM_CODE = (update(TOKENS).where(TOKENS.c.code_hash == bindparam("hash"),
+                                          TOKENS.c.revoked_at.is_(None))
+                     .values(revoked_at=bindparam(NOW)))
 _FIND_REFRESH = select(
     TOKENS.c.client_id, TOKENS.c.account_id, TOKENS.c.family, TOKENS.c.sid,
     TOKENS.c.rotated_at, TOKENS.c.revoked_at, TOKENS.c.refresh_expires_at,
@@ -203,6 +243,32 @@ class Tokens:
         return conn.execute(_CLAIM_CODE, {
             "hash": token_hash(code), "client": client.client_id,
             "revision": client.revision, NOW: now, SEEN_AFTER: seen_after}).first()
+
+    def exchange_code_on(self, conn: Connection, code: str, client: OAuthClient, now: datetime,
+                         seen_after: datetime, redirect_uri: str, challenge: str,
+                         token: dict[str, Any]) -> TableRow | None:
+        """PostgreSQL, on a connection in autocommit: :meth:`claim_code_on` of a code
+        whose redirect URI is ``redirect_uri``, scope ``openid`` and S256 challenge
+        ``challenge``, and :meth:`save_on` of ``token`` from it (a new family), as one
+        statement (``_exchange``); the claimed code's row, or None with nothing written
+        (the claim or a check failed)."""
+        family_expires = now + self.refresh_absolute
+        return conn.execute(_EXCHANGE_CODE, {
+            "hash": token_hash(code), "client": client.client_id,
+            "revision": client.revision, NOW: now, SEEN_AFTER: seen_after,
+            EXCHANGE_REDIRECT_URI: redirect_uri, EXCHANGE_SCOPE: "openid",
+            EXCHANGE_CHALLENGE: challenge,
+            "new_access_token_hash": token_hash(token["access_token"]),
+            "new_refresh_token_hash": token_hash(token["refresh_token"]),
+            "new_family": secrets.token_hex(16), "new_issued_at": now,
+            "new_access_expires_at": now + self.access_lifetime,
+            "new_refresh_expires_at": min(now + self.refresh_idle, family_expires),
+            "new_family_expires_at": family_expires}).first()
+
+    def revoke_from_code_on(self, conn: Connection, code_hash: str, now: datetime) -> int:
+        """:meth:`revoke_from_code` on a connection the caller holds (one ``UPDATE``)."""
+        result = conn.execute(_REVOKE_FROM_CODE, {"hash": code_hash, NOW: now})
+        return int(result.rowcount)
 
     def find_code(self, db: Session, code: str) -> TableRow | None:
         """The code's row whatever its state: the failure path of :meth:`claim_code`."""

@@ -37,6 +37,12 @@ def refresh_statements(backend: str) -> tuple[int, int]:
     return (1, 0) if backend == "postgresql" else (2, 1)
 
 
+def exchange_statements(backend: str) -> tuple[int, int]:
+    """(statements, commits) of the common code exchange: the claim and the INSERT, one
+    commit; on PostgreSQL one statement in autocommit (``Tokens.exchange_code_on``)."""
+    return (1, 0) if backend == "postgresql" else (2, 1)
+
+
 def test_s40_a_refresh_is_few_statements_and_one_commit(portal, alice, backend):
     flow = full_flow(portal)
     server = portal.app.test_client()
