@@ -204,3 +204,11 @@ def test_when_the_revocation_fails_too_the_views_s32_takes_the_tokens_back(
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"
     assert rows[0].revoked_at is not None
 
+
+
+def test_the_statement_is_compiled_once() -> None:
+    """Built once with bound values only: it has a cache key, so SQLAlchemy compiles it
+    once per process, not at every exchange (issue 11)."""
+    from idp.oidc.tokens import _EXCHANGE_CODE
+
+    assert _EXCHANGE_CODE._generate_cache_key() is not None
