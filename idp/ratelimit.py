@@ -11,19 +11,29 @@ entry per request and an ``X-RateLimit`` header read each window again (a second
 trip). It never lets a burst through at a window's edge the way a fixed window would:
 the weighted count of the last full window is held to the limit. The in-memory store
 sweeps expired keys inline once a second instead of starting a timer thread per request.
+
+A limit can also be counted directly (:func:`hit`, issue 11): one call to the limiter's
+strategy under the very key Flask-Limiter's decorator builds, without the decorator's
+per-request resolution of the view's limits, its request state and its after-request
+hooks (about 400 function calls around one store call). :func:`counts_directly` says
+when that is exactly what the decorator would do; otherwise the decorator counts.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Mapping
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from flask.globals import request_ctx
 from flask_limiter import Limiter
+from flask_limiter._limits import RuntimeLimit
+from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 
 STRATEGY = "sliding-window-counter"
@@ -33,6 +43,7 @@ SWEEP_SECONDS = 1.0
 # Set by init_limiter: no limit is applied outside the views' own decorators.
 VIEWS_ONLY = "CLEF_LIMITS_IN_VIEWS_ONLY"
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("clef.ratelimit")
 
 limiter = Limiter(key_func=get_remote_address, strategy=STRATEGY)
 
@@ -79,24 +90,110 @@ def init_limiter(app: Flask) -> None:
 
 def post_limit(value: Callable[[], str] | str, *, scope: str) -> Callable[[F], F]:
     """``limiter.limit(value, methods=["POST"], scope=scope)`` for a page whose form
-    posts back to it, without the limiter's work on the page's GET (issue 11): there it
-    resolved the view's limits, found none for GET, and still left its request state
-    behind for the after-request hooks (about 500 function calls per sign-in page). The
-    POST is checked by the limiter exactly as before; so is every method whenever a
-    default, application or meta limit is configured (they apply to a GET too)."""
+    posts back to it, at a fraction of the limiter's cost (issue 11).
+
+    The page's GET skips the limiter (it resolved the view's limits, found none for GET,
+    and still left its request state behind for the after-request hooks: about 500
+    function calls per sign-in page). The POST is counted directly whenever
+    :func:`counts_directly`: :func:`hit`, on the decorator's strategy, under its key
+    ``[prefix/]<address>/<endpoint>:<scope>``, one hit per item of ``value`` in its
+    order (``"30/minute;300/hour"``: two store calls, as before), so both paths share
+    one count; a breach raises the decorator's ``RateLimitExceeded`` (the 429 page of
+    ``idp.errors``, Retry-After). Anything else goes through the decorator unchanged: a
+    limit string that does not parse (its error), a store found dead (its in-memory
+    fallback and recovery checks) or failing during the count (marked dead as the
+    decorator marks it, then the decorator counts in memory, or swallows or raises as
+    configured), and every method whenever a default, application or meta limit is
+    configured (they apply to a GET too)."""
 
     def decorate(view: F) -> F:
         limited = limiter.limit(value, methods=["POST"], scope=scope)(view)
 
         @wraps(view)
         def run(*args: Any, **kwargs: Any) -> Any:
-            if request.method != "POST" and current_app.config.get(VIEWS_ONLY):
-                return current_app.ensure_sync(view)(*args, **kwargs)
-            return limited(*args, **kwargs)
+            config = current_app.config
+            if request.method != "POST":
+                if config.get(VIEWS_ONLY):
+                    return current_app.ensure_sync(view)(*args, **kwargs)
+                return limited(*args, **kwargs)
+            limit_string = value() if callable(value) else value
+            if not counts_directly(config):
+                return limited(*args, **kwargs)
+            try:
+                limit_items(limit_string)
+            except ValueError:  # a limit string that does not parse: the decorator's error
+                return limited(*args, **kwargs)
+            try:
+                breached = hit(limiter._key_func(), limit_string, limiter.identify_request(),
+                               scope)
+            except Exception:
+                store_failed()
+                return limited(*args, **kwargs)
+            if breached is not None:
+                raise refusal(breached, limiter._key_func, scope, methods=("POST",))
+            return current_app.ensure_sync(view)(*args, **kwargs)
 
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+@lru_cache(maxsize=32)
+def limit_items(value: str) -> tuple[RateLimitItem, ...]:
+    """The parsed limit string, in Flask-Limiter's order of checking (smallest first);
+    none for an empty string (the decorator then applies no limit)."""
+    return tuple(sorted(parse_many(value))) if value else ()
+
+
+def counts_directly(config: Mapping[str, Any]) -> bool:
+    """True when a direct count is exactly what the decorator would do: the store alive
+    (a dead one is the decorator's, with its in-memory fallback and its recovery
+    checks), no request filter, no rate-limit headers to add, no breach callback, a
+    breach that stops the count (``fail_on_first_breach``, the default: :func:`hit`
+    stops there too), and no default, application or meta limit (``config``: the
+    app's)."""
+    return bool(config.get(VIEWS_ONLY) and limiter.enabled and limiter.initialized
+                and not getattr(limiter, "_storage_dead", True)
+                and not getattr(limiter, "_request_filters", True)
+                and not limiter._headers_enabled and limiter._on_breach is None
+                and limiter._fail_on_first_breach)
+
+
+def hit(key: str, value: str, endpoint: str, scope: str) -> RateLimitItem | None:
+    """One hit per item of ``value`` on the limiter's strategy under the decorator's key
+    (``[prefix/]key/endpoint:scope``), in its order, stopping at the first breach as the
+    decorator does with ``fail_on_first_breach`` (its default): the item breached (logged
+    as the decorator logs it), or None. Raises when the store fails
+    (:func:`store_failed`)."""
+    where = f"{endpoint}:{scope}"
+    prefix = limiter._key_prefix
+    identifiers = (prefix, key, where) if prefix else (key, where)
+    strategy = limiter.limiter
+    for item in limit_items(value):
+        if not strategy.hit(item, *identifiers):
+            log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, where)
+            return item
+    return None
+
+
+def store_failed() -> bool:
+    """The store failed during a direct count. With the in-memory fallback on, it is
+    marked dead as Flask-Limiter marks it (no public setter) and True is returned: the
+    decorator counts the request (in memory) from now on. Else False, nothing marked:
+    the caller leaves the failure to the decorator (which swallows or raises it as
+    configured) or raises it."""
+    if not getattr(limiter, "_in_memory_fallback_enabled", False):
+        return False
+    log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+    limiter._storage_dead = True
+    return True
+
+
+def refusal(item: RateLimitItem, key_func: Callable[[], str], scope: str,
+            methods: tuple[str, ...] | None = None) -> RateLimitExceeded:
+    """The decorator's exception for a breach of ``item`` (answered by ``idp.errors``:
+    the 429 page, Retry-After from the item's window)."""
+    return RateLimitExceeded(RuntimeLimit(item, key_func, scope, methods=methods))
 
 
 def _is_limiter_hook(hook: Any, name: str | None = None) -> bool:

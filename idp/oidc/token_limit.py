@@ -20,24 +20,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
-from collections.abc import Callable, Mapping
-from functools import lru_cache, wraps
+from collections.abc import Callable
+from functools import partial, wraps
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from flask import current_app, g, request
-from flask_limiter._limits import RuntimeLimit
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 
+from idp import ratelimit
 from idp.oidc.models import OAuthClient
 from idp.oidc.runtime import oidc
-from idp.ratelimit import VIEWS_ONLY, limiter
+from idp.ratelimit import counts_directly, limiter, refusal
+from idp.ratelimit import store_failed as store_failed  # token_endpoint calls it here
 from idp.runtime import db
 
-log = logging.getLogger("clef.oidc.token_limit")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _CACHE = "clef_token_client"
@@ -158,56 +157,25 @@ def limit_value() -> str:
     return value
 
 
-@lru_cache(maxsize=16)
-def _items(value: str) -> tuple[RateLimitItem, ...]:
-    """The parsed limit string, in Flask-Limiter's order of checking (smallest first)."""
-    return tuple(sorted(parse_many(value)))
-
-
-def shortcut_applies(config: Mapping[str, Any]) -> bool:
-    """True when counting directly is exactly what the decorator would do: the store
-    alive (a dead one is the decorator's, with its in-memory fallback and its recovery
-    checks), no request filter, and no default, application or meta limit (``config``:
-    the app's)."""
-    return bool(config.get(VIEWS_ONLY) and limiter.enabled and limiter.initialized
-                and not getattr(limiter, "_storage_dead", True)
-                and not getattr(limiter, "_request_filters", True))
+# True when counting directly is exactly what the decorator would do (``config``: the
+# app's); the token layer in front of Flask asks it too.
+shortcut_applies = counts_directly
 
 
 def _shortcut_applies() -> bool:
     return shortcut_applies(current_app.config)
 
 
-def hit(key: str, value: str) -> RateLimitItem | None:
-    """One hit per limit item of ``value`` on the limiter's strategy, under the
-    decorator's key (``[prefix/]key/oidc.token:token``), stopping at the first breach:
-    the item breached, or None. Raises when the store fails (:func:`store_failed`)."""
-    prefix = getattr(limiter, "_key_prefix", "")
-    identifiers = (prefix, key, f"{TOKEN_ENDPOINT}:{SCOPE}") if prefix \
-        else (key, f"{TOKEN_ENDPOINT}:{SCOPE}")
-    strategy = limiter.limiter
-    for item in _items(value):
-        if not strategy.hit(item, *identifiers):
-            log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, TOKEN_ENDPOINT)
-            return item
-    return None
-
-
-def store_failed() -> bool:
-    """The store failed during a direct count. With the in-memory fallback on, it is
-    marked dead as Flask-Limiter marks it (no public setter) and True is returned: the
-    decorator counts the request (in memory) from now on. Else False: the failure
-    stands."""
-    if not getattr(limiter, "_in_memory_fallback_enabled", False):
-        return False
-    log.warning("Rate limit storage unreachable - falling back to in-memory storage")
-    limiter._storage_dead = True
-    return True
+# ``hit(key, value)``: one hit per limit item of ``value`` under the decorator's key
+# (``[prefix/]key/oidc.token:token``), stopping at the first breach: the item breached,
+# or None. Raises when the store fails (:func:`store_failed`). A partial, not a function
+# around ``idp.ratelimit.hit``: no call of its own on every token request (issue 11).
+hit = partial(ratelimit.hit, endpoint=TOKEN_ENDPOINT, scope=SCOPE)
 
 
 def _refuse(item: RateLimitItem) -> RateLimitExceeded:
     """The refusal of a breach (429 with Retry-After, ``idp.errors``)."""
-    return RateLimitExceeded(RuntimeLimit(item, limit_key, SCOPE))
+    return refusal(item, limit_key, SCOPE)
 
 
 def _count() -> None:
