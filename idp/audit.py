@@ -104,10 +104,21 @@ def record(
     INSERT (an executemany) when the session commits or next queries, not as an ORM
     object: a request's events cost one statement and no unit-of-work bookkeeping
     (issue 11). A rollback drops them with the rest of the transaction."""
-    where = where or Where()
+    event_row = row(now, tag, actor=actor, account_id=account_id, where=where, **details)
     if not db.in_transaction():
         db.begin()  # so a rollback before any statement still drops the event
-    db.info.setdefault(_PENDING, []).append({
+    db.info.setdefault(_PENDING, []).append(event_row)
+    announce(event_row)
+
+
+def row(now: datetime, tag: str, *, actor: str, account_id: int | None = None,
+        where: Where | None = None, **details: Any) -> dict[str, Any]:
+    """One event's row (the columns of ``audit_events`` by name), neither kept nor
+    logged: for a statement that writes it only on a condition (``mfa.second_step_writes``:
+    a success only when its code's step was claimed), given to :func:`announce` once
+    written. :func:`record` is the usual way."""
+    where = where or Where()
+    return {
         "at": now,
         "tag": tag,
         "account_id": account_id,
@@ -115,8 +126,14 @@ def record(
         "ip": where.ip,
         "user_agent": (where.user_agent or "")[:512] or None,
         "details": details,
-    })
-    log.info("%s actor=%s account=%s ip=%s %s", tag, actor, account_id, where.ip, details)
+    }
+
+
+def announce(event_row: dict[str, Any]) -> None:
+    """Log ``event_row`` and tell the observers its tag (:func:`record` does it)."""
+    tag, details = event_row["tag"], event_row["details"]
+    log.info("%s actor=%s account=%s ip=%s %s", tag, event_row["actor"],
+             event_row["account_id"], event_row["ip"], details)
     for observer in OBSERVERS:
         observer(tag)
 
@@ -148,18 +165,25 @@ def take_pending(db: Session, limit: int) -> list[dict[str, Any]]:
 _COLUMNS = ("at", "tag", "account_id", "actor", "ip", "user_agent", "details")
 
 
-def with_rows_as_ctes(statement: Any, count: int) -> Any:
+def with_rows_as_ctes(statement: Any, count: int, only_with: Any = None) -> Any:
     """``statement`` with ``count`` audit rows written by it, as data-modifying CTEs
     (PostgreSQL: ``WITH audit0 AS (INSERT INTO audit_events ...) ...``), all or nothing
     with it (issue 11: one round trip). One CTE a row, bound ``audit<n>_<column>``: a
     multi-row VALUES would make the statement uncacheable, compiled at every request.
     Their ids are taken in no set order (``idp.password_step_writes`` leaves a
-    rehash's two rows to the commit for that). Build it once per shape; bind with
-    :func:`bind_rows`."""
+    rehash's two rows to the commit for that). ``only_with``: a CTE of the statement
+    (a conditional write's ``RETURNING``); each row is then written once per row it
+    returns (``INSERT ... SELECT ... FROM`` it), so not at all when it wrote nothing.
+    Build it once per shape; bind with :func:`bind_rows`."""
     for n in range(count):
-        statement = statement.add_cte(insert(_TABLE).values({
-            name: bindparam(f"audit{n}_{name}", type_=_TABLE.c[name].type)
-            for name in _COLUMNS}).cte(f"audit{n}"))
+        values = {name: bindparam(f"audit{n}_{name}", type_=_TABLE.c[name].type)
+                  for name in _COLUMNS}
+        if only_with is None:
+            written = insert(_TABLE).values(values)
+        else:
+            written = insert(_TABLE).from_select(
+                list(values), select(*values.values()).select_from(only_with))
+        statement = statement.add_cte(written.cte(f"audit{n}"))
     return statement
 
 

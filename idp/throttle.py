@@ -197,9 +197,13 @@ class Throttle:
         """Forget the counts and locks of ``steps``: every step for a full sign-in or an
         admin unlock; the password step alone for a correct password or a password
         reset (D9). True when there was a count."""
-        keys = [self.key_for(username_key, step) for step in steps]
-        result = db.connection().execute(_CLEAR, {"keys": keys})
+        result = db.connection().execute(_CLEAR, {"keys": self.keys_for(username_key, steps)})
         return bool(result.rowcount)
+
+    def keys_for(self, username_key: str, steps: tuple[str, ...] = STEPS) -> list[str]:
+        """The rows' keys :meth:`clear` deletes (for a statement that clears them itself:
+        ``mfa.second_step_writes``)."""
+        return [self.key_for(username_key, step) for step in steps]
 
     def purge(self, db: Session, now: datetime) -> int:
         """Delete the rows that no longer hold anything worth keeping: no lock in force,

@@ -21,6 +21,7 @@ from idp.email_codes import CodeError, EmailCodes
 from idp.models import Account
 from mfa.factors import AMR, SecondFactors
 from mfa.models import EMAIL, SECURITY_KEY, TOTP, SecondFactor
+from mfa.second_step_writes import Guard
 from mfa.security_keys import AMR_HARDWARE_KEY, CounterWentBack, KeyRefused, Pending, SecurityKeys
 
 SIGN_IN = "mfa_sign_in"  # the emailed code's purpose (idp.email_codes) when signing in
@@ -61,11 +62,18 @@ class Checker(Protocol):
     kind: str
     amr: str  # D2: what the ID token says was used
     mails_code: bool  # the challenge page sends a code bound to the attempt (S12)
+    # The check is one conditional write (:meth:`guard`), which the success's writes
+    # can join in one statement (PostgreSQL, mfa.second_step_writes; issue 11).
+    guarded: bool
 
     def verify(self, db: Session, factor: SecondFactor, attempt: Attempt, typed: str,
                now: datetime) -> None:
         """Pass when ``typed`` proves ``factor``; raises :class:`WrongCode`. The caller
         commits (a wrong emailed code's count is written in the caller's transaction)."""
+
+    def guard(self, factor: SecondFactor, typed: str, now: datetime) -> Guard | None:
+        """A guarded checker's check, not yet written: the conditional write that passes
+        ``typed`` once, or None when ``typed`` cannot prove ``factor``. Others: None."""
 
 
 class TotpChecker:
@@ -74,6 +82,7 @@ class TotpChecker:
     kind = TOTP
     amr = AMR[TOTP]
     mails_code = False
+    guarded = True
 
     def __init__(self, factors: SecondFactors) -> None:
         self._factors = factors
@@ -83,6 +92,10 @@ class TotpChecker:
         if not self._factors.claim_totp_step(db, factor, typed, now):
             raise WrongCode(blank=not typed.strip())
 
+    def guard(self, factor: SecondFactor, typed: str, now: datetime) -> Guard | None:
+        step = self._factors.totp_step(factor, typed, now)
+        return self._factors.step_guard(factor, step) if step is not None else None
+
 
 class EmailCodeChecker:
     """An emailed code, live and sent for this very sign-in attempt (S12, S16)."""
@@ -90,9 +103,13 @@ class EmailCodeChecker:
     kind = EMAIL
     amr = AMR[EMAIL]
     mails_code = True
+    guarded = False  # its check writes the code's use and its attempts (S12, S16)
 
     def __init__(self, codes: EmailCodes) -> None:
         self._codes = codes
+
+    def guard(self, factor: SecondFactor, typed: str, now: datetime) -> Guard | None:
+        return None
 
     def verify(self, db: Session, factor: SecondFactor, attempt: Attempt, typed: str,
                now: datetime) -> None:

@@ -18,6 +18,7 @@ from idp.models import Account
 from idp.secret_box import SecretBox
 from idp.settings import MfaSettings
 from mfa.models import EMAIL, TOTP, SecondFactor, SecurityKey
+from mfa.second_step_writes import Guard
 from mfa.security_keys import AMR_HARDWARE_KEY, SecurityKeys
 from mfa.totp import Totp
 
@@ -34,6 +35,9 @@ _CLAIM_TOTP_STEP = (
            or_(_FACTORS.c.last_totp_step.is_(None), _FACTORS.c.last_totp_step < bindparam("step")))
     .values(last_totp_step=bindparam("step"))
 )
+# The same claim as the guard of a success's one statement on PostgreSQL: the row it
+# claimed, or none (mfa.second_step_writes). Built once: the statement is kept per guard.
+_CLAIM_TOTP_STEP_RETURNING = _CLAIM_TOTP_STEP.returning(_FACTORS.c.account_id)
 # An account's factors: the look-up of every second step, built once (issue 11).
 _OF_ACCOUNT = select(SecondFactor).where(SecondFactor.account_id == bindparam("account"))
 _ACCOUNTS = cast(Table, Account.__table__)
@@ -150,10 +154,7 @@ class SecondFactors:
         """True when ``typed`` is the code of a step later than every step accepted
         before (S11). The step is claimed by one conditional UPDATE, so a code raced in
         by two requests passes once. The caller commits."""
-        if factor.kind != TOTP or factor.totp_secret is None:
-            return False
-        secret = self.box.open(factor.totp_secret)
-        step = self.totp(secret).matching_step(typed, now, after=factor.last_totp_step)
+        step = self.totp_step(factor, typed, now)
         if step is None:
             return False
         # On the session's connection: a Core UPDATE of one column needs none of the
@@ -166,6 +167,28 @@ class SecondFactors:
             # would flush a second UPDATE of the same column at the commit (issue 11).
             set_committed_value(factor, "last_totp_step", step)
         return claimed
+
+    def totp_step(self, factor: SecondFactor, typed: str, now: datetime) -> int | None:
+        """The step of ``typed`` when it is a code of ``factor``'s app of a step later
+        than the last one accepted as ``factor`` was read, else None (S11). Reads nothing:
+        the step is used only once claimed (:meth:`claim_totp_step`, :meth:`step_guard`),
+        where the database compares it with the row as it is then."""
+        if factor.kind != TOTP or factor.totp_secret is None:
+            return None
+        secret = self.box.open(factor.totp_secret)
+        return self.totp(secret).matching_step(typed, now, after=factor.last_totp_step)
+
+    def step_guard(self, factor: SecondFactor, step: int) -> Guard:
+        """The claim of ``step`` (from :meth:`totp_step`) as the guard of the success's
+        one statement (PostgreSQL, ``mfa.second_step_writes``): the same conditional
+        UPDATE as :meth:`claim_totp_step`, returning the row it claimed, so a step used
+        meanwhile (a replay, the same code posted twice at once) writes nothing."""
+
+        def claimed() -> None:
+            set_committed_value(factor, "last_totp_step", step)
+
+        return Guard(_CLAIM_TOTP_STEP_RETURNING, {"account": factor.account_id, "step": step},
+                     claimed)
 
     def reseal_all(self, db: Session, box: SecretBox) -> int:
         """Re-encrypt every TOTP secret under the first key (``clef encryption reseal``).

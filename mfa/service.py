@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from idp import audit
 from idp.accounts import AccountService
 from idp.throttle import SECOND_FACTOR_STEP, Throttle, TooManyAttempts
-from mfa import events
+from mfa import events, second_step_writes
 from mfa.checkers import Attempt, Checker, ClonedKey, SecurityKeyChecker, WrongCode
 from mfa.factors import AMR_PASSWORD, AMR_RECOVERY_CODE
 from mfa.models import SecondFactor
@@ -66,9 +66,12 @@ class SecondStep:
         the factor's amr once the session is signed in; raises :class:`SecondStepLocked`
         or :class:`WrongCode`. Commits once: the attempt's count, the code's use (the
         TOTP step, the emailed code), the session's renewal and the audit row are one
-        transaction, the count its first write (``Throttle.claim_with_check``, issue 11)."""
-        self._claim(db, attempt, now, with_check=True)
+        transaction, the count its first write (``Throttle.claim_with_check``, issue 11).
+        On PostgreSQL a guarded check (an app's code) goes as :meth:`_verify_guarded`."""
         checker = self._checkers[factor.kind]
+        if checker.guarded and second_step_writes.in_one_statement(db):
+            return self._verify_guarded(db, checker, attempt, factor, typed, now, sign_in)
+        self._claim(db, attempt, now, with_check=True)
         with self._counted_whatever_happens(db, attempt, now):
             try:
                 checker.verify(db, factor, attempt, typed, now)
@@ -78,19 +81,50 @@ class SecondStep:
             self.passed(db, attempt, checker.amr, factor.kind, now, sign_in)
         return checker.amr
 
+    def _verify_guarded(self, db: Session, checker: Checker, attempt: Attempt,
+                        factor: SecondFactor, typed: str, now: datetime,
+                        sign_in: SignIn) -> str:
+        """:meth:`verify_factor` on PostgreSQL for a guarded check (issue 11): the
+        attempt counted first, alone and committed (S7, as the password step's claim:
+        one round trip); then the code's guard (its step claimed, S11), the counts'
+        clear and the audit row as ONE statement, the latter two written only when the
+        guard wrote (``mfa.second_step_writes``); then the session signed in and the
+        commit. A step used meanwhile (a replay, the same code twice at once) writes
+        nothing there and fails as a wrong code. An error rolls back all but the count,
+        already committed: not counted twice."""
+        self._claim(db, attempt, now)
+        with self._counted_whatever_happens(db, attempt, now, counted=True):
+            account = attempt.account
+            guard = checker.guard(factor, typed, now)
+            success = audit.row(now, audit.LOGIN_SUCCESS, actor=account.username,
+                                account_id=account.id, where=attempt.where,
+                                step="second_factor", method=factor.kind)
+            if guard is None or not second_step_writes.write(
+                    db, guard, self._throttle.keys_for(account.username_key), success):
+                self._failed(db, attempt, now, events.FAILURE, method=factor.kind)
+                raise WrongCode(blank=not typed.strip())
+            audit.announce(success)
+            self._signed_in(attempt, checker.amr, now, sign_in)
+            db.commit()
+        return checker.amr
+
     @contextmanager
-    def _counted_whatever_happens(self, db: Session, attempt: Attempt,
-                                  now: datetime) -> Iterator[None]:
+    def _counted_whatever_happens(self, db: Session, attempt: Attempt, now: datetime,
+                                  counted: bool = False) -> Iterator[None]:
         """A claim made with its check is undone with it when the check ends in an
         error rather than an answer (a lost connection, a failed commit): the attempt
         is then counted again on its own, so that no attempt goes uncounted, whatever
-        its outcome (S7). A wrong code or a lock is an answer: it passes through."""
+        its outcome (S7). ``counted``: the claim was committed before the check, so the
+        error only rolls the check back. A wrong code or a lock is an answer: it passes
+        through."""
         try:
             yield
         except (WrongCode, SecondStepLocked):
             raise
         except Exception:
             db.rollback()
+            if counted:
+                raise
             try:
                 self._throttle.claim(db, attempt.account.username_key, now, SECOND_FACTOR_STEP)
             except TooManyAttempts:
@@ -143,13 +177,19 @@ class SecondStep:
         signed in, the attempt counts are cleared, the inactivity clock restarts (D7).
         Commits. ``amr``: one value, or several (a security key: ``hwk``, ``pop``)."""
         account = attempt.account
-        sign_in([AMR_PASSWORD, *([amr] if isinstance(amr, str) else amr)])
+        self._signed_in(attempt, amr, now, sign_in)
         self._throttle.clear(db, account.username_key)
-        self._accounts.mark_used(account, now)
         audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,
                      account_id=account.id, where=attempt.where, step="second_factor",
                      method=method)
         db.commit()
+
+    def _signed_in(self, attempt: Attempt, amr: str | list[str], now: datetime,
+                   sign_in: SignIn) -> None:
+        """The session signed in with both factors (its renewal written at the commit)
+        and the inactivity clock restarted (D7)."""
+        sign_in([AMR_PASSWORD, *([amr] if isinstance(amr, str) else amr)])
+        self._accounts.mark_used(attempt.account, now)
 
     def _claim(self, db: Session, attempt: Attempt, now: datetime,
                with_check: bool = False) -> None:

@@ -103,11 +103,15 @@ class _AlwaysKey:
     kind = "test_key"
     amr = "hwk"
     mails_code = False
+    guarded = False  # its check is not one conditional write (mfa.second_step_writes)
 
     def verify(self, db: Session, factor: SecondFactor, attempt: Attempt, typed: str,
                now: datetime) -> None:
         if typed != "touched":
             raise WrongCode(blank=not typed)
+
+    def guard(self, factor: SecondFactor, typed: str, now: datetime) -> None:
+        return None
 
 
 def test_issue10_a_new_kind_of_factor_is_one_new_checker(app, db):
