@@ -38,10 +38,13 @@ SHOW = os.environ.get("CLEF_STEP_CALLS")  # "1": each step's functions by calls;
 # 3,075 -> 2,895, PostgreSQL with Redis 4,617 -> 4,249, and its clear with the audit row
 # (idp.password_step_writes): 2,857 and 4,043 (before ClefResponse's -88). In the whole
 # suite's order SQLite's password POST read ~235 more than alone (caches filled by
-# earlier tests differ), so its bound keeps a margin above that.
+# earlier tests differ), so its bound keeps a margin above that. Then the session's move
+# in the clear's statement, sent alone in autocommit (h-a, idp.session_rows
+# .take_pending_write): PostgreSQL's password POST 3,954 -> 3,810 (no BEGIN, COMMIT or
+# UPDATE of its own), SQLite's 2,768 -> 2,770 (the view's ``passed``).
 BOUNDS = {
     "sqlite": {"POST /signin": 3_200, "POST /2fa/challenge": 3_250},  # (3,517, 3,732)
-    "postgresql": {"POST /signin": 4_200, "POST /2fa/challenge": 4_750},  # (5,059, 5,290)
+    "postgresql": {"POST /signin": 4_000, "POST /2fa/challenge": 4_750},  # (5,059, 5,290)
 }
 
 
