@@ -12,6 +12,7 @@ Authlib's hooks, which Clef implements); ``get_*`` returns an object or None;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -136,12 +137,18 @@ class AccountService:
         return RegistrationRefused(name_problem, False, tuple(problems))
 
     def verify_password(
-        self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where
+        self, db: Session, now: datetime, *, username: str, password: str, where: audit.Where,
+        passed: Callable[[PasswordAccount], None] | None = None,
     ) -> PasswordAccount:
         """The password step of sign-in (J1, J3). Returns the account when the password
         is right and the credential usable.
 
         On success the throttle reset (and any rehash) is left for the caller to commit.
+        ``passed``: called with the account once the password is found right, before
+        the step's writes are sent; what it queues (the session's renewal, S20) goes
+        with them, and they are the step's last: one statement on PostgreSQL, sent alone
+        in autocommit (idp.password_step_writes), so the caller's commit sends nothing
+        (issue 11). Without it the caller renews after, in the same transaction.
         Raises :class:`TooManyAttempts` (locked; nothing checked), then
         :class:`InvalidCredentials` or :class:`RevokedCredential`. Known and unknown
         usernames do the same work: one claim that reads the account in the same
@@ -177,7 +184,7 @@ class AccountService:
             audit.record(
                 db, now, audit.LOGIN_REVOKED, actor=account.username, account_id=account.id, where=where
             )
-            clear_password_count(db, self.throttle, key)
+            clear_password_count(db, self.throttle, key, last=True)
             db.commit()
             raise RevokedCredential()
         audit.record(db, now, audit.LOGIN_SUCCESS, actor=account.username,
@@ -187,9 +194,12 @@ class AccountService:
             audit.record(
                 db, now, audit.PASSWORD_REHASHED, actor=account.username, account_id=account.id
             )
-        clear_password_count(db, self.throttle, key)
-        # Not committed here: the caller renews the session in the same transaction, so
-        # a successful password step costs one commit after the claim.
+        if passed is not None:
+            passed(account)
+        clear_password_count(db, self.throttle, key, last=passed is not None)
+        # Not committed here: the caller renews the session in the same transaction (in
+        # ``passed``, or after), so a successful password step costs one commit after the
+        # claim, or none when its writes were one statement.
         return account
 
     def remember_locale(self, db: Session, account: PasswordAccount, locale: str) -> None:

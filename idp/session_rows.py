@@ -21,15 +21,21 @@ A renewal is written late, like the ORM's flush: before the next statement sent 
 ``Session.execute`` (whatever later reads or ``execute_alone`` writes joins the same
 transaction), else at the commit, so the data a step stores after renewing rides in the
 same statement. A rollback forgets it; the old row and token stay as they were.
+
+On PostgreSQL a step whose own writes are one statement takes the waiting write into
+it as a data-modifying CTE (:func:`take_pending_write`, :func:`with_write_as_cte`,
+:func:`bind_write`, as ``idp.audit`` does for its rows): the step's writes are then one
+statement, sent alone in autocommit, where a BEGIN, the step's statement, the session's
+UPDATE and a COMMIT were four round trips (issue 11).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, event, insert, select, update
+from sqlalchemy import Table, bindparam, delete, event, exists, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
@@ -268,6 +274,122 @@ def write_alone(db: Session, statement: Any, params: dict[str, Any]) -> None:
         execute_alone(db, statement, params)
     else:
         execute_alone_on_connection(db, statement, params)
+
+
+# --- the waiting write as a CTE of a step's statement (PostgreSQL, issue 11) ---------
+
+# What the waiting write is, so the statement carrying it is built once per shape: a
+# renewal's move (``revive``: or, the old row gone, an insert), a new row, a change.
+WriteShape = Literal["move", "move_or_insert", "insert", "data", "seen", "data_seen"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A session write taken from the request's transaction (:func:`take_pending_write`)
+    for the caller's own statement: its CTE's ``shape``, the values it binds (names
+    ``session_*``) and the row it writes, marked stored by :func:`written`."""
+
+    shape: WriteShape
+    params: dict[str, Any]
+    row: SessionRow
+
+
+def take_pending_write(db: Session) -> PendingWrite | None:
+    """The session write waiting in ``db``'s transaction (a renewal, or one row's
+    changed data or activity time), taken for the caller to write as a CTE of its own
+    statement (:func:`with_write_as_cte`), as :func:`write_pending` would have at the
+    commit; None when nothing waits or more than one write does (they are then written
+    at the commit, as usual).
+
+    The same rules as :func:`write_pending`: the move finds the old row by its old id,
+    so a session ended meanwhile (a logout in another tab, the admin's revocation, a
+    second request that moved it first) is not found; a renewal that revives then
+    inserts its row (a fresh sign-in of its own), one that does not leaves the session
+    ended (S21). Only the changed columns of a change are written."""
+    pending: list[tuple[SessionRow, str | None, bool]] = db.info.get(_PENDING) or []
+    changed: list[SessionRow] = db.info.get(_CHANGED) or []
+    if len(pending) + len(changed) != 1:
+        return None
+    if pending:
+        row, old_id, revive = pending[0]
+        params = {f"session_new_{name}": value for name, value in row.values().items()}
+        shape: WriteShape = "insert"
+        if old_id is not None:
+            params["session_old_id"] = old_id
+            shape = "move_or_insert" if revive else "move"
+        del db.info[_PENDING]
+        return PendingWrite(shape, params, row)
+    row = changed[0]
+    del db.info[_CHANGED]
+    if not has_changes(row):
+        return None
+    data, seen = row.data != row.stored_data, row.last_seen_at != row.stored_seen
+    shape = "data_seen" if data and seen else "data" if data else "seen"
+    return PendingWrite(shape, {"session_key": row.id, "session_new_data": row.data,
+                                "session_new_last_seen_at": row.last_seen_at}, row)
+
+
+def _bind(name: str, column: str) -> Any:
+    return bindparam(name, type_=SESSIONS.c[column].type)
+
+
+_NEW = {name: _bind(f"session_new_{name}", name) for name in COLUMNS}
+_COLUMN_KEYS = frozenset(column.key for column in SESSIONS.c)
+_MOVED_FROM = SESSIONS.c.id == _bind("session_old_id", "id")
+_CHANGED_ROW = SESSIONS.c.id == _bind("session_key", "id")
+
+
+def with_write_as_cte(statement: Any, shape: WriteShape | None) -> Any:
+    """``statement`` with a session write of ``shape`` as data-modifying CTEs
+    (PostgreSQL: ``WITH session_move AS (UPDATE sessions ...) ...``), all or nothing
+    with it: one statement is atomic, inside a transaction or alone. None: unchanged.
+    A move that revives inserts its row only when the move found nothing
+    (``session_insert AS (INSERT ... SELECT ... WHERE NOT EXISTS (SELECT FROM
+    session_move))``): a renewal is one row whichever way. Build it once per shape (the
+    CTEs bind their values: one compiled form, cached); bind with :func:`bind_write`."""
+    if shape is None:
+        return statement
+    if shape in ("move", "move_or_insert"):
+        move = update(SESSIONS).where(_MOVED_FROM).values(_NEW)
+        if shape == "move":
+            return statement.add_cte(move.cte("session_move"))
+        moved = move.returning(SESSIONS.c.id).cte("session_move")
+        revived = insert(SESSIONS).from_select(
+            list(COLUMNS), select(*_NEW.values()).where(~exists(select(moved.c.id))))
+        return statement.add_cte(moved).add_cte(revived.cte("session_insert"))
+    if shape == "insert":
+        return statement.add_cte(insert(SESSIONS).values(_NEW).cte("session_insert"))
+    columns = {"data": ("data",), "seen": ("last_seen_at",),
+               "data_seen": ("data", "last_seen_at")}[shape]
+    change = update(SESSIONS).where(_CHANGED_ROW).values(
+        {name: _NEW[name] for name in columns})
+    return statement.add_cte(change.cte("session_change"))
+
+
+def bind_write(params: dict[str, Any], write: PendingWrite | None) -> None:
+    """Add ``write``'s values (from :func:`take_pending_write`) to ``params``.
+
+    No other key of ``params`` may be named as a column of ``sessions`` (``id``,
+    ``account_id``, ``created_at``...): SQLAlchemy takes the keys of an execution's
+    parameters named as a table's columns as values for EVERY INSERT or UPDATE of that
+    table in the statement, CTEs included, so a change's UPDATE would write the
+    caller's ``account_id`` into the session's row. Refused here (ValueError, a bug of
+    the caller's); callers prefix their binds (``idp.oidc.authorize_writes``)."""
+    if write is None:
+        return
+    if not _COLUMN_KEYS.isdisjoint(params):
+        raise ValueError("parameters named as a column of sessions: "
+                         f"{sorted(_COLUMN_KEYS.intersection(params))}")
+    params.update(write.params)
+
+
+def written(write: PendingWrite | None) -> None:
+    """``write``'s statement ran: its row holds what the database holds, so the
+    session's save writes only what changes after (nothing, usually). A renewal that
+    found its session ended and did not revive it is marked too: a later change of it
+    is an UPDATE of nothing, and the session stays ended."""
+    if write is not None:
+        write.row.mark_stored()
 
 
 @event.listens_for(Session, "before_commit")

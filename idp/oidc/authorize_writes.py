@@ -1,20 +1,24 @@
 """What a consent answer writes with its code, in one statement on PostgreSQL (issue 11).
 
-The person's "allow" writes four things in one transaction: the consent (an upsert),
+The person's "allow" writes five things in one transaction: the consent (an upsert),
 the portal session that back-channel logout will need (an insert that leaves an
-existing one alone), the audit rows, and the code. They were four statements, each a
-round trip. On PostgreSQL they are one: the code's INSERT with the others as
-data-modifying CTEs (``WITH consent AS (INSERT ...), portal_session AS (...),
-audit0 AS (...) INSERT INTO oauth_codes ...``), which PostgreSQL runs in full, on one snapshot, all or
-nothing: a code refused by the unique index on its client and nonce (S35) keeps no
-consent, no portal session and no audit row, as before. SQLite (no data-modifying
-CTEs, and no round trip to save) runs them one after the other in the same
-transaction, the audit rows at the commit as everywhere else (``idp.audit``).
+existing one alone), the audit rows, the code, and the web session's changed data (the
+S37 marker gone, ``idp.session_rows``). They were five statements, each a round trip,
+in a BEGIN and a COMMIT. On PostgreSQL they are one: the code's INSERT with the others
+as data-modifying CTEs (``WITH consent AS (INSERT ...), portal_session AS (...),
+audit0 AS (...), session_change AS (UPDATE sessions ...) INSERT INTO oauth_codes ...``),
+which PostgreSQL runs in full, on one snapshot, all or nothing, sent alone in autocommit
+when nothing else of the request waits (``idp.db.execute_alone``): a code refused by the
+unique index on its client and nonce (S35) keeps no consent, no portal session, no
+audit row and no session change, as before. SQLite (no data-modifying CTEs, and no
+round trip to save) runs them one after the other in the same transaction, the audit
+rows and the session at the commit as everywhere else (``idp.audit``).
 
-The statements are built once per shape (consent or not, how many audit rows), bind
-only their values, and are compiled once by SQLAlchemy's cache (one CTE an audit row:
-a multi-row VALUES would make the statement uncacheable, compiled at every request;
-tests/oidc/test_issue11_authorize_writes.py checks each shape has a cache key).
+The statements are built once per shape (consent or not, how many audit rows, the
+session's write), bind only their values, and are compiled once by SQLAlchemy's cache
+(one CTE an audit row: a multi-row VALUES would make the statement uncacheable,
+compiled at every request; tests/oidc/test_issue11_authorize_writes.py checks each
+shape has a cache key).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from idp import audit
+from idp import audit, session_rows
 from idp.oidc.models import AuthorizationCode, Consent, PortalSession
 
 _CODES = cast(Table, AuthorizationCode.__table__)
@@ -48,8 +52,11 @@ class WithCode:
 
 def write(db: Session, code: dict[str, Any], others: WithCode | None) -> None:
     """Write ``code`` (a row of ``oauth_codes``) and ``others`` in the session's
-    transaction; the caller commits. Raises ``IntegrityError`` as the code's INSERT
-    alone would (a nonce used before), with nothing of the four written."""
+    transaction; the caller commits right after, writing nothing else between (on
+    PostgreSQL the statement is the whole transaction when nothing else waits). Raises
+    ``IntegrityError`` as the code's INSERT alone would (a nonce used before), with
+    nothing of the five written: the session's change is then the session's save's, as
+    before."""
     others = others or WithCode()
     connection = db.connection()
     if connection.dialect.name != "postgresql":
@@ -60,13 +67,17 @@ def write(db: Session, code: dict[str, Any], others: WithCode | None) -> None:
         connection.execute(_CODE_INSERT, code)
         return
     rows = audit.take_pending(db, MAX_AUDIT_ROWS)
+    session = session_rows.take_pending_write(db)
     statement = _combined(others.consent is not None, others.portal_session is not None,
-                          len(rows))
-    params = dict(code)
+                          len(rows), session.shape if session is not None else None)
+    params: dict[str, Any] = {}
+    _prefixed(params, "code_", code)
     _prefixed(params, "consent_", others.consent)
     _prefixed(params, "portal_", others.portal_session)
     audit.bind_rows(params, rows)
-    connection.execute(statement, params)
+    session_rows.bind_write(params, session)
+    session_rows.write_alone(db, statement, params)
+    session_rows.written(session)
 
 
 def _prefixed(params: dict[str, Any], prefix: str, values: dict[str, Any] | None) -> None:
@@ -81,7 +92,7 @@ def _binds(table: Table, prefix: str, names: Iterable[str]) -> dict[str, Any]:
 _CODE_INSERT = insert(_CODES)  # SQLite: the code alone (built once)
 _CONSENT_COLUMNS = ("account_id", "client_id", "scope", "granted_at")
 _PORTAL_COLUMNS = ("sid", "client_id", "account_id", "created_at")
-_BUILT: dict[tuple[bool, bool, int], Any] = {}
+_BUILT: dict[tuple[bool, bool, int, session_rows.WriteShape | None], Any] = {}
 
 
 def _consent_upsert(dialect_insert: Callable[..., Any], prefix: str = "") -> Any:
@@ -101,12 +112,15 @@ _SQLITE_CONSENT = _consent_upsert(sqlite.insert)  # built once (issue 11)
 _SQLITE_PORTAL_SESSION = _portal_session_insert(sqlite.insert)
 
 
-def _combined(consent: bool, portal_session: bool, audit_rows: int) -> Any:
+def _combined(consent: bool, portal_session: bool, audit_rows: int,
+              session: session_rows.WriteShape | None = None) -> Any:
     """PostgreSQL's one statement for this shape, built on first use."""
-    shape = (consent, portal_session, audit_rows)
+    shape = (consent, portal_session, audit_rows, session)
     statement = _BUILT.get(shape)
     if statement is None:
-        statement = insert(_CODES).values(_binds(_CODES, "", [c.key for c in _CODES.c]))
+        # Every bind prefixed: a key of the parameters named as a column of a table a
+        # CTE updates would be written to it too (idp.session_rows.with_write_as_cte).
+        statement = insert(_CODES).values(_binds(_CODES, "code_", [c.key for c in _CODES.c]))
         if consent:
             statement = statement.add_cte(_consent_upsert(postgresql.insert, "consent_")
                                           .cte("consent"))
@@ -114,5 +128,6 @@ def _combined(consent: bool, portal_session: bool, audit_rows: int) -> Any:
             statement = statement.add_cte(_portal_session_insert(postgresql.insert, "portal_")
                                           .cte("portal_session"))
         statement = audit.with_rows_as_ctes(statement, audit_rows)
+        statement = session_rows.with_write_as_cte(statement, session)
         _BUILT[shape] = statement
     return statement

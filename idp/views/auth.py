@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.accounts import InvalidCredentials, RevokedCredential, TooManyAttempts
+from idp.claimed_account import PasswordAccount
 from idp.forms import PostOnlyForm, SignInForm
 from idp.i18n import LANGUAGE_COOKIE, languages, select_locale, set_language_cookie
 from idp.messages import locked_message
@@ -51,10 +52,20 @@ def sign_in() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("auth/signin.html", form=form), 400
     svc = services()
+
+    def passed(account: PasswordAccount) -> None:
+        # The step's other writes, before its clear is sent: the session's renewal
+        # (S20) rides in the clear's statement on PostgreSQL (idp.password_step_writes,
+        # issue 11); the account's language (for its mail), written only when it
+        # differs, begins the transaction the clear then joins, committed below.
+        # The inactivity clock (D7) restarts when the second factor is passed, not here.
+        passed_password(account.id)
+        svc.accounts.remember_locale(db(), account, select_locale())
+
     try:
-        account = svc.accounts.verify_password(
+        svc.accounts.verify_password(
             db(), now(), username=form.username.data or "", password=form.password.data or "",
-            where=where(),
+            where=where(), passed=passed,
         )
     except TooManyAttempts as locked:
         error = locked_message(locked.retry_after)
@@ -64,9 +75,6 @@ def sign_in() -> ResponseReturnValue:
     except InvalidCredentials:
         error = _("The username or password is not correct.")
         return render_template("auth/signin.html", form=form, error=error), 401
-    # The inactivity clock (D7) restarts when the second factor is passed, not here.
-    passed_password(account.id)
-    svc.accounts.remember_locale(db(), account, select_locale())  # for the account's mail
     db().commit()
     # S8: 303, so the browser does not re-send the password anywhere.
     return redirect(url_for("mfa.challenge"), code=303)

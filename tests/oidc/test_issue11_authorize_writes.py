@@ -5,12 +5,12 @@ be this person's, this portal's and this request's, and an answer that gets no c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from flask import Flask
 from sqlalchemy import delete, func, select
 
-from idp import audit
+from idp import audit, session_rows
 from idp.oidc.models import Consent, OAuthClient, PortalSession
 from tests.oidc.conftest import full_flow
 from tests.oidc.rp import Request
@@ -170,8 +170,10 @@ def test_every_shape_of_the_combined_statement_is_compiled_once() -> None:
     PostgreSQL): each shape the view can make must have a cache key."""
     from idp.oidc.authorize_writes import MAX_AUDIT_ROWS, _combined
 
+    shapes: tuple[Any, ...] = (None, *get_args(session_rows.WriteShape))  # the session's write
     for consent in (False, True):
         for portal_session in (False, True):
             for rows in range(MAX_AUDIT_ROWS + 1):
-                key = _combined(consent, portal_session, rows)._generate_cache_key()
-                assert key is not None, (consent, portal_session, rows)
+                for session in shapes:
+                    key = _combined(consent, portal_session, rows, session)._generate_cache_key()
+                    assert key is not None, (consent, portal_session, rows, session)

@@ -28,8 +28,11 @@ REPEAT = 20
 # (2,550), (3,212): the consent, portal session, audit rows and code in one statement
 # on PostgreSQL (idp.oidc.authorize_writes); the session's Core statements (h-session)
 # save 47 more on both; final headers handed on as they are (idp.responses.ClefResponse):
-# (2,503) -> (2,378), (3,164) -> (3,040).
-BUDGETS = {"sqlite": 2_500, "postgresql": 3_200}
+# (2,503) -> (2,378), (3,164) -> (3,040); warmed by two answers (the first writes the
+# session's change, a shape of its own since h-a): (2,378), (3,038) -> (2,378), (3,032),
+# no BEGIN or COMMIT on PostgreSQL (the statement alone, idp.session_rows); an answer
+# that changes the session (the flow's) saves its UPDATE too: 3,351 -> 3,184 there.
+BUDGETS = {"sqlite": 2_500, "postgresql": 3_150}
 
 
 def _ready(browser: Any, target: str, form: dict[str, str]) -> dict[str, Any]:
@@ -58,9 +61,13 @@ def test_the_consent_answer_stays_within_its_call_budget(app: Flask, backend: st
     browser = app.test_client()
     _action, consent = to_consent(app, jobs, browser, Request())
     form = {"csrf_token": csrf_from(consent), "decision": "allow"}
-    ready = [_ready(browser, jobs.authorize_url(Request()), form) for _ in range(REPEAT + 1)]
+    ready = [_ready(browser, jobs.authorize_url(Request()), form) for _ in range(REPEAT + 2)]
     seen: list[str] = []
-    _status(app, ready.pop(), seen)  # warm, as a server after its first requests
+    # Warm, as a server after its first requests: the first answer also writes the
+    # session's changed data (its statement has that CTE, idp.session_rows), the next
+    # ones nothing more; each shape is compiled once, before the count.
+    _status(app, ready.pop(), seen)
+    _status(app, ready.pop(), seen)
     profile = cProfile.Profile()
     profile.enable()
     for environ in ready:

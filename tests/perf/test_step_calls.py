@@ -44,7 +44,10 @@ SHOW = os.environ.get("CLEF_STEP_CALLS")  # "1": each step's functions by calls;
 # 3,092 -> 2,696, PostgreSQL with Redis 3,955 -> 3,558 and 4,575 -> 4,179. Then the second
 # step's claim alone and its writes in one statement on PostgreSQL (h-b,
 # mfa.second_step_writes): about -40 calls with Redis, +7 on SQLite (the audit row built and
-# announced apart, idp.audit.row).
+# announced apart, idp.audit.row). Then the session's move in the clear's statement, sent
+# alone in autocommit (h-a, idp.session_rows.take_pending_write): PostgreSQL's password
+# POST about -145 calls (no BEGIN, COMMIT or UPDATE of its own), SQLite's +2 (the view's
+# ``passed``).
 BOUNDS = {
     "sqlite": {"POST /signin": 2_800, "POST /2fa/challenge": 2_850},  # (3,200, 3,250)
     "postgresql": {"POST /signin": 3_800, "POST /2fa/challenge": 4_350},  # (4,200, 4,750)
