@@ -217,12 +217,17 @@ class AccountService:
         D7 counts unused time in whole days (730 by default), so a last use already
         within :data:`LAST_USE_PRECISION` is left as it is: signing in again soon after
         writes nothing to the account (issue 11). A reminder sent is always withdrawn."""
-        if (account.reminder_sent_days is None and account.reminder_sent_at is None
-                and timedelta(0) <= now - account.last_used_at < LAST_USE_PRECISION):
+        if not self.marks_use(account, now):
             return
         account.last_used_at = now
         account.reminder_sent_days = None
         account.reminder_sent_at = None
+
+    def marks_use(self, account: Account, now: datetime) -> bool:
+        """Whether :meth:`mark_used` would change ``account`` (a row to write): rarely,
+        once a day at most, or a reminder to withdraw."""
+        return not (account.reminder_sent_days is None and account.reminder_sent_at is None
+                    and timedelta(0) <= now - account.last_used_at < LAST_USE_PRECISION)
 
     def revoke(self, account: Account, reason: str, now: datetime) -> None:
         """Revoked is final (D7): no sign-in, no recovery. Sessions are ended by the

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, event, exists, insert, select, update
+from sqlalchemy import Table, bindparam, delete, event, exists, insert, literal, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
@@ -207,6 +207,13 @@ def forget(db: Session, row: SessionRow) -> str | None:
     return row.id
 
 
+def forget_renewal(db: Session, old: SessionRow) -> None:
+    """Drop any waiting renewal of ``old``'s row (a sign-in taken back before it was
+    written: ``idp.web_session.kept_as_now``); the row keeps its id and token."""
+    pending: list[tuple[SessionRow, str | None, bool]] = db.info.get(_PENDING, [])
+    pending[:] = [entry for entry in pending if entry[1] != old.id]
+
+
 def queue_changes(db: Session, row: SessionRow) -> None:
     """Write ``row``'s changes (:func:`write_changes`) with the transaction, before its
     next statement or at its commit, as the ORM's flush would."""
@@ -266,14 +273,14 @@ def write_changes(db: Session, row: SessionRow, alone: bool) -> bool:
     return True
 
 
-def write_alone(db: Session, statement: Any, params: dict[str, Any]) -> None:
+def write_alone(db: Session, statement: Any, params: dict[str, Any]) -> Any:
     """``execute_alone``, on the connection when ``db`` holds nothing else unwritten
     (the common case: the page's only write), through the ORM session otherwise (its
-    changes and audit rows first, in one transaction)."""
+    changes and audit rows first, in one transaction). Returns the statement's result
+    (a claim's or a guard's ``RETURNING``)."""
     if db.new or db.dirty or db.deleted or audit.unwritten(db) or unwritten(db):
-        execute_alone(db, statement, params)
-    else:
-        execute_alone_on_connection(db, statement, params)
+        return execute_alone(db, statement, params)
+    return execute_alone_on_connection(db, statement, params)
 
 
 # --- the waiting write as a CTE of a step's statement (PostgreSQL, issue 11) ---------
@@ -339,29 +346,35 @@ _MOVED_FROM = SESSIONS.c.id == _bind("session_old_id", "id")
 _CHANGED_ROW = SESSIONS.c.id == _bind("session_key", "id")
 
 
-def with_write_as_cte(statement: Any, shape: WriteShape | None) -> Any:
+def with_write_as_cte(statement: Any, shape: WriteShape | None, only_with: Any = None) -> Any:
     """``statement`` with a session write of ``shape`` as data-modifying CTEs
     (PostgreSQL: ``WITH session_move AS (UPDATE sessions ...) ...``), all or nothing
     with it: one statement is atomic, inside a transaction or alone. None: unchanged.
     A move that revives inserts its row only when the move found nothing
     (``session_insert AS (INSERT ... SELECT ... WHERE NOT EXISTS (SELECT FROM
-    session_move))``): a renewal is one row whichever way. Build it once per shape (the
-    CTEs bind their values: one compiled form, cached); bind with :func:`bind_write`."""
+    session_move))``): a renewal is one row whichever way. ``only_with``: a CTE of the
+    statement (a conditional write's ``RETURNING``, ``mfa.second_step_writes``' guard);
+    the session is then written only when it returned a row (``AND EXISTS (SELECT 1
+    FROM guard)``), so a refused code renews nothing. Build it once per shape (the CTEs
+    bind their values: one compiled form, cached); bind with :func:`bind_write`."""
     if shape is None:
         return statement
+    proven = [] if only_with is None else [exists(select(literal(1)).select_from(only_with))]
     if shape in ("move", "move_or_insert"):
-        move = update(SESSIONS).where(_MOVED_FROM).values(_NEW)
+        move = update(SESSIONS).where(_MOVED_FROM, *proven).values(_NEW)
         if shape == "move":
             return statement.add_cte(move.cte("session_move"))
         moved = move.returning(SESSIONS.c.id).cte("session_move")
         revived = insert(SESSIONS).from_select(
-            list(COLUMNS), select(*_NEW.values()).where(~exists(select(moved.c.id))))
+            list(COLUMNS), select(*_NEW.values()).where(~exists(select(moved.c.id)), *proven))
         return statement.add_cte(moved).add_cte(revived.cte("session_insert"))
     if shape == "insert":
-        return statement.add_cte(insert(SESSIONS).values(_NEW).cte("session_insert"))
+        fresh = insert(SESSIONS).values(_NEW) if not proven else insert(SESSIONS).from_select(
+            list(COLUMNS), select(*_NEW.values()).where(*proven))
+        return statement.add_cte(fresh.cte("session_insert"))
     columns = {"data": ("data",), "seen": ("last_seen_at",),
                "data_seen": ("data", "last_seen_at")}[shape]
-    change = update(SESSIONS).where(_CHANGED_ROW).values(
+    change = update(SESSIONS).where(_CHANGED_ROW, *proven).values(
         {name: _NEW[name] for name in columns})
     return statement.add_cte(change.cte("session_change"))
 

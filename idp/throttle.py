@@ -36,7 +36,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Row, Table, bindparam, case, delete, literal, or_
 from sqlalchemy.orm import Session
 
-from idp.db import execute_alone
+from idp import session_rows
 from idp.keys import KeyRing
 from idp.models import LoginThrottle
 from idp.settings import LockoutSettings
@@ -129,8 +129,11 @@ class Throttle:
         params = self._claim_params(username_key, now, step)
         if also is not None:
             params.update(also.params)
-        # A transaction of its own when nothing else waits (issue 11: one round trip).
-        claimed = execute_alone(db, self._claim_statement(db, also), params).first()
+        # A transaction of its own when nothing else waits (issue 11: one round trip),
+        # then sent on the connection, without the ORM's execution (~19 calls a claim;
+        # session_rows.write_alone): the same statement and values, the same autocommit.
+        claimed: Row[Any] | None = session_rows.write_alone(
+            db, self._claim_statement(db, also), params).first()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))

@@ -198,6 +198,28 @@ def passed_second_factor(methods: list[str]) -> None:
     current.adopt(token, record)
 
 
+def kept_as_now() -> Callable[[], None]:
+    """What the session is now (its data, token, row, flags), to go back to: a step
+    that signs the session in before the statement deciding whether it may
+    (``mfa.service``: the renewal rides in the code guard's statement) calls the
+    result when the statement refused or failed. The renewal then no longer waits
+    (``idp.session_rows.forget_renewal``), the form token and ``next`` are the old
+    ones, and the answer sets no new cookie: as if the sign-in had never been made."""
+    current = current_session()
+    data, token, record = dict(current), current.token, current.record
+    flags = current.modified, current.renewed
+
+    def restore() -> None:
+        if record is not None:
+            session_rows.forget_renewal(db(), record)
+        dict.clear(current)  # as it was, without marking it modified
+        dict.update(current, data)
+        current.token, current.record = token, record
+        current.modified, current.renewed = flags
+
+    return restore
+
+
 def store_now() -> None:
     """Put what the session holds into its row in the current transaction: a step that
     changes the session (``next`` consumed) right after renewing it is then stored by

@@ -35,6 +35,10 @@ log = logging.getLogger("clef.mfa")
 # The web layer's part of a pass, done in the same transaction: the session is signed
 # in with these amr values (new token, S20).
 SignIn = Callable[[list[str]], None]
+# Undoes, in memory, a sign-in made ahead of the code's guard (PostgreSQL's one
+# statement: the renewal rides in it) when the guard refuses or the statement fails: the
+# session keeps its token, level and data, and its renewal no longer waits.
+TakeBack = Callable[[], None]
 RECOVERY_CODE_METHOD = "recovery_code"
 
 
@@ -61,18 +65,21 @@ class SecondStep:
         return self._checkers[factor.kind].mails_code
 
     def verify_factor(self, db: Session, attempt: Attempt, factor: SecondFactor, typed: str,
-                      now: datetime, sign_in: SignIn) -> str:
+                      now: datetime, sign_in: SignIn, take_back: TakeBack | None = None) -> str:
         """Check ``typed`` against ``factor`` (one of the account's factors). Returns
         the factor's amr once the session is signed in; raises :class:`SecondStepLocked`
         or :class:`WrongCode`. Commits once: the attempt's count, the code's use (the
         TOTP step, the emailed code), the session's renewal and the audit row are one
         transaction, the count its first write (``Throttle.claim_with_check``, issue 11).
-        On PostgreSQL a guarded check (an app's code) goes as :meth:`_verify_guarded`."""
+        On PostgreSQL a guarded check (an app's code) goes as :meth:`_verify_guarded`.
+        ``take_back`` undoes ``sign_in`` in memory: there the sign-in may then run before
+        the guard; anywhere, an error after it leaves the session as it was."""
         checker = self._checkers[factor.kind]
         if checker.guarded and second_step_writes.in_one_statement(db):
-            return self._verify_guarded(db, checker, attempt, factor, typed, now, sign_in)
+            return self._verify_guarded(db, checker, attempt, factor, typed, now, sign_in,
+                                        take_back)
         self._claim(db, attempt, now, with_check=True)
-        with self._counted_whatever_happens(db, attempt, now):
+        with self._counted_whatever_happens(db, attempt, now, take_back=take_back):
             try:
                 checker.verify(db, factor, attempt, typed, now)
             except WrongCode:
@@ -83,45 +90,105 @@ class SecondStep:
 
     def _verify_guarded(self, db: Session, checker: Checker, attempt: Attempt,
                         factor: SecondFactor, typed: str, now: datetime,
-                        sign_in: SignIn) -> str:
+                        sign_in: SignIn, take_back: TakeBack | None) -> str:
         """:meth:`verify_factor` on PostgreSQL for a guarded check (issue 11): the
         attempt counted first, alone and committed (S7, as the password step's claim:
         one round trip); then the code's guard (its step claimed, S11), the counts'
-        clear and the audit row as ONE statement, the latter two written only when the
-        guard wrote (``mfa.second_step_writes``); then the session signed in and the
-        commit. A step used meanwhile (a replay, the same code twice at once) writes
-        nothing there and fails as a wrong code. An error rolls back all but the count,
-        already committed: not counted twice."""
+        clear, the audit row and the session's renewal (S20) as ONE statement, the
+        others written only when the guard wrote (``mfa.second_step_writes``), alone in
+        autocommit: four round trips in all with the two reads before.
+
+        The session is signed in before that statement, so that its renewal is queued
+        and rides in it, conditional on the guard IN SQL; a guard that refuses (a
+        replay, the same code twice at once) writes nothing, and ``take_back`` undoes
+        the sign-in in memory before the failure is recorded: the session keeps its
+        token and level. Without ``take_back``, or when signing in writes the account
+        too (``AccountService.marks_use``, at most daily: not a single statement), the
+        session is signed in after the guard and renewed at the commit, as before. An
+        error rolls back all but the count, already committed: not counted twice."""
         self._claim(db, attempt, now)
         with self._counted_whatever_happens(db, attempt, now, counted=True):
             account = attempt.account
             guard = checker.guard(factor, typed, now)
+            if guard is None:
+                self._failed(db, attempt, now, events.FAILURE, method=factor.kind)
+                raise WrongCode(blank=not typed.strip())
             success = audit.row(now, audit.LOGIN_SUCCESS, actor=account.username,
                                 account_id=account.id, where=attempt.where,
                                 step="second_factor", method=factor.kind)
-            if guard is None or not second_step_writes.write(
-                    db, guard, self._throttle.keys_for(account.username_key), success):
+            ahead = take_back is not None and not self._accounts.marks_use(account, now)
+            keys = self._throttle.keys_for(account.username_key)
+            if ahead and take_back is not None:
+                wrote = self._written_ahead(db, guard, keys, success, attempt, checker.amr,
+                                            now, sign_in, take_back)
+            else:
+                wrote = second_step_writes.write(db, guard, keys, success)
+            if not wrote:
                 self._failed(db, attempt, now, events.FAILURE, method=factor.kind)
                 raise WrongCode(blank=not typed.strip())
             audit.announce(success)
-            self._signed_in(attempt, checker.amr, now, sign_in)
-            db.commit()
+            if ahead and take_back is not None:
+                self._committed(db, take_back)
+            else:
+                self._signed_in_at_commit(db, attempt, checker.amr, now, sign_in, take_back)
         return checker.amr
+
+    def _written_ahead(self, db: Session, guard: second_step_writes.Guard, keys: list[str],
+                       success: dict[str, object], attempt: Attempt, amr: str,
+                       now: datetime, sign_in: SignIn, take_back: TakeBack) -> bool:
+        """The session signed in, then the one statement carrying its renewal; the
+        sign-in taken back when the guard refused or anything failed on the way."""
+        try:
+            self._signed_in(attempt, amr, now, sign_in)
+            wrote = second_step_writes.write(db, guard, keys, success, session=True)
+        except BaseException:
+            take_back()
+            raise
+        if not wrote:
+            take_back()
+        return wrote
+
+    @staticmethod
+    def _committed(db: Session, take_back: TakeBack) -> None:
+        """The commit after the statement: nothing to send when it went alone; when it
+        joined a transaction (something else of the request waited), a failure rolls
+        the renewal back, so the sign-in is taken back too."""
+        try:
+            db.commit()
+        except BaseException:
+            take_back()
+            raise
+
+    def _signed_in_at_commit(self, db: Session, attempt: Attempt, amr: str, now: datetime,
+                             sign_in: SignIn, take_back: TakeBack | None) -> None:
+        """The session signed in, its renewal written by the commit; taken back when
+        that fails (the renewal rolled back: the session keeps its token)."""
+        try:
+            self._signed_in(attempt, amr, now, sign_in)
+            db.commit()
+        except BaseException:
+            if take_back is not None:
+                take_back()
+            raise
 
     @contextmanager
     def _counted_whatever_happens(self, db: Session, attempt: Attempt, now: datetime,
-                                  counted: bool = False) -> Iterator[None]:
+                                  counted: bool = False,
+                                  take_back: TakeBack | None = None) -> Iterator[None]:
         """A claim made with its check is undone with it when the check ends in an
         error rather than an answer (a lost connection, a failed commit): the attempt
         is then counted again on its own, so that no attempt goes uncounted, whatever
         its outcome (S7). ``counted``: the claim was committed before the check, so the
-        error only rolls the check back. A wrong code or a lock is an answer: it passes
-        through."""
+        error only rolls the check back. ``take_back``: the session's sign-in, rolled
+        back with the rest, is undone in memory too (the answer keeps the old token).
+        A wrong code or a lock is an answer: it passes through."""
         try:
             yield
         except (WrongCode, SecondStepLocked):
             raise
         except Exception:
+            if take_back is not None:
+                take_back()
             db.rollback()
             if counted:
                 raise

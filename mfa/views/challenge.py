@@ -3,6 +3,8 @@ recovery code when the method is lost (J10), and what to do without either (J11)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -16,7 +18,13 @@ from idp.ratelimit import configured, limiter, post_limit
 from idp.runtime import db, services
 from idp.sessions import FULL
 from idp.views.common import after_sign_in_target, now
-from idp.web_session import current_session, passed_second_factor, password_step_required, store_now
+from idp.web_session import (
+    current_session,
+    kept_as_now,
+    passed_second_factor,
+    password_step_required,
+    store_now,
+)
 from mfa.checkers import WrongCode
 from mfa.forms import CodeForm, RecoveryCodeForm
 from mfa.mail_codes import SIGN_IN, send_code
@@ -81,15 +89,23 @@ def challenge() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(factor, form, 400, has_keys=has_keys)
     targets: list[str] = []
+    kept: list[Callable[[], None]] = []
 
     def signed_in(methods: list[str]) -> None:
+        kept.append(kept_as_now())  # PostgreSQL signs in before the code's guard
         passed_second_factor(methods)
         targets.append(signed_in_target())  # ``next`` consumed in the step's own commit
         store_now()
 
+    def taken_back() -> None:  # the guard refused: as before the sign-in (mfa.service)
+        while kept:
+            kept.pop()()
+        targets.clear()
+
     try:
         mfa_services().second_step.verify_factor(db(), attempt(account), factor,
-                                                 form.code.data or "", now(), signed_in)
+                                                 form.code.data or "", now(), signed_in,
+                                                 taken_back)
     except SecondStepLocked as locked:
         return _page(factor, form, 429, error=locked_message(locked.retry_after),
                      has_keys=has_keys)

@@ -86,8 +86,8 @@ def writes_during(app: Flask, call: Any) -> list[str]:
 
 def test_a_right_code_is_claimed_alone_then_written_in_one_statement(
         app: Flask, backend: str) -> None:
-    """PostgreSQL: the claim, then ONE statement holding the guard, the clear and the
-    audit row (the guard first, the others reading it), then the session's renewal.
+    """PostgreSQL: the claim, then ONE statement holding the guard, the clear, the
+    session's renewal and the audit row (the guard first, the others reading it).
     SQLite: the same writes one by one."""
     create_account(app, "alice")
     client = app.test_client()
@@ -97,13 +97,13 @@ def test_a_right_code_is_claimed_alone_then_written_in_one_statement(
     assert session_row(app, client).level == FULL
     kinds = [s.split(" (")[0][:30] for s in sent]
     if backend == "postgresql":
-        assert len(sent) == 3, sent
+        assert len(sent) == 2, sent
         assert sent[0].startswith("INSERT INTO login_throttles")
         one = sent[1]
         assert one.startswith("WITH guard AS (UPDATE second_factors SET last_totp_step"), one
         assert "DELETE FROM login_throttles" in one and "EXISTS (SELECT" in one
         assert "INSERT INTO audit_events" in one and "FROM guard) SELECT" in one
-        assert sent[2].startswith("UPDATE sessions")
+        assert "session_move AS (UPDATE sessions SET id=" in one  # mfa.second_step_writes
     else:
         assert kinds == ["INSERT INTO login_throttles", "UPDATE second_factors SET last",
                          "DELETE FROM login_throttles WH", "INSERT INTO audit_events",
