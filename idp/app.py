@@ -260,10 +260,12 @@ def _register_hooks(app: Flask) -> None:
     config = app.config
     exempt_endpoints: dict[str, bool] = {}
 
-    def check_csrf(endpoint: str | None) -> None:
+    def check_csrf(current: Request, store: Any) -> None:
         """Flask-WTF's ``protect(apply_exemptions=True)``, with each endpoint's
         exemption looked up once: exemptions are made while the app is built and never
-        taken back, so a cached answer can only be as strict as a fresh one."""
+        taken back, so a cached answer can only be as strict as a fresh one. ``current``
+        and ``store`` are the request and ``g`` the hook looked up once (issue 11)."""
+        endpoint = current.endpoint
         if not endpoint:
             return  # as Flask-WTF: no view matched (a 404 or a 405), nothing to protect
         exempt = exempt_endpoints.get(endpoint)
@@ -278,8 +280,8 @@ def _register_hooks(app: Flask) -> None:
                 and is_remembered_signature(
                     config.get("WTF_CSRF_SECRET_KEY", app.secret_key),
                     config["WTF_CSRF_FIELD_NAME"],
-                    request.form.get(config["WTF_CSRF_FIELD_NAME"]))):
-            g.csrf_valid = True  # as Flask-WTF marks a request it checked
+                    current.form.get(config["WTF_CSRF_FIELD_NAME"]))):
+            store.csrf_valid = True  # as Flask-WTF marks a request it checked
             return
         csrf.protect()
 
@@ -297,7 +299,7 @@ def _register_hooks(app: Flask) -> None:
         if session.unavailable is not None:
             raise session.unavailable
         if current.method in csrf_methods and config["WTF_CSRF_ENABLED"]:
-            check_csrf(current.endpoint)
+            check_csrf(current, store)
         if has_nul(current):
             return nul_refusal(current.endpoint, NOT_FOR_PEOPLE)
         if session.expired and current.endpoint not in EXPIRED_SESSION_MAY_SEE:

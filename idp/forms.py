@@ -126,18 +126,21 @@ def signed_form_token(secret: Any, field_name: str, time_limit: int | None) -> s
     is as good the next time, so it is made once per session and process. Checking on
     POST is Flask-WTF's, unchanged: a remembered token is still only ever the signature
     of that session's own raw token. With a time limit the timestamp matters and each
-    page signs afresh. Within a request, as Flask-WTF: the token already made."""
-    made = g.get(field_name)
+    page signs afresh. Within a request, as Flask-WTF: the token already made. ``g``
+    and the session are each looked up once through their proxies (issue 11)."""
+    store = g._get_current_object()
+    made = store.get(field_name)
     if made is not None:
         return str(made)
+    current = session._get_current_object()  # type: ignore[attr-defined]
     if time_limit is None:
-        raw = session.get(field_name)
+        raw = current.get(field_name)
         remembered = _signed_tokens.get((secret, raw)) if isinstance(raw, str) else None
         if remembered is not None:
-            setattr(g, field_name, remembered)
+            setattr(store, field_name, remembered)
             return remembered
     signed: str = generate_csrf(secret_key=secret, token_key=field_name)
-    raw = session.get(field_name)  # made just now if the session had none
+    raw = current.get(field_name)  # made just now if the session had none
     if time_limit is None and isinstance(raw, str):
         if len(_signed_tokens) >= MAX_SIGNED_TOKENS:
             _signed_tokens.clear()  # ended sessions' tokens go; the live ones are signed again

@@ -140,8 +140,9 @@ class ServerSessionInterface(SessionInterface):
                                            samesite="Lax")
                 return
             session.setdefault(CSRF_KEY, new_form_token())
-            session.token = svc.sessions.insert_anonymous(db(), now, dict(session))
-            db().commit()  # with whatever the view left pending
+            request_db = db()
+            session.token = svc.sessions.insert_anonymous(request_db, now, dict(session))
+            request_db.commit()  # with whatever the view left pending
             _set_cookie(response, name, session.token, secure)
             return
         if session.modified and dict(session) != session.record.data:
@@ -152,17 +153,20 @@ class ServerSessionInterface(SessionInterface):
             session.record.data = dict(session)
         if request.endpoint not in PASSIVE_ENDPOINTS:
             svc.sessions.touch(session.record, now)
-        # What a view left pending is still committed, as before.
-        pending = db().new or db().dirty or db().deleted or audit.unwritten(db()) \
-            or session_rows.unwritten(db())
+        # What a view left pending is still committed, as before. The request's session
+        # is looked up once here, not once per question (issue 11).
+        request_db = db()
+        pending = request_db.new or request_db.dirty or request_db.deleted \
+            or audit.unwritten(request_db) or session_rows.unwritten(request_db)
         # The data or the activity time (D5, here or by the view: "Stay signed in"):
         # one UPDATE of what changed since the read. As the request's only write it runs
         # alone (``execute_alone``): a single round trip on PostgreSQL instead of BEGIN,
         # UPDATE, COMMIT (issue 11). A row another request ended meanwhile (a logout in
         # another tab) is simply not found: it stays ended.
-        wrote = session_rows.write_changes(db(), session.record, alone=not (changed or pending))
+        wrote = session_rows.write_changes(request_db, session.record,
+                                           alone=not (changed or pending))
         if changed or wrote or pending:
-            db().commit()
+            request_db.commit()
         if changed:
             _set_cookie(response, name, session.token or "", secure)
 

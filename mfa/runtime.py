@@ -50,5 +50,8 @@ def init_app(app: Flask, core: Services) -> None:
 
 
 def mfa_services() -> MfaServices:
-    found: MfaServices = current_app.extensions[EXTENSION_KEY]
+    """The slice's services of the current app (the app looked up once through its
+    proxy, as ``idp.runtime.services``; issue 11)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    found: MfaServices = app.extensions[EXTENSION_KEY]
     return found

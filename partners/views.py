@@ -174,8 +174,10 @@ def remember_partner_at_sign_out() -> None:
 def offer_partner_sign_out(response: Response) -> Response:
     """The sign-out's redirect leads to the partner's sign-out offer when the session
     was a partner's. A hook of the sign-out's blueprint only."""
+    if request.endpoint != SIGN_OUT:  # most of the blueprint's requests: one look-up
+        return response
     partner_id = g.get("partner_signing_out")
-    if request.endpoint == SIGN_OUT and response.status_code == 303 and isinstance(partner_id, int):
+    if response.status_code == 303 and isinstance(partner_id, int):
         response.headers["Location"] = url_for("partners.signed_out", partner_id=partner_id)
     return response
 

@@ -31,7 +31,16 @@ Lists = Iterable[tuple[str, list[str]]]
 class AuthorizePayload(OAuth2Payload):
     """The parameters of one authorization request: ``data`` the first value of each
     (the query's before the form's), ``datalist`` every value (the query's, then the
-    form's), as ``request.values.get`` and ``getlist`` answer."""
+    form's), as ``request.values.get`` and ``getlist`` answer.
+
+    Both are plain attributes (slots), not Authlib's read-only properties: Authlib's
+    ``client_id``, ``redirect_uri``, ``scope`` ... read ``data`` about twenty times per
+    request, each a Python call through a property (issue 11). A slot on this class is
+    found before the base class's property; nothing assigns them after ``__init__``."""
+
+    __slots__ = ("data", "datalist")
+    data: dict[str, str]
+    datalist: defaultdict[str, list[str]]
 
     def __init__(self, query: Lists, form: Lists | None) -> None:
         datalist: defaultdict[str, list[str]] = defaultdict(list)
@@ -45,16 +54,8 @@ class AuthorizePayload(OAuth2Payload):
                 continue
             data.setdefault(key, values[0])
             datalist[key].extend(values)
-        self._data = data
-        self._datalist = datalist
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
+        self.data = data
+        self.datalist = datalist
 
 
 class AuthorizeRequest(OAuth2Request):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
+from flask import Flask, current_app
 
 from idp.clock import Clock
 from idp.keys import KeyRing
@@ -45,5 +45,8 @@ def build_oidc_services(settings: Settings, clock: Clock, keys: KeyRing,
 
 
 def oidc() -> OidcServices:
-    found: OidcServices = current_app.extensions[EXTENSION_KEY]
+    """The provider's services of the current app (the app looked up once through its
+    proxy, as ``idp.runtime.services``; issue 11)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    found: OidcServices = app.extensions[EXTENSION_KEY]
     return found

@@ -76,13 +76,16 @@ def authorize_read(client_id: str) -> AuthorizeRead:
     signed-in person's consent (``idp.oidc.authorize_reads``), made once per request.
     The nonce is read for a GET only (``ClefOpenIDCode.exists_nonce``); the account is
     the one the view put in ``g`` (:data:`AUTHORIZING_ACCOUNT`) before Authlib asked
-    for the client."""
-    found: AuthorizeRead | None = g.get(AUTHORIZE_READ)
-    account_id = g.get(AUTHORIZING_ACCOUNT)
+    for the client. ``g`` and the request are each looked up once through their
+    proxies (issue 11)."""
+    store = g._get_current_object()
+    found: AuthorizeRead | None = store.get(AUTHORIZE_READ)
+    account_id = store.get(AUTHORIZING_ACCOUNT)
     if found is None or found.client_id != client_id or found.account_id != account_id:
-        nonce = request.args.get("nonce") if request.method == "GET" else None
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        nonce = current.args.get("nonce") if current.method == "GET" else None
         found = read_for_authorize(db(), client_id, nonce, account_id)
-        setattr(g, AUTHORIZE_READ, found)
+        setattr(store, AUTHORIZE_READ, found)
     return found
 
 
@@ -223,10 +226,12 @@ def _refuse_stale_client(client: Portal) -> None:
 
 def _signing_key(client: Portal, now: datetime) -> ActiveKey:
     """The key that signs this request's ID token, looked up once (header and
-    signature agree)."""
-    if g.get("oidc_signing_key") is None:
-        g.oidc_signing_key = oidc().signing_keys.current(db(), client.row.id_token_alg, now)
-    key: ActiveKey = g.oidc_signing_key
+    signature agree). ``g`` looked up once through its proxy (issue 11)."""
+    store = g._get_current_object()
+    key: ActiveKey | None = store.get("oidc_signing_key")
+    if key is None:
+        key = store.oidc_signing_key = oidc().signing_keys.current(
+            db(), client.row.id_token_alg, now)
     return key
 
 

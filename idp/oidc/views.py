@@ -26,6 +26,7 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     abort,
     current_app,
@@ -175,10 +176,10 @@ def _max_age(raw: str | None) -> int | None:
     return int(raw)
 
 
-def _origin() -> str:
+def _origin(current: Request) -> str:
     """``scheme://host/``: of the request's URL, what Authlib's transport check reads
     (``idp.oidc.authorize_request``); the host as Werkzeug validated it."""
-    return request.scheme + "://" + request.host + "/"
+    return current.scheme + "://" + current.host + "/"
 
 
 def _this_request() -> str:
@@ -221,9 +222,13 @@ ERROR_TEXT_OUTSIDE = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
-    # The request's parameters, read once (idp.oidc.authorize_request, issue 11).
-    payload = AuthorizePayload(request.args.lists(),
-                               request.form.lists() if request.method != "GET" else None)
+    # The request itself, looked up once through its proxy (issue 11: each
+    # ``request.x`` is a look-up of the context), and its parameters read once
+    # (idp.oidc.authorize_request).
+    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    method = current.method
+    payload = AuthorizePayload(current.args.lists(),
+                               current.form.lists() if method != "GET" else None)
     values = payload.data
     if _malformed_response_type(values) or _unprintable_redirect_uri(values):
         return _error_page(InvalidRequestError())  # no client checked yet: no redirect
@@ -234,8 +239,8 @@ def authorize() -> ResponseReturnValue:
     # Read with the portal's row, in the same statement (``server.authorize_read``).
     setattr(g, AUTHORIZING_ACCOUNT, account.id if account is not None else None)
     try:
-        oauth_request = AuthorizeRequest(request.method, _origin(), request.headers, payload,
-                                         lambda: request.url)
+        oauth_request = AuthorizeRequest(method, _origin(current), current.headers, payload,
+                                         lambda: current.url)
         grant = server.get_consent_grant(oauth_request, end_user=account)
     except OAuth2Error as error:
         if isinstance(error, LoginRequiredError) or getattr(error, "redirect_uri", None):
@@ -261,25 +266,25 @@ def authorize() -> ResponseReturnValue:
         return _to_sign_in(payload.data.get("login_hint"), demands)
 
     scope = grant.request.client.get_allowed_scope(payload.scope or "")
-    if _answers_consent_page(client, prompts):
+    if _answers_consent_page(current, client, prompts):
         # The consent page's own form: its answer decides, so the consent given before
         # is not read (issue 11). "Deny" is the person's last word even after a "yes"
         # in another tab; "allow" grants it again, one upsert.
-        if not _consent_decision():
+        if not _consent_decision(current):
             reauth.forget(session)
             return _respond(server, grant, None)
         _grant_consent(account, client, scope)
     elif _needs_consent(client, account, scope, prompts):
         if "none" in prompts:
             return _error_redirect(ConsentRequiredError(redirect_uri=redirect_uri), payload.state)
-        if _consent_decision() is None:
+        if _consent_decision(current) is None:
             return render_template("oidc/consent.html", client=client, form=FORM_TOKEN,
-                                   action=request.full_path.rstrip("?"))
+                                   action=current.full_path.rstrip("?"))
         # Posted without our form's answer: no consent, so no code.
         reauth.forget(session)
         return _respond(server, grant, None)
-    elif request.method == "POST" and "decision" in request.form \
-            and _consent_decision() is False:
+    elif method == "POST" and "decision" in current.form \
+            and _consent_decision(current) is False:
         # "Deny" posted for a portal that needs no consent (trusted): still the
         # person's last word, so the portal gets no code.
         reauth.forget(session)
@@ -393,26 +398,26 @@ def _needs_consent(client: OAuthClient, account: Account, scope: str,
     return given is None or not set(scope.split()) <= set(given.split())
 
 
-def _answers_consent_page(client: OAuthClient, prompts: set[str]) -> bool:
+def _answers_consent_page(current: Request, client: OAuthClient, prompts: set[str]) -> bool:
     """Whether this request is our consent form posted back (a portal that is not
     trusted, the person's answer in ``decision``), rather than a portal's request."""
-    return (request.method == "POST" and "decision" in request.form
+    return (current.method == "POST" and "decision" in current.form
             and not client.trusted and "none" not in prompts)
 
 
-def _consent_decision() -> bool | None:
+def _consent_decision(current: Request) -> bool | None:
     """None: not answered yet (GET). The answer of our own consent form, CSRF-checked:
     by the app's check of every POST (Flask-WTF's ``protect``, which marks the request
     ``g.csrf_valid``), else here (issue 11: not twice; still checked here when that
-    check is off)."""
-    if request.method != "POST":
+    check is off). ``current`` is the request the view looked up once."""
+    if current.method != "POST":
         return None
     if not g.get("csrf_valid", False):
         try:
-            validate_csrf(request.form.get("csrf_token"))
+            validate_csrf(current.form.get("csrf_token"))
         except (ValidationError, CSRFError):
             abort(400)
-    return request.form.get("decision") == "allow"
+    return current.form.get("decision") == "allow"
 
 
 def _grant_consent(account: Account, client: OAuthClient, scope: str) -> None:

@@ -43,9 +43,10 @@ def index() -> ResponseReturnValue:
 @post_limit(configured("signin_per_ip"), scope="ip.signin")
 def sign_in() -> ResponseReturnValue:
     form = SignInForm()
-    if request.method == "GET":
-        remember_next(request.args.get("next"))
-        hint = request.args.get("login_hint")  # a portal's login_hint (S37)
+    current = request._get_current_object()  # type: ignore[attr-defined]  # looked up once
+    if current.method == "GET":
+        remember_next(current.args.get("next"))
+        hint = current.args.get("login_hint")  # a portal's login_hint (S37)
         if hint and not form.username.data:
             form.username.data = hint[:64]
         return render_template("auth/signin.html", form=form)

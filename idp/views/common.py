@@ -26,7 +26,8 @@ def session_account() -> Account | None:
 
 
 def where() -> Where:
-    return Where(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    current = request._get_current_object()  # type: ignore[attr-defined]  # one look-up
+    return Where(ip=current.remote_addr, user_agent=current.headers.get("User-Agent"))
 
 
 def now() -> datetime:

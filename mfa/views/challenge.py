@@ -70,20 +70,23 @@ def challenge() -> ResponseReturnValue:
     if current_session().level == FULL:
         return redirect(after_sign_in_target(), code=303)
     account = current_account()
+    # The request and the slice's services, each looked up once (issue 11).
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    mfa = mfa_services()
     # The factor and the keys in one read (issue 11). A code posted for an existing
     # factor is checked whatever keys there are; the count only shapes the page.
-    factor, key_count = mfa_services().factors.get_challenge(db(), account.id)
+    factor, key_count = mfa.factors.get_challenge(db(), account.id)
     has_keys = key_count > 0
     if factor is None and not has_keys:
         # J8: an account that never finished setting up does it now, before anything else.
         return redirect(url_for("mfa.setup"), code=303)
-    if factor is None or (has_keys and request.args.get("use") != "code"
-                          and request.method == "GET"):
+    if factor is None or (has_keys and current.args.get("use") != "code"
+                          and current.method == "GET"):
         # D3: the strongest factor first; "Use another method" comes back with use=code.
         return redirect(url_for("mfa.challenge_key"), code=303)
     form = CodeForm()
-    if request.method == "GET":
-        mailed = mfa_services().second_step.mails_code(factor)
+    if current.method == "GET":
+        mailed = mfa.second_step.mails_code(factor)
         notice = _send_sign_in_code(account) if mailed else None
         return _page(factor, form, notice=notice, has_keys=has_keys)
     if not form.validate_on_submit():
@@ -103,9 +106,9 @@ def challenge() -> ResponseReturnValue:
         targets.clear()
 
     try:
-        mfa_services().second_step.verify_factor(db(), attempt(account), factor,
-                                                 form.code.data or "", now(), signed_in,
-                                                 taken_back)
+        mfa.second_step.verify_factor(db(), attempt(account), factor,
+                                      form.code.data or "", now(), signed_in,
+                                      taken_back)
     except SecondStepLocked as locked:
         return _page(factor, form, 429, error=locked_message(locked.retry_after),
                      has_keys=has_keys)
