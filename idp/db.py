@@ -24,6 +24,7 @@ import select
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from psycopg.pq import TransactionStatus
@@ -151,6 +152,10 @@ def _begin_at_first_write(conn: Connection, cursor: DBAPICursor, statement: str,
 
 # The execution option :func:`execute_alone` marks its statement with.
 _ALONE = "clef_alone"
+# The execution options of a statement run alone on a Connection the caller holds with
+# no transaction begun (``Connection.execute(..., execution_options=ALONE)``): on
+# PostgreSQL in autocommit, as :func:`execute_alone`.
+ALONE: Mapping[str, Any] = MappingProxyType({_ALONE: True})
 
 
 def execute_alone(db: Session, statement: Executable,
