@@ -24,10 +24,11 @@ import select
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection, DateTime, Engine, Executable, MetaData, Result, create_engine, event, exc
+from sqlalchemy import DateTime, Engine, Executable, MetaData, Result, create_engine, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -96,7 +97,14 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
     event.listen(engine, "checkin", _stamp_checkin)
     event.listen(engine, "checkout", _check_liveness)
     if engine.dialect.driver == "psycopg":  # it reads psycopg's transaction status
-        event.listen(engine, "before_cursor_execute", _begin_at_first_write)
+        # A dialect event, not ``before_cursor_execute``: a connection event on the
+        # engine makes every Connection dispatch all of its events (connect, begin,
+        # before and after each execute, rollback, commit), about 80 Python calls per
+        # statement of empty dispatches (issue 11); the dialect's ``do_execute`` events
+        # are the only ones dispatched for this one, just before the cursor executes.
+        event.listen(engine, "do_execute", _begin_at_first_write)
+        event.listen(engine, "do_executemany", _begin_at_first_write)
+        event.listen(engine, "do_execute_no_params", _begin_without_parameters)
     return engine
 
 
@@ -127,20 +135,22 @@ def reads_only(statement: str) -> bool:
     return statement.lstrip()[:6].upper() == "SELECT" and not _NEEDS_TRANSACTION.search(statement)
 
 
-def _begin_at_first_write(conn: Connection, cursor: DBAPICursor, statement: str,
-                          _parameters: Any, context: ExecutionContext | None,
-                          _executemany: bool) -> None:
+def _begin_at_first_write(cursor: DBAPICursor, statement: str, _parameters: Any,
+                          context: ExecutionContext) -> None:
     """Outside a transaction, a read (or a statement of :func:`execute_alone`) runs in
-    autocommit and a write begins one.
+    autocommit and a write begins one (executed by the dialect right after: this
+    returns None).
 
     Inside a transaction the statement simply joins it. A connection the caller set an
-    isolation level on (``isolation_level`` execution option) is left as it was set."""
+    isolation level on (``isolation_level`` execution option, in the context's options
+    with the connection's) is left as it was set."""
     dbapi = cursor.connection
     if dbapi.pgconn.transaction_status != _IDLE:
         return
-    if "isolation_level" in conn.get_execution_options():
+    options = context.execution_options
+    if "isolation_level" in options:
         return
-    alone = context is not None and context.execution_options.get(_ALONE, False)
+    alone = options.get(_ALONE, False)
     # A server-side cursor (``yield_per``, ``stream_results``) is a DECLARE, which
     # PostgreSQL allows only inside a transaction.
     server_side = getattr(cursor, "name", None) is not None
@@ -149,8 +159,18 @@ def _begin_at_first_write(conn: Connection, cursor: DBAPICursor, statement: str,
         dbapi.autocommit = autocommit
 
 
+def _begin_without_parameters(cursor: DBAPICursor, statement: str,
+                              context: ExecutionContext) -> None:
+    """:func:`_begin_at_first_write` for a statement sent without parameters."""
+    _begin_at_first_write(cursor, statement, None, context)
+
+
 # The execution option :func:`execute_alone` marks its statement with.
 _ALONE = "clef_alone"
+# The execution options of a statement run alone on a Connection the caller holds with
+# no transaction begun (``Connection.execute(..., execution_options=ALONE)``): on
+# PostgreSQL in autocommit, as :func:`execute_alone`.
+ALONE: Mapping[str, Any] = MappingProxyType({_ALONE: True})
 
 
 def execute_alone(db: Session, statement: Executable,

@@ -23,8 +23,9 @@ token view uses for each decision:
 - the limit of idp.oidc.token_limit counted once, as the view counts it
   (``token_limit.hit`` under ``client:<id>``, ``rate_limit.token_per_client``, S41);
 - the claim of idp.oidc.tokens (S40, D4, D10: single use, live session and account,
-  limits): on PostgreSQL the claim and the successor in one statement in autocommit
-  (``Tokens.rotate_refresh_on``), on SQLite the claim and the INSERT in one transaction
+  limits): on PostgreSQL the claim and the successor in one statement run alone, in
+  autocommit, reading back only the successor's scope (``Tokens.rotate_refresh_alone_on``),
+  on SQLite the claim and the INSERT in one transaction
   (``Tokens.claim_refresh_on``, ``Tokens.save_on``), with the token generator
   (``Tokens.generate``);
 - the answer Authlib makes (status, JSON body as Flask's provider writes it: keys sorted,
@@ -127,9 +128,8 @@ class Refresher(TokenAnswerer):
         with self.core.engine.connect() as conn:
             if self.one_statement:
                 token = self.tokens.generate(include_refresh_token=True)
-                row = self.tokens.rotate_refresh_on(
-                    conn.execution_options(isolation_level="AUTOCOMMIT"), value, client, now,
-                    seen_after, token)
+                row = self.tokens.rotate_refresh_alone_on(conn, value, client, now,
+                                                          seen_after, token)
                 if row is None:
                     return None
             else:

@@ -146,6 +146,31 @@ def test_a_statement_alone_joins_the_audit_rows_recorded_before_it(app: Flask) -
         assert db.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
+def test_rows_written_by_one_executemany_after_a_read_stay_one_transaction(app: Flask) -> None:
+    """The hook sits on the dialect's ``do_executemany`` too (issue 11): after a read
+    left the connection in autocommit, several rows sent at once still begin a
+    transaction, so a rollback takes back every one (in autocommit each would stay)."""
+    engine = app.extensions["clef"].engine
+    with engine.connect() as conn:
+        conn.execute(select(func.count()).select_from(LoginThrottle))
+        conn.execute(insert(LoginThrottle), [_row("many-1"), _row("many-2"), _row("many-3")])
+        conn.rollback()
+    assert _keys(app) == set()
+
+
+def test_a_write_sent_without_parameters_after_a_read_stays_a_transaction(app: Flask) -> None:
+    """And on ``do_execute_no_params`` (the ``no_parameters`` option): such a write
+    after a read begins a transaction that a rollback takes back."""
+    engine = app.extensions["clef"].engine
+    with engine.connect() as conn:
+        conn.execute(select(func.count()).select_from(LoginThrottle))
+        conn.execution_options(no_parameters=True).exec_driver_sql(
+            "INSERT INTO login_throttles (key, failures, updated_at)"
+            " VALUES ('bare', 1, '2026-01-01 00:00:00+00:00')")
+        conn.rollback()
+    assert _keys(app) == set()
+
+
 def test_a_connection_set_to_autocommit_by_its_caller_stays_so(app: Flask) -> None:
     """``bench/seed.py``, ``Tokens.find_bearer``: a caller's own isolation level wins; a
     write there is not turned into a transaction that the close then rolls back."""
