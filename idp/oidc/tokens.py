@@ -255,11 +255,13 @@ class Tokens:
     def exchange_code_on(self, conn: Connection, code: str, client: OAuthClient, now: datetime,
                          seen_after: datetime, redirect_uri: str, challenge: str,
                          token: dict[str, Any]) -> TableRow | None:
-        """PostgreSQL, on a connection in autocommit: :meth:`claim_code_on` of a code
-        whose redirect URI is ``redirect_uri``, scope ``openid`` and S256 challenge
-        ``challenge``, and :meth:`save_on` of ``token`` from it (a new family), as one
-        statement (``_exchange``); the claimed code's row, or None with nothing written
-        (the claim or a check failed)."""
+        """PostgreSQL, on a connection that holds no transaction: :meth:`claim_code_on`
+        of a code whose redirect URI is ``redirect_uri``, scope ``openid`` and S256
+        challenge ``challenge``, and :meth:`save_on` of ``token`` from it (a new
+        family), as one statement (``_exchange``) run alone (``idp.db.ALONE``: in
+        autocommit, without setting an isolation level on checkout and resetting it on
+        return); the claimed code's row, or None with nothing written (the claim or a
+        check failed)."""
         family_expires = now + self.refresh_absolute
         return conn.execute(_EXCHANGE_CODE, {
             "hash": token_hash(code), "client": client.client_id,
@@ -271,11 +273,13 @@ class Tokens:
             "new_family": secrets.token_hex(16), "new_issued_at": now,
             "new_access_expires_at": now + self.access_lifetime,
             "new_refresh_expires_at": min(now + self.refresh_idle, family_expires),
-            "new_family_expires_at": family_expires}).first()
+            "new_family_expires_at": family_expires}, execution_options=ALONE).first()
 
     def revoke_from_code_on(self, conn: Connection, code_hash: str, now: datetime) -> int:
-        """:meth:`revoke_from_code` on a connection the caller holds (one ``UPDATE``)."""
-        result = conn.execute(_REVOKE_FROM_CODE, {"hash": code_hash, NOW: now})
+        """:meth:`revoke_from_code` on a connection the caller holds (one ``UPDATE``,
+        alone: in autocommit on a connection that holds no transaction)."""
+        result = conn.execute(_REVOKE_FROM_CODE, {"hash": code_hash, NOW: now},
+                              execution_options=ALONE)
         return int(result.rowcount)
 
     def find_code(self, db: Session, code: str) -> TableRow | None:

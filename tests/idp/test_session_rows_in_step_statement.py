@@ -233,7 +233,8 @@ def test_two_password_steps_at_once_on_one_session_each_get_a_session(app: Flask
     # claim, as on any tab whose session has moved; otherwise both are right.
     statuses = [a.status_code for a in answers]
     assert sorted(statuses) in ([303, 303], [303, 400]), statuses
-    won = [client for client, a in zip((first, second), answers) if a.status_code == 303]
+    won = [client for client, a in zip((first, second), answers, strict=True)
+           if a.status_code == 303]
     tokens = {session_token(app, client) for client in won}
     assert None not in tokens and old not in tokens and len(tokens) == len(won)
     assert session_row(app, old) is None
