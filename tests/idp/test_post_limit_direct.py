@@ -20,10 +20,11 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.test import TestResponse
 
 import idp.ratelimit
-from idp.ratelimit import LIMITER_STATE, VIEWS_ONLY, limiter
+from idp.ratelimit import VIEWS_ONLY, limiter
 from tests.at_once import at_once
 from tests.helpers import create_account
 from tests.support.catalogue import french
+from tests.support.records import limiter_states
 from tests.support.screens import csrf, sign_in
 
 LIMITED = "You have made too many requests in a short time. Wait a few minutes and try again."
@@ -122,14 +123,7 @@ def test_s27_the_direct_count_refuses_with_the_decorators_page(
 
 def test_the_direct_count_leaves_no_limiter_state_behind(make_app):
     app = make_app()
-    seen: list[object] = []
-
-    @app.after_request
-    def look(response):
-        from flask.globals import request_ctx
-        seen.append(getattr(request_ctx, LIMITER_STATE, None))
-        return response
-
+    seen = limiter_states(app)
     posts(app.test_client(), 1)
     assert seen == [None, None], "the decorator's request state"  # the GET, the POST
 

@@ -4,32 +4,18 @@ each a working session, and a step that fails keeps the old one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from idp.models import WebSession
-from idp.sessions import ANONYMOUS, FULL, PASSWORD, SessionStore, session_id
+from idp.sessions import ANONYMOUS, FULL, PASSWORD, session_id
 from tests.support.accounts import create_account
-
-
-def _store(app: Flask) -> SessionStore:
-    store: SessionStore = app.extensions["clef"].sessions
-    return store
-
-
-def _db(app: Flask) -> Session:
-    db: Session = app.extensions["clef"].session_factory()
-    return db
+from tests.support.records import new_db, session_store, statements_sent
 
 
 def _anonymous_row(app: Flask) -> str:
-    db = _db(app)
+    db = new_db(app)
     try:
-        token = _store(app).insert_anonymous(db, app.extensions["clef"].clock.now(), {"k": "v"})
+        token = session_store(app).insert_anonymous(db, app.extensions["clef"].clock.now(), {"k": "v"})
         db.commit()
         return token
     finally:
@@ -37,7 +23,7 @@ def _anonymous_row(app: Flask) -> str:
 
 
 def _row(app: Flask, token: str) -> WebSession | None:
-    db = _db(app)
+    db = new_db(app)
     try:
         row = db.get(WebSession, session_id(token))
         if row is not None:
@@ -47,30 +33,15 @@ def _row(app: Flask, token: str) -> WebSession | None:
         db.close()
 
 
-@contextmanager
-def _statements(db: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = db.get_bind()
-
-    def on_statement(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", on_statement)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_statement)
-
-
 def test_the_password_step_moves_the_row_in_one_update_S20(app: Flask) -> None:
     account = create_account(app, "alice")
     old_token = _anonymous_row(app)
-    db = _db(app)
+    db = new_db(app)
     now = app.extensions["clef"].clock.now()
     try:
-        old = _store(app).load(db, old_token, now).record
-        with _statements(db) as seen:
-            new_token, _ = _store(app).passed_password(db, old, account.id, now)
+        old = session_store(app).load(db, old_token, now).record
+        with statements_sent(db.get_bind()) as seen:
+            new_token, _ = session_store(app).passed_password(db, old, account.id, now)
             db.commit()
     finally:
         db.close()
@@ -88,14 +59,14 @@ def test_a_step_raced_in_by_two_requests_leaves_each_a_session(app: Flask) -> No
     account = create_account(app, "alice")
     old_token = _anonymous_row(app)
     now = app.extensions["clef"].clock.now()
-    first, second = _db(app), _db(app)
+    first, second = new_db(app), new_db(app)
     try:
-        late = _store(app).load(second, old_token, now).record
+        late = session_store(app).load(second, old_token, now).record
         second.commit()  # ends its read, as a request between statements would
-        early = _store(app).load(first, old_token, now).record
-        first_token, _ = _store(app).passed_password(first, early, account.id, now)
+        early = session_store(app).load(first, old_token, now).record
+        first_token, _ = session_store(app).passed_password(first, early, account.id, now)
         first.commit()
-        second_token, _ = _store(app).passed_password(second, late, account.id, now)
+        second_token, _ = session_store(app).passed_password(second, late, account.id, now)
         second.commit()
     finally:
         first.close()
@@ -112,15 +83,15 @@ def test_a_step_after_a_logout_elsewhere_still_gets_its_session(app: Flask) -> N
     account = create_account(app, "alice")
     old_token = _anonymous_row(app)
     now = app.extensions["clef"].clock.now()
-    db, other = _db(app), _db(app)
+    db, other = new_db(app), new_db(app)
     try:
-        old = _store(app).load(db, old_token, now).record
+        old = session_store(app).load(db, old_token, now).record
         db.commit()
         ended = other.get(WebSession, session_id(old_token))
         assert ended is not None
-        _store(app).end(other, ended)
+        session_store(app).end(other, ended)
         other.commit()
-        token, _ = _store(app).passed_password(db, old, account.id, now)
+        token, _ = session_store(app).passed_password(db, old, account.id, now)
         db.commit()
     finally:
         db.close()
@@ -133,10 +104,10 @@ def test_a_step_rolled_back_keeps_the_old_session(app: Flask) -> None:
     account = create_account(app, "alice")
     old_token = _anonymous_row(app)
     now = app.extensions["clef"].clock.now()
-    db = _db(app)
+    db = new_db(app)
     try:
-        old = _store(app).load(db, old_token, now).record
-        new_token, _ = _store(app).passed_password(db, old, account.id, now)
+        old = session_store(app).load(db, old_token, now).record
+        new_token, _ = session_store(app).passed_password(db, old, account.id, now)
         db.flush()  # the move is written, then the step fails
         db.rollback()
     finally:
@@ -150,12 +121,12 @@ def test_the_second_factor_moves_the_row_again(app: Flask) -> None:
     account = create_account(app, "alice")
     token = _anonymous_row(app)
     now = app.extensions["clef"].clock.now()
-    db = _db(app)
+    db = new_db(app)
     try:
-        old = _store(app).load(db, token, now).record
-        pending, record = _store(app).passed_password(db, old, account.id, now)
+        old = session_store(app).load(db, token, now).record
+        pending, record = session_store(app).passed_password(db, old, account.id, now)
         db.commit()
-        full, _ = _store(app).passed_second_factor(db, record, ["pwd", "otp"], now)
+        full, _ = session_store(app).passed_second_factor(db, record, ["pwd", "otp"], now)
         db.commit()
     finally:
         db.close()
@@ -170,11 +141,11 @@ def test_both_steps_in_one_transaction_move_the_first_row_once(app: Flask) -> No
     account = create_account(app, "alice")
     token = _anonymous_row(app)
     now = app.extensions["clef"].clock.now()
-    db = _db(app)
+    db = new_db(app)
     try:
-        old = _store(app).load(db, token, now).record
-        pending, record = _store(app).passed_password(db, old, account.id, now)
-        full, _ = _store(app).passed_second_factor(db, record, ["fed"], now)
+        old = session_store(app).load(db, token, now).record
+        pending, record = session_store(app).passed_password(db, old, account.id, now)
+        full, _ = session_store(app).passed_second_factor(db, record, ["fed"], now)
         db.commit()
     finally:
         db.close()

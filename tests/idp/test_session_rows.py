@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from idp import audit, session_rows
 from idp.models import Account, WebSession
-from idp.sessions import ANONYMOUS, FULL, PASSWORD, SessionStore, session_id
+from idp.sessions import ANONYMOUS, FULL, PASSWORD, session_id
 from tests.helpers import (
     audit_tags,
     create_account,
@@ -28,16 +28,7 @@ from tests.helpers import (
 )
 from tests.idp.test_sessions import signed_in
 from tests.support.catalogue import french
-
-
-def _store(app: Flask) -> SessionStore:
-    store: SessionStore = app.extensions["clef"].sessions
-    return store
-
-
-def _db(app: Flask) -> Session:
-    db: Session = app.extensions["clef"].session_factory()
-    return db
+from tests.support.records import new_db, session_store
 
 
 def _now(app: Flask) -> Any:
@@ -57,12 +48,12 @@ def _statements(db: Session) -> list[str]:
 def _password_session(app: Flask, username: str = "alice") -> tuple[int, str]:
     """A session that passed the password step, through the store: (account id, token)."""
     account = create_account(app, username)
-    db = _db(app)
+    db = new_db(app)
     try:
-        token = _store(app).insert_anonymous(db, _now(app), {"k": "v"})
+        token = session_store(app).insert_anonymous(db, _now(app), {"k": "v"})
         db.commit()
-        old = _store(app).load(db, token, _now(app)).record
-        pending, _ = _store(app).passed_password(db, old, account.id, _now(app))
+        old = session_store(app).load(db, token, _now(app)).record
+        pending, _ = session_store(app).passed_password(db, old, account.id, _now(app))
         db.commit()
     finally:
         db.close()
@@ -77,16 +68,16 @@ def test_the_account_from_the_read_is_the_one_the_orm_loads(app: Flask) -> None:
     column equal to the ORM's copy, persistent and unmodified, found by ``get`` with
     no SELECT, and a change to it written by the flush as one UPDATE."""
     account_id, token = _password_session(app)
-    with _db(app) as orm:
+    with new_db(app) as orm:
         loaded = orm.get(Account, account_id)
         assert loaded is not None
         expected = {c.key: getattr(loaded, c.key) for c in Account.__table__.columns}
-    db = _db(app)
+    db = new_db(app)
     try:
-        record = _store(app).load(db, token, _now(app)).record
+        record = session_store(app).load(db, token, _now(app)).record
         assert record is not None and record.account_id == account_id
         seen = _statements(db)
-        built = _store(app).account(db, account_id)
+        built = session_store(app).account(db, account_id)
         assert built is not None and seen == []
         assert {c.key: getattr(built, c.key) for c in Account.__table__.columns} == expected
         state = inspect(built)
@@ -99,18 +90,18 @@ def test_the_account_from_the_read_is_the_one_the_orm_loads(app: Flask) -> None:
             next(s for s in seen if s.startswith("UPDATE accounts"))]
     finally:
         db.close()
-    with _db(app) as check:
+    with new_db(app) as check:
         changed = check.get(Account, account_id)
         assert changed is not None and changed.locale == "fr"
 
 
 def test_an_account_already_in_the_session_is_the_one_returned(app: Flask) -> None:
     account_id, token = _password_session(app)
-    db = _db(app)
+    db = new_db(app)
     try:
-        _store(app).load(db, token, _now(app))
+        session_store(app).load(db, token, _now(app))
         first = db.scalars(select(Account).where(Account.id == account_id)).one()
-        assert _store(app).account(db, account_id) is first
+        assert session_store(app).account(db, account_id) is first
     finally:
         db.close()
 
@@ -119,21 +110,21 @@ def test_another_accounts_id_is_read_from_the_database(app: Flask) -> None:
     """The read's account answers only for its own id."""
     _account_id, token = _password_session(app)
     other = create_account(app, "bob")
-    db = _db(app)
+    db = new_db(app)
     try:
-        _store(app).load(db, token, _now(app))
-        found = _store(app).account(db, other.id)
+        session_store(app).load(db, token, _now(app))
+        found = session_store(app).account(db, other.id)
         assert found is not None and found.username == "bob"
     finally:
         db.close()
 
 
 def test_an_anonymous_session_reads_no_account(app: Flask) -> None:
-    db = _db(app)
+    db = new_db(app)
     try:
-        token = _store(app).insert_anonymous(db, _now(app), {"k": "v"})
+        token = session_store(app).insert_anonymous(db, _now(app), {"k": "v"})
         db.commit()
-        record = _store(app).load(db, token, _now(app)).record
+        record = session_store(app).load(db, token, _now(app)).record
         assert record is not None and record.level == ANONYMOUS and record.account_id is None
         assert record.data == {"k": "v"}
     finally:
@@ -165,15 +156,15 @@ def test_two_second_factor_renewals_of_one_session_leave_one_S20_S21(app: Flask)
     """Both requests read the session that passed the password; the first moves it. The
     second finds nothing to move and brings nothing back: one signed-in session."""
     account_id, token = _password_session(app)
-    first, second = _db(app), _db(app)
+    first, second = new_db(app), new_db(app)
     try:
-        late = _store(app).load(second, token, _now(app)).record
+        late = session_store(app).load(second, token, _now(app)).record
         second.commit()
-        early = _store(app).load(first, token, _now(app)).record
+        early = session_store(app).load(first, token, _now(app)).record
         assert early is not None and late is not None
-        won, _ = _store(app).passed_second_factor(first, early, ["pwd", "otp"], _now(app))
+        won, _ = session_store(app).passed_second_factor(first, early, ["pwd", "otp"], _now(app))
         first.commit()
-        lost, _ = _store(app).passed_second_factor(second, late, ["pwd", "otp"], _now(app))
+        lost, _ = session_store(app).passed_second_factor(second, late, ["pwd", "otp"], _now(app))
         second.commit()
     finally:
         first.close()
@@ -188,13 +179,13 @@ def test_a_session_revoked_between_the_read_and_the_renewal_stays_ended_S21_S22(
     """The admin ends the person's sessions after the second step read the session and
     before its renewal is written: nothing signed in comes back."""
     account_id, token = _password_session(app)
-    db, admin = _db(app), _db(app)
+    db, admin = new_db(app), new_db(app)
     try:
-        record = _store(app).load(db, token, _now(app)).record
+        record = session_store(app).load(db, token, _now(app)).record
         assert record is not None
-        assert _store(app).end_for_account(admin, account_id) == 1
+        assert session_store(app).end_for_account(admin, account_id) == 1
         admin.commit()
-        full, _ = _store(app).passed_second_factor(db, record, ["pwd", "otp"], _now(app))
+        full, _ = session_store(app).passed_second_factor(db, record, ["pwd", "otp"], _now(app))
         db.commit()
         rows = db.scalars(select(WebSession.id)).all()
     finally:
@@ -205,11 +196,11 @@ def test_a_session_revoked_between_the_read_and_the_renewal_stays_ended_S21_S22(
 
 def test_a_renewal_rolled_back_writes_nothing(app: Flask) -> None:
     _account_id, token = _password_session(app)
-    db = _db(app)
+    db = new_db(app)
     try:
-        record = _store(app).load(db, token, _now(app)).record
+        record = session_store(app).load(db, token, _now(app)).record
         assert record is not None
-        full, _ = _store(app).passed_second_factor(db, record, ["pwd", "otp"], _now(app))
+        full, _ = session_store(app).passed_second_factor(db, record, ["pwd", "otp"], _now(app))
         assert session_rows.unwritten(db)
         db.rollback()
         assert not session_rows.unwritten(db)
@@ -223,11 +214,11 @@ def test_a_renewal_rolled_back_writes_nothing(app: Flask) -> None:
 def test_a_renewal_is_written_before_a_later_statement_of_the_transaction(app: Flask) -> None:
     """Like the ORM's autoflush: a query after the renewal sees the moved row."""
     _account_id, token = _password_session(app)
-    db = _db(app)
+    db = new_db(app)
     try:
-        record = _store(app).load(db, token, _now(app)).record
+        record = session_store(app).load(db, token, _now(app)).record
         assert record is not None
-        full, _ = _store(app).passed_second_factor(db, record, ["pwd", "otp"], _now(app))
+        full, _ = session_store(app).passed_second_factor(db, record, ["pwd", "otp"], _now(app))
         assert db.scalars(select(WebSession.level).where(
             WebSession.id == session_id(full))).one() == FULL
         db.commit()
@@ -245,16 +236,16 @@ def test_two_tabs_write_only_what_each_changed(app: Flask, clock: Any) -> None:
     client = signed_in(app)
     token = session_token(app, client)
     assert token is not None
-    one, two = _db(app), _db(app)
+    one, two = new_db(app), new_db(app)
     try:
-        first = _store(app).load(one, token, _now(app)).record
-        second = _store(app).load(two, token, _now(app)).record
+        first = session_store(app).load(one, token, _now(app)).record
+        second = session_store(app).load(two, token, _now(app)).record
         assert first is not None and second is not None
         first.data = {**first.data, "tab": "one"}
         assert session_rows.write_changes(one, first, alone=True)
         one.commit()
         clock.advance(seconds=120)
-        assert _store(app).touch(second, _now(app))
+        assert session_store(app).touch(second, _now(app))
         assert session_rows.write_changes(two, second, alone=True)
         two.commit()
     finally:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 import pytest
 from flask import Flask
@@ -31,46 +31,29 @@ from idp.oidc import authorize_writes
 from idp.oidc.models import AuthorizationCode, Consent
 from idp.oidc.tokens import token_hash
 from idp.password_step_writes import _CLEAR, MAX_AUDIT_ROWS, clear_password_count
-from idp.sessions import FULL, PASSWORD, SessionStore, session_id
+from idp.sessions import FULL, PASSWORD, session_id
 from idp.usernames import username_key
 from tests.oidc.rp import RelyingParty, Request
 from tests.oidc.test_issue11_authorize_one_read import _signed_in_at_consent
 from tests.oidc.test_sign_in_handoff import untrusted
 from tests.perf.round_trips import round_trips
 from tests.support.accounts import GOOD_PASSWORD, create_account, get_account
-from tests.support.records import audit_events, session_row, session_token, set_session_token
+from tests.support.records import (
+    audit_events,
+    new_db,
+    session_row,
+    session_store,
+    session_token,
+    set_session_token,
+    statements_sent,
+)
 from tests.support.screens import csrf, csrf_from
 
 HERE = audit.Where(ip="192.0.2.7")
 
 
-def _store(app: Flask) -> SessionStore:
-    store: SessionStore = app.extensions["clef"].sessions
-    return store
-
-
-def _db(app: Flask) -> Session:
-    db: Session = app.extensions["clef"].session_factory()
-    return db
-
-
 def _postgresql(app: Flask) -> bool:
     return bool(app.extensions["clef"].engine.dialect.name == "postgresql")
-
-
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = app.extensions["clef"].engine
-
-    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", on_statement)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_statement)
 
 
 @contextmanager
@@ -104,7 +87,7 @@ def _ended_before_statement(app: Flask, token: str, number: int) -> Iterator[lis
 
 
 def _sessions_of(app: Flask, account_id: int) -> list[WebSession]:
-    with _db(app) as db:
+    with new_db(app) as db:
         rows = list(db.scalars(select(WebSession).where(WebSession.account_id == account_id)))
         db.expunge_all()
         return rows
@@ -115,7 +98,7 @@ def _store_throttle(app: Flask) -> Any:
 
 
 def _failures(app: Flask, username: str) -> int:
-    with _db(app) as db:
+    with new_db(app) as db:
         return int(_store_throttle(app).state(db, username_key(username)).failures)
 
 
@@ -245,17 +228,33 @@ def test_two_password_steps_at_once_on_one_session_each_get_a_session(app: Flask
     assert _failures(app, "alice") == 0
 
 
-def test_two_consent_answers_at_once_on_one_request_write_one_answer(app: Flask) -> None:
-    """The same answer posted twice at once (S35): one code; the other answer's
-    statement is refused whole (no consent rewrite, no audit row, no session change of
-    its own in it), and the session is still the person's, signed in."""
+class TwoTabs(NamedTuple):
+    """Alice at an untrusted portal's consent page in one browser, and a second browser
+    holding her session cookie."""
+    alice: Any
+    jobs: RelyingParty
+    token: str
+    browser: FlaskClient
+    action: str
+    page: Any
+    other: FlaskClient
+
+
+def _two_tabs_at_consent(app: Flask) -> TwoTabs:
     create_account(app, "alice")
     alice = get_account(app, "alice")
     jobs = untrusted(app)
     browser, action, page = _signed_in_at_consent(app, jobs, "alice")
     token = session_token(app, browser)
     assert token is not None
-    other = _browser_with(app, token)
+    return TwoTabs(alice, jobs, token, browser, action, page, _browser_with(app, token))
+
+
+def test_two_consent_answers_at_once_on_one_request_write_one_answer(app: Flask) -> None:
+    """The same answer posted twice at once (S35): one code; the other answer's
+    statement is refused whole (no consent rewrite, no audit row, no session change of
+    its own in it), and the session is still the person's, signed in."""
+    alice, _jobs, token, browser, action, page, other = _two_tabs_at_consent(app)
     form = {"csrf_token": csrf_from(page), "decision": "allow"}
     answers = _at_once([lambda: browser.post(action, data=form),
                         lambda: other.post(action, data=form)])
@@ -264,7 +263,7 @@ def test_two_consent_answers_at_once_on_one_request_write_one_answer(app: Flask)
     assert results == ["code", "invalid_request"]
     assert len(audit_events(app, audit.OIDC_AUTHORIZED)) == 1
     assert len(audit_events(app, audit.OIDC_CONSENT)) == 1
-    with _db(app) as db:
+    with new_db(app) as db:
         assert db.scalar(select(func.count()).select_from(AuthorizationCode)) == 1
         assert db.scalar(select(func.count()).select_from(Consent)) == 1
     (row,) = _sessions_of(app, alice.id)
@@ -274,13 +273,7 @@ def test_two_consent_answers_at_once_on_one_request_write_one_answer(app: Flask)
 def test_two_consent_answers_at_once_for_two_requests_each_get_a_code(app: Flask) -> None:
     """Two tabs, two authorization requests, answered at once on one session: both
     codes, both audit rows, and the session's row written by both, still the one row."""
-    create_account(app, "alice")
-    alice = get_account(app, "alice")
-    jobs = untrusted(app)
-    browser, action, page = _signed_in_at_consent(app, jobs, "alice")
-    token = session_token(app, browser)
-    assert token is not None
-    other = _browser_with(app, token)
+    alice, jobs, token, browser, action, page, other = _two_tabs_at_consent(app)
     second_action = jobs.authorize_url(Request())
     second_page = other.get(second_action)
     assert second_page.status_code == 200
@@ -305,13 +298,13 @@ def test_a_failed_password_step_writes_no_audit_row_and_no_session(app: Flask) -
     row and the cleared count."""
     create_account(app, "alice")
     alice = get_account(app, "alice")
-    store, now = _store(app), app.extensions["clef"].clock.now()
+    store, now = session_store(app), app.extensions["clef"].clock.now()
     key = username_key("alice")
-    with _db(app) as db:
+    with new_db(app) as db:
         old_token = store.insert_anonymous(db, now, {"k": "v"})
         taken_token = store.insert_anonymous(db, now, {"other": "tab"})
         db.commit()
-    db = _db(app)
+    db = new_db(app)
     try:
         _store_throttle(app).claim(db, key, now)  # the step's claim (a count of one)
         old = store.load(db, old_token, now).record
@@ -350,12 +343,12 @@ def test_a_refused_code_writes_no_audit_row_and_no_session_change(app: Flask) ->
     create_account(app, "alice")
     alice = get_account(app, "alice")
     jobs = untrusted(app)
-    store, now = _store(app), app.extensions["clef"].clock.now()
-    with _db(app) as db:
+    store, now = session_store(app), app.extensions["clef"].clock.now()
+    with new_db(app) as db:
         token = store.insert_anonymous(db, now, {"k": "v"})
         authorize_writes.write(db, _code_row(app, jobs, alice.id, "n-used"), None)
         db.commit()
-    db = _db(app)
+    db = new_db(app)
     try:
         record = store.load(db, token, now).record
         assert record is not None
@@ -378,13 +371,13 @@ def test_a_refused_code_writes_no_audit_row_and_no_session_change(app: Flask) ->
 
 def _step(app: Flask, queue: Callable[[Session], None]) -> list[str]:
     """A password step's clear carrying what ``queue`` leaves waiting, committed."""
-    db = _db(app)
+    db = new_db(app)
     try:
         now = app.extensions["clef"].clock.now()
         _store_throttle(app).claim(db, username_key("alice"), now)
         queue(db)
         audit.record(db, now, audit.LOGIN_SUCCESS, actor="alice", where=HERE)
-        with _statements(app) as seen:
+        with statements_sent(app.extensions["clef"].engine) as seen:
             clear_password_count(db, _store_throttle(app), username_key("alice"), last=True)
             db.commit()
         return seen
@@ -400,8 +393,8 @@ def _one_statement_on_postgresql(app: Flask, seen: list[str], cte: str) -> None:
 
 
 def _anonymous(app: Flask, data: dict[str, Any]) -> str:
-    with _db(app) as db:
-        token = _store(app).insert_anonymous(db, app.extensions["clef"].clock.now(), data)
+    with new_db(app) as db:
+        token = session_store(app).insert_anonymous(db, app.extensions["clef"].clock.now(), data)
         db.commit()
         return token
 
@@ -412,12 +405,12 @@ def test_a_renewal_that_does_not_revive_leaves_an_ended_session_ended(app: Flask
     and the rest of the statement is (the clear, the audit row)."""
     create_account(app, "alice")
     token = _anonymous(app, {"k": "v"})
-    store, now = _store(app), app.extensions["clef"].clock.now()
+    store, now = session_store(app), app.extensions["clef"].clock.now()
     made: list[str] = []
 
     def renew_ended(db: Session) -> None:
         old = store.load(db, token, now).record
-        with _db(app) as other:
+        with new_db(app) as other:
             other.execute(delete(WebSession).where(WebSession.id == session_id(token)))
             other.commit()
         new, _ = store.renew(db, old, now, revive=False)
@@ -432,7 +425,7 @@ def test_a_renewal_that_does_not_revive_leaves_an_ended_session_ended(app: Flask
 def test_a_renewal_moves_the_row_and_a_new_row_is_inserted(app: Flask) -> None:
     create_account(app, "alice")
     token = _anonymous(app, {"k": "v"})
-    store, now = _store(app), app.extensions["clef"].clock.now()
+    store, now = session_store(app), app.extensions["clef"].clock.now()
     made: list[str] = []
 
     def renew(db: Session) -> None:
@@ -458,14 +451,14 @@ def test_a_change_writes_only_its_columns(app: Flask, change: str) -> None:
     made after this one's read, is kept (two tabs)."""
     create_account(app, "alice")
     token = _anonymous(app, {"k": "v"})
-    store, now = _store(app), app.extensions["clef"].clock.now()
+    store, now = session_store(app), app.extensions["clef"].clock.now()
     later = now + timedelta(minutes=3)
     elsewhere = now + timedelta(minutes=1)
 
     def changed(db: Session) -> None:
         record = store.load(db, token, now).record
         assert record is not None
-        with _db(app) as other:  # another tab writes both columns after this read
+        with new_db(app) as other:  # another tab writes both columns after this read
             other.execute(WebSession.__table__.update().where(
                 WebSession.id == session_id(token)).values(
                 data={"k": "other tab"}, last_seen_at=elsewhere))
@@ -493,7 +486,7 @@ def test_the_consent_answer_writes_only_the_sessions_data(app: Flask) -> None:
     assert token is not None
     before = session_row(app, token)
     app.extensions["clef"].clock.advance(seconds=30)
-    with _statements(app) as seen:
+    with statements_sent(app.extensions["clef"].engine) as seen:
         allowed = browser.post(action, data={"csrf_token": csrf_from(page), "decision": "allow"})
     assert "code" in RelyingParty.callback(allowed)
     after = session_row(app, token)
@@ -519,8 +512,8 @@ def test_more_than_one_waiting_write_is_left_to_the_commit(app: Flask) -> None:
     """Two writes waiting (two rows changed): none is taken, both go at the commit in
     the transaction, as before."""
     first, second = _anonymous(app, {"n": 1}), _anonymous(app, {"n": 2})
-    store, now = _store(app), app.extensions["clef"].clock.now()
-    with _db(app) as db:
+    store, now = session_store(app), app.extensions["clef"].clock.now()
+    with new_db(app) as db:
         for token in (first, second):
             record = store.load(db, token, now).record
             assert record is not None

@@ -9,11 +9,8 @@ sign-out, after the lock, a wrong code counted exactly once."""
 
 from __future__ import annotations
 
-from flask import Flask
-from sqlalchemy import event
-
 from idp.sessions import FULL, PASSWORD
-from idp.throttle import PASSWORD_STEP, SECOND_FACTOR_STEP
+from idp.throttle import PASSWORD_STEP
 from mfa import events
 from tests.at_once import at_once
 from tests.helpers import (
@@ -24,7 +21,8 @@ from tests.helpers import (
     get_account,
     sign_in,
 )
-from tests.mfa.flows import factor_of, session_row
+from tests.mfa.flows import factor_of, failures, post_code, session_row
+from tests.support.records import writes_during
 from tests.totp_reference import key_of
 from tests.totp_reference import totp as reference_totp
 
@@ -32,33 +30,6 @@ from tests.totp_reference import totp as reference_totp
 OTHER_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 NO_IP_LIMIT = {"second_factor_per_ip": "10000/minute", "signin_per_ip": "10000/minute"}
 
-
-def post_code(client, code: str, token: str | None = None):
-    token = token or csrf(client, "/2fa/challenge")
-    return client.post("/2fa/challenge", data={"csrf_token": token, "code": code})
-
-
-def failures(app: Flask, username: str, step: str = SECOND_FACTOR_STEP) -> int:
-    svc = app.extensions["clef"]
-    with svc.session_factory() as db:
-        return svc.throttle.state(db, get_account(app, username).username_key, step).failures
-
-
-def writes_during(app: Flask, call) -> list[str]:
-    """The statements other than reads that ``call`` sent to the database."""
-    engine = app.extensions["clef"].engine
-    sent: list[str] = []
-
-    def on_statement(_conn, _cursor, statement: str, *_args) -> None:
-        if not statement.lstrip().upper().startswith("SELECT"):
-            sent.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", on_statement)
-    try:
-        call()
-    finally:
-        event.remove(engine, "before_cursor_execute", on_statement)
-    return sent
 
 
 def test_a_code_of_another_accounts_app_is_refused_and_counted_S11_S7(app):

@@ -17,32 +17,22 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from idp import audit
 from idp.audit import Where
 from idp.models import AuditEvent, LoginThrottle
 from idp.sessions import FULL, PASSWORD
-from idp.throttle import PASSWORD_STEP, SECOND_FACTOR_STEP
+from idp.throttle import PASSWORD_STEP
 from mfa import events, second_step_writes
 from mfa.checkers import Attempt, WrongCode
 from mfa.runtime import EXTENSION_KEY
 from tests.at_once import at_once
 from tests.helpers import audit_events, create_account, csrf, current_totp, get_account, sign_in
-from tests.mfa.flows import factor_of, session_row
+from tests.mfa.flows import factor_of, failures, post_code, session_row
+from tests.support.records import writes_during
 
 NO_IP_LIMIT = {"second_factor_per_ip": "10000/minute", "signin_per_ip": "10000/minute"}
-
-
-def post_code(client: Any, code: str, token: str | None = None) -> Any:
-    token = token or csrf(client, "/2fa/challenge")
-    return client.post("/2fa/challenge", data={"csrf_token": token, "code": code})
-
-
-def failures(app: Flask, username: str, step: str = SECOND_FACTOR_STEP) -> int:
-    svc = app.extensions["clef"]
-    with svc.session_factory() as db:
-        return svc.throttle.state(db, get_account(app, username).username_key, step).failures
 
 
 def successes(app: Flask) -> int:
@@ -67,21 +57,6 @@ def a_wrong_password(app: Flask, username: str) -> None:
     assert response.status_code == 401
     assert failures(app, username, PASSWORD_STEP) == 1
 
-
-def writes_during(app: Flask, call: Any) -> list[str]:
-    engine = app.extensions["clef"].engine
-    sent: list[str] = []
-
-    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith("SELECT"):
-            sent.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", on_statement)
-    try:
-        call()
-    finally:
-        event.remove(engine, "before_cursor_execute", on_statement)
-    return sent
 
 
 def test_a_right_code_is_claimed_alone_then_written_in_one_statement(

@@ -36,7 +36,16 @@ from idp.ratelimit import limiter
 from tests.helpers import create_account, csrf
 from tests.oidc.conftest import CALLBACK, Flow, full_flow, sign_in_through
 from tests.oidc.rp import RelyingParty, Request, register_client, s256
-from tests.oidc.token_layer import Witness, basic, exactly, layer_of, post, switch_of, trusted_portal
+from tests.oidc.token_layer import (
+    Witness,
+    basic,
+    exactly,
+    layer_of,
+    post,
+    switch_of,
+    trusted_portal,
+    witnessed,
+)
 from tests.perf.round_trips import round_trips
 from tests.support.app import run_cli
 from tests.support.records import audit_events
@@ -46,10 +55,7 @@ CODE = "authorization_code"
 
 @pytest.fixture
 def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Witness:
-    layer = layer_of(app)
-    seen = Witness(layer)
-    monkeypatch.setattr(layer, "app", seen)
-    return seen
+    return witnessed(app, monkeypatch)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from idp.oidc.tokens import token_hash
 from tests.helpers import create_account
 from tests.oidc.conftest import Flow, full_flow
 from tests.oidc.rp import RelyingParty
-from tests.oidc.token_layer import Witness, layer_of, switch_of, trusted_portal
+from tests.oidc.token_layer import Witness, layer_of, switch_of, trusted_portal, witnessed
 
 REFRESH = "refresh_token"
 
@@ -43,10 +43,7 @@ def portal(app: Flask) -> RelyingParty:
 
 @pytest.fixture
 def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Witness:
-    layer = layer_of(app)
-    seen = Witness(layer)
-    monkeypatch.setattr(layer, "app", seen)
-    return seen
+    return witnessed(app, monkeypatch)
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ decorator's in-memory fallback (tests/faults/test_redis_down.py kills Redis)."""
 from __future__ import annotations
 
 import pytest
-from flask.globals import request_ctx
 
 from idp.oidc import token_limit
-from idp.ratelimit import LIMITER_STATE, limiter
+from idp.ratelimit import limiter
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.rp import RelyingParty, register_client
+from tests.support.records import limiter_states
 
 BOGUS = {"grant_type": "authorization_code", "code": "nope", "redirect_uri": CALLBACK}
 
@@ -38,13 +38,7 @@ def use(monkeypatch):
 
 def test_the_shortcut_skips_flask_limiters_request_state(make_app):
     app = make_app()
-    seen: list[object] = []
-
-    @app.after_request
-    def look(response):
-        seen.append(getattr(request_ctx, LIMITER_STATE, None))
-        return response
-
+    seen = limiter_states(app)
     assert app.test_client().post("/token", data=BOGUS).status_code == 401
     assert seen == [None], "the decorator ran"
 

@@ -36,6 +36,14 @@ class Witness:
         return self.inner(environ, start_response)
 
 
+def witnessed(app: Flask, monkeypatch: Any) -> Witness:
+    """A witness put between the layer and Flask for the test (``monkeypatch`` undoes it)."""
+    layer = layer_of(app)
+    seen = Witness(layer)
+    monkeypatch.setattr(layer, "app", seen)
+    return seen
+
+
 def switch_of(layer: TokenEndpoint) -> Callable[[bool], None]:
     """``switch(True)``: the layer answers nothing (the token view's answers); the
     requests still pass a witness. ``switch(False)`` puts it back."""
