@@ -29,12 +29,15 @@ from typing import Any, ClassVar
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, Engine, Executable, MetaData, Result, create_engine, event, exc
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.type_api import _ResultProcessorType
 from sqlalchemy.types import TypeDecorator
 
 from idp.clock import as_utc
+from idp.pg_cursor import DescribedOnReadCursor
 
 _IDLE = TransactionStatus.IDLE
 NAMING = {
@@ -59,6 +62,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else as_utc(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> _ResultProcessorType[Any] | None:
+        """No processor on PostgreSQL, whose ``timestamptz`` the driver hands back aware
+        already (every UTC column is one, ``impl``): :meth:`process_result_value` would
+        return each value as it came, at three Python calls a value (issue 11). SQLite,
+        which drops the zone, keeps it."""
+        if dialect.name == "postgresql":
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
 
 
 class Base(DeclarativeBase):
@@ -90,8 +102,12 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
         return engine
     # No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per
     # request. ``_check_liveness`` below does the same job without one.
-    # psycopg's prepare_threshold: None never prepares (config/defaults.toml: -1).
-    connect_args = {"prepare_threshold": None if prepare_threshold < 0 else prepare_threshold}
+    # psycopg's prepare_threshold: None never prepares (config/defaults.toml: -1). Its
+    # cursors describe a result only when asked (idp.pg_cursor).
+    connect_args: dict[str, Any] = {
+        "prepare_threshold": None if prepare_threshold < 0 else prepare_threshold}
+    if make_url(url).get_driver_name() == "psycopg":
+        connect_args["cursor_factory"] = DescribedOnReadCursor
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                            hide_parameters=True, connect_args=connect_args)
     event.listen(engine, "checkin", _stamp_checkin)
