@@ -165,7 +165,11 @@ class ServerSessionInterface(SessionInterface):
         # another tab) is simply not found: it stays ended.
         wrote = session_rows.write_changes(request_db, session.record,
                                            alone=not (changed or pending))
-        if changed or wrote or pending:
+        if wrote or pending or (changed and request_db.in_transaction()):
+            # A renewal whose write the view already committed (the sign-in steps)
+            # leaves no transaction open and nothing waiting: committing would only
+            # begin and end an empty one, ~55 Python calls (issue 11). Anything still
+            # waiting (``pending``) or sent and not committed is committed as before.
             request_db.commit()
         if changed:
             _set_cookie(response, name, session.token or "", secure)
