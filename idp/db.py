@@ -66,9 +66,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> _ResultProcessorType[Any] | None:
         """No processor on PostgreSQL, whose ``timestamptz`` the driver hands back aware
-        already (every UTC column is one, ``impl``): :meth:`process_result_value` would
-        return each value as it came, at three Python calls a value (issue 11). SQLite,
-        which drops the zone, keeps it."""
+        already, in UTC (every UTC column is one, ``impl``; every session's ``TimeZone``
+        is UTC, :func:`make_engine`): :meth:`process_result_value` would return each
+        value as it came, at three Python calls a value (issue 11). SQLite, which drops
+        the zone, keeps it."""
         if dialect.name == "postgresql":
             return self.impl_instance.result_processor(dialect, coltype)
         return super().result_processor(dialect, coltype)
@@ -107,8 +108,17 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
     # cursors describe a result only when asked (idp.pg_cursor).
     connect_args: dict[str, Any] = {
         "prepare_threshold": None if prepare_threshold < 0 else prepare_threshold}
-    if make_url(url).get_driver_name() == "psycopg":
+    parsed = make_url(url)
+    if parsed.get_driver_name() == "psycopg":
         connect_args["cursor_factory"] = DescribedOnReadCursor
+    # Every session in UTC, whatever the server's or the database's ``TimeZone``: the
+    # driver hands ``timestamptz`` back in the session's zone, and UTCDateTime promises
+    # UTC out (a recovery token's fingerprint holds ``email_confirmed_at.isoformat()``,
+    # which must read the same whether the value was just set or read back). Options
+    # given in the URL are kept after it.
+    given = parsed.query.get("options")
+    connect_args["options"] = " ".join(["-c TimeZone=UTC", *(
+        [given] if isinstance(given, str) else list(given or ()))])
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                            hide_parameters=True, connect_args=connect_args)
     event.listen(engine, "checkin", _stamp_checkin)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, exc, insert, select
+from psycopg import sql
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, exc, insert, select, text
 
 from idp.db import UTCDateTime, make_engine
 from tests.conftest import PG_URL
@@ -53,5 +55,50 @@ def test_postgresql_reads_them_without_a_processor() -> None:
     try:
         assert STAMPS.c.at.type.dialect_impl(engine.dialect).result_processor(
             engine.dialect, None) is None
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_sessions_are_in_utc_whatever_the_databases_zone() -> None:
+    """A database whose default ``TimeZone`` is not UTC (a server set up in local time):
+    a plain connection reads ``timestamptz`` in that zone, Clef's engine still in UTC,
+    so a value read back is the same text as the value written (idp.db.make_engine)."""
+    if not PG_URL:
+        pytest.skip("needs IDP_TEST_DATABASE_URL (PostgreSQL)")
+    conninfo = PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        name = admin.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        admin.execute(sql.SQL("ALTER DATABASE {} SET TimeZone TO 'America/Toronto'").format(
+            sql.Identifier(name)))
+        try:
+            with psycopg.connect(conninfo) as plain:
+                local = plain.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            assert local.utcoffset() != timedelta(0), "the database's zone did not apply"
+            engine = make_engine(PG_URL, pool_size=1, max_overflow=0)
+            try:
+                with engine.connect() as conn:
+                    assert conn.execute(text("SHOW TimeZone")).scalar() == "UTC"
+                    METADATA.create_all(conn)
+                    utc = datetime(2026, 1, 15, 23, 30, tzinfo=UTC)
+                    conn.execute(insert(STAMPS), {"id": 1, "at": utc})
+                    read = conn.execute(select(STAMPS.c.at)).scalar_one()
+                    conn.rollback()
+            finally:
+                engine.dispose()
+            assert read.isoformat() == utc.isoformat()
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} RESET TimeZone").format(sql.Identifier(name)))
+
+
+def test_options_given_in_the_url_are_kept() -> None:
+    if not PG_URL:
+        pytest.skip("needs IDP_TEST_DATABASE_URL (PostgreSQL)")
+    joiner = "&" if "?" in PG_URL else "?"
+    engine = make_engine(f"{PG_URL}{joiner}options=-c%20application_name%3Dclef-probe",
+                         pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW TimeZone")).scalar() == "UTC"
+            assert conn.execute(text("SHOW application_name")).scalar() == "clef-probe"
     finally:
         engine.dispose()
