@@ -116,9 +116,9 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
     # UTC out (a recovery token's fingerprint holds ``email_confirmed_at.isoformat()``,
     # which must read the same whether the value was just set or read back). Options
     # given in the URL are kept after it.
-    given = parsed.query.get("options")
-    connect_args["options"] = " ".join(["-c TimeZone=UTC", *(
-        [given] if isinstance(given, str) else list(given or ()))])
+    given = parsed.query.get("options", ())
+    connect_args["options"] = " ".join(
+        ("-c TimeZone=UTC", *((given,) if isinstance(given, str) else given)))
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                            hide_parameters=True, connect_args=connect_args)
     event.listen(engine, "checkin", _stamp_checkin)

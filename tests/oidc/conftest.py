@@ -63,5 +63,14 @@ def full_flow(rp: RelyingParty, browser: FlaskClient | None = None, username: st
 
 
 @pytest.fixture
+def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A witness of the requests the token layer hands on to Flask
+    (tests/oidc/token_layer.py, which imports this module: imported here when used)."""
+    from tests.oidc.token_layer import witnessed
+
+    return witnessed(app, monkeypatch)
+
+
+@pytest.fixture
 def alice(app: Flask) -> None:
     create_account(app, "alice")

@@ -37,10 +37,9 @@ from tests.oidc.test_issue11_code_fast_path import exchange, issued_from, new_co
 from tests.oidc.token_layer import Witness, layer_of
 from tests.support.records import audit_events
 
-# The code exchange's fixtures: a trusted portal, a first sign-in, the witness of what the
-# layer hands on, the switch that sends a request through Flask.
-portal, flow, witness, through_flask = (fast_path.portal, fast_path.flow, fast_path.witness,
-                                        fast_path.through_flask)
+# The code exchange's fixtures: a trusted portal, a first sign-in, the switch that sends a
+# request through Flask (the witness of what the layer hands on is tests/oidc/conftest's).
+portal, flow, through_flask = fast_path.portal, fast_path.flow, fast_path.through_flask
 
 # What the stored token takes from its code and its request's time (not its random parts).
 _COMPARED = ("client_id", "account_id", "scope", "sid", "auth_time", "amr", "acr", "issued_at",

@@ -25,7 +25,7 @@ from idp.oidc.tokens import token_hash
 from tests.helpers import create_account
 from tests.oidc.conftest import Flow, full_flow
 from tests.oidc.rp import RelyingParty
-from tests.oidc.token_layer import Witness, layer_of, switch_of, trusted_portal, witnessed
+from tests.oidc.token_layer import Witness, layer_of, switch_of, trusted_portal
 
 REFRESH = "refresh_token"
 
@@ -39,11 +39,6 @@ def app(make_app: Any) -> Flask:
 @pytest.fixture
 def portal(app: Flask) -> RelyingParty:
     return trusted_portal(app)
-
-
-@pytest.fixture
-def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Witness:
-    return witnessed(app, monkeypatch)
 
 
 @pytest.fixture

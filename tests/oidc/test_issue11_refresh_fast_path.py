@@ -37,18 +37,12 @@ from tests.oidc.token_layer import (
     post,
     switch_of,
     trusted_portal,
-    witnessed,
 )
 from tests.perf.round_trips import round_trips
 from tests.support.app import run_cli
 from tests.support.records import audit_events
 
 REFRESH = "refresh_token"
-
-
-@pytest.fixture
-def witness(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Witness:
-    return witnessed(app, monkeypatch)
 
 
 @pytest.fixture

@@ -84,19 +84,9 @@ def new_db(app: Flask) -> Session:
 
 def writes_during(app: Flask, call: Callable[[], Any]) -> list[str]:
     """The statements other than reads that ``call`` sent to the database."""
-    engine = app.extensions["clef"].engine
-    sent: list[str] = []
-
-    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith("SELECT"):
-            sent.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", on_statement)
-    try:
+    with statements_sent(app.extensions["clef"].engine) as sent:
         call()
-    finally:
-        event.remove(engine, "before_cursor_execute", on_statement)
-    return sent
+    return [statement for statement in sent if not statement.upper().startswith("SELECT")]
 
 
 def limiter_states(app: Flask) -> list[object]:
