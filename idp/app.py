@@ -40,6 +40,7 @@ from idp.security_headers import SecurityHeaders, fixed_headers
 from idp.settings import Settings, load_settings, resolve_secret
 from idp.template_context import register_template_context
 from idp.web_session import ServerSessionInterface, current_session
+from idp.wsgi_request import ClefRequest
 
 log = logging.getLogger("clef")
 # Endpoints called by portals' servers, not by a person's browser: no session pages.
@@ -139,6 +140,7 @@ def create_app(
     )
     # Final headers handed on as they are when Werkzeug's pass would not change them.
     app.response_class = ClefResponse
+    app.request_class = ClefRequest
     if settings.writes_instance_folder:
         secure_instance(settings.instance_path, settings.embedded_database_file)
     secret = resolve_secret(settings)
