@@ -105,6 +105,7 @@ def row_of(found: Any) -> SessionRow:
 # The row with its account's columns (NULLs for an anonymous session), labelled apart.
 _ACCOUNT_KEYS = tuple(column.key for column in ACCOUNTS.c)
 _ACCOUNT_AT = len(SESSIONS.c)  # where the account's columns start in the read's row
+_RIDER_AT = _ACCOUNT_AT + len(ACCOUNTS.c)  # where a rider's columns start
 _READ = (select(*SESSIONS.c, *(column.label(f"account__{column.key}") for column in ACCOUNTS.c))
          .select_from(SESSIONS.outerjoin(ACCOUNTS, SESSIONS.c.account_id == ACCOUNTS.c.id))
          .where(SESSIONS.c.id == bindparam("key")))
@@ -124,13 +125,61 @@ _PENDING = "clef.session_rows.pending"
 _CHANGED = "clef.session_rows.changed"  # [row] whose changes go with the transaction
 
 
-def read(db: Session, key: str) -> SessionRow | None:
-    """The session keyed ``key``, or None; its account is kept for :func:`account`.
+@dataclass(frozen=True, eq=False)  # found by identity: SQL expressions have no plain ``==``
+class Rider:
+    """Columns one page reads with its session's row, in the read's own statement: a
+    round trip less on a page that always reads them next (issue 11; the second step's
+    page reads the account's factor this way, ``mfa.factors``). ``columns`` may name
+    the account's columns (``ACCOUNTS``) and those of ``joins``, each outer-joined to
+    the read on its condition, so they are NULL on an anonymous session. Their values
+    are kept for the request with the account's id, for :func:`take_rider` (once)."""
+
+    key: str  # where the values wait in ``db.info``
+    columns: tuple[Any, ...]
+    joins: tuple[tuple[Table, Any], ...] = ()
+
+
+_READS_WITH: dict[Rider, Any] = {}  # each rider's read, built once
+
+
+def _read_with(rider: Rider) -> Any:
+    built = _READS_WITH.get(rider)
+    if built is None:
+        joined = SESSIONS.outerjoin(ACCOUNTS, SESSIONS.c.account_id == ACCOUNTS.c.id)
+        for table, condition in rider.joins:
+            joined = joined.outerjoin(table, condition)
+        built = _READS_WITH[rider] = (
+            select(*_READ.selected_columns, *rider.columns).select_from(joined)
+            .where(SESSIONS.c.id == bindparam("key")))
+    return built
+
+
+def read(db: Session, key: str, rider: Rider | None = None) -> SessionRow | None:
+    """The session keyed ``key``, or None; its account is kept for :func:`account`,
+    and ``rider``'s values, when the session has an account, for :func:`take_rider`.
     On the connection: a Core SELECT needs none of the ORM's execution (issue 11)."""
-    found: Row[Any] | None = db.connection().execute(_READ, {"key": key}).first()
-    db.info[_READ_ACCOUNT] = found if found is not None and found.account_id is not None \
-        else None
+    statement = _READ if rider is None else _read_with(rider)
+    found: Row[Any] | None = db.connection().execute(statement, {"key": key}).first()
+    if found is None or found.account_id is None:
+        db.info[_READ_ACCOUNT] = None
+        if rider is not None:
+            db.info[rider.key] = None
+    else:
+        db.info[_READ_ACCOUNT] = found
+        if rider is not None:
+            db.info[rider.key] = (found.account_id, tuple(found[_RIDER_AT:]))
     return row_of(found) if found is not None else None
+
+
+def take_rider(db: Session, rider: Rider, account_id: int) -> tuple[Any, ...] | None:
+    """``rider``'s values as this request's session read them, in its columns' order,
+    when they were read for ``account_id``; else None (the caller reads them itself).
+    Taken once: a later call in the request reads afresh."""
+    kept = db.info.pop(rider.key, None)
+    if kept is None or kept[0] != account_id:
+        return None
+    values: tuple[Any, ...] = kept[1]
+    return values
 
 
 def account(db: Session, account_id: int) -> Account | None:
@@ -150,7 +199,7 @@ def account(db: Session, account_id: int) -> Account | None:
     if kept is not None and not isinstance(kept, Account) and kept.account_id == account_id \
             and db.identity_map.get(identity_key(account_id)) is None:
         built = manager_of_class(Account).new_instance()
-        built.__dict__.update(zip(_ACCOUNT_KEYS, kept[_ACCOUNT_AT:], strict=True))
+        built.__dict__.update(zip(_ACCOUNT_KEYS, kept[_ACCOUNT_AT:_RIDER_AT], strict=True))
         make_transient_to_detached(built)
         db.add(built)
         db.info[_READ_ACCOUNT] = built

@@ -89,6 +89,7 @@ _INSERT_ANONYMOUS = insert(cast(Table, WebSession.__table__))
 class SessionStore:
     def __init__(self, settings: SessionSettings) -> None:
         self._listeners: list[SessionsEnded] = []
+        self._riders: dict[str, session_rows.Rider] = {}
         self.idle = timedelta(minutes=settings.idle_minutes)
         self.absolute = timedelta(hours=settings.absolute_hours)
         self.touch_interval = timedelta(seconds=settings.touch_interval_seconds)
@@ -99,14 +100,21 @@ class SessionStore:
         """``listener`` is told of every sessions-ended event, in the transaction that
         ends them (the provider's back-channel logout)."""
         self._listeners.append(listener)
+
+    def add_rider(self, path: str, rider: session_rows.Rider) -> None:
+        """Requests for ``path`` read ``rider``'s columns with the session's row
+        (``session_rows.Rider``; the second step's page, from the mfa slice)."""
+        self._riders[path] = rider
     def load(
-        self, db: Session, token: str, now: datetime, where: audit.Where | None = None
+        self, db: Session, token: str, now: datetime, where: audit.Where | None = None,
+        path: str | None = None,
     ) -> Loaded:
         """The live session for ``token``. An expired one is ended here (S21, S22); a
         signed-in one that timed out, here or earlier by the worker's purge, comes back
-        as ``expired`` once, so the page can say so (J4)."""
+        as ``expired`` once, so the page can say so (J4). The rider added for ``path``,
+        if any, is read with it."""
         key = session_id(token)
-        record = session_rows.read(db, key)
+        record = session_rows.read(db, key, self._riders.get(path) if path else None)
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
         if record is not None and self.expire(db, [record], now, where, notice=False):

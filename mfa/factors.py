@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.models import Account
 from idp.secret_box import SecretBox
+from idp.session_rows import Rider, take_rider
 from idp.settings import MfaSettings
 from mfa.models import EMAIL, TOTP, SecondFactor, SecurityKey
 from mfa.second_step_writes import Guard
@@ -44,13 +45,25 @@ _ACCOUNTS = cast(Table, Account.__table__)
 _KEYS = cast(Table, SecurityKey.__table__)
 # What the challenge needs, in one read built once (issue 11): the account's factor, if
 # any (an outer join from the account's row), and how many security keys it holds.
+_KEY_COUNT = (select(func.count()).select_from(_KEYS)
+              .where(_KEYS.c.account_id == _ACCOUNTS.c.id).scalar_subquery())
+_FACTOR_OF_ACCOUNT = _FACTORS.c.account_id == _ACCOUNTS.c.id
 _CHALLENGE = (
-    select(select(func.count()).select_from(_KEYS)
-           .where(_KEYS.c.account_id == _ACCOUNTS.c.id).scalar_subquery().label("keys"),
-           *_FACTORS.c)
-    .select_from(_ACCOUNTS.outerjoin(_FACTORS, _FACTORS.c.account_id == _ACCOUNTS.c.id))
+    select(_KEY_COUNT.label("keys"), *_FACTORS.c)
+    .select_from(_ACCOUNTS.outerjoin(_FACTORS, _FACTOR_OF_ACCOUNT))
     .where(_ACCOUNTS.c.id == bindparam("account"))
 )
+# The same columns read with the session's row on the challenge's page, its GET and its
+# POST (a round trip less on each; ``idp.session_rows.Rider``), named apart from the
+# session's own columns; :meth:`SecondFactors.get_challenge` takes them.
+CHALLENGE_RIDER = Rider(
+    "mfa.challenge",
+    (_KEY_COUNT.label("challenge__keys"),
+     *(column.label(f"challenge__{column.key}") for column in _FACTORS.c)),
+    ((_FACTORS, _FACTOR_OF_ACCOUNT),))
+_FACTOR_KEYS = tuple(column.key for column in _FACTORS.c)
+# The page it rides on: the challenge's (``mfa.views.challenge``, the blueprint's /2fa).
+CHALLENGE_PATH = "/2fa/challenge"
 
 
 class ChallengeFactors(NamedTuple):
@@ -84,20 +97,23 @@ class SecondFactors:
     def get_challenge(self, db: Session, account_id: int) -> ChallengeFactors:
         """The account's factor (as :meth:`get`) and how many security keys it holds
         (as ``SecurityKeys.count``), read fresh in one statement on the session's
-        connection, outside the ORM's execution (issue 11: the challenge read them in two).
-        The factor is a new object not in the session: only read, or claimed through
-        :meth:`claim_totp_step`, which writes by its own statement. No account: no
-        factor and no key."""
-        row = db.connection().execute(_CHALLENGE, {"account": account_id}).first()
-        if row is None:
-            return ChallengeFactors(None, 0)
-        keys = int(row.keys or 0)
-        if row.kind is None:  # the outer join found no factor
+        connection, outside the ORM's execution (issue 11: the challenge read them in
+        two), unless the request's session read them already for this account
+        (``CHALLENGE_RIDER``, the challenge's page). The factor is a new object not in
+        the session: only read, or claimed through :meth:`claim_totp_step`, which
+        writes by its own statement (the replay guard never trusts this read). No
+        account: no factor and no key."""
+        values = take_rider(db, CHALLENGE_RIDER, account_id)
+        if values is None:
+            row = db.connection().execute(_CHALLENGE, {"account": account_id}).first()
+            if row is None:
+                return ChallengeFactors(None, 0)
+            values = tuple(row)
+        keys = int(values[0] or 0)
+        factor = dict(zip(_FACTOR_KEYS, values[1:], strict=True))
+        if factor["kind"] is None:  # the outer join found no factor
             return ChallengeFactors(None, keys)
-        factor = SecondFactor(account_id=row.account_id, kind=row.kind,
-                              totp_secret=row.totp_secret, last_totp_step=row.last_totp_step,
-                              created_at=row.created_at)
-        return ChallengeFactors(factor, keys)
+        return ChallengeFactors(SecondFactor(**factor), keys)
 
     def has_any(self, db: Session, account_id: int) -> bool:
         """Whether the account has set up a second factor of any kind (J8): an app or

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from idp.runtime import Services
 from idp.secret_box import SecretBox
 from mfa.checkers import SecurityKeyChecker, checkers_for
-from mfa.factors import SecondFactors
+from mfa.factors import CHALLENGE_PATH, CHALLENGE_RIDER, SecondFactors
 from mfa.recovery_codes import RecoveryCodes
 from mfa.security_keys import SecurityKeys
 from mfa.service import SecondStep
@@ -35,6 +35,7 @@ def build_mfa_services(core: Services) -> MfaServices:
     core.add_resealer("TOTP secrets", factors.reseal_all)
     core.set_factor_policy(factors.amr_of)
     core.set_factor_lister(factors.describe)
+    core.sessions.add_rider(CHALLENGE_PATH, CHALLENGE_RIDER)
     recovery_codes = RecoveryCodes(core.keys, settings.recovery_code_count,
                                    settings.recovery_code_length)
     second_step = SecondStep(core.throttle, core.accounts,
