@@ -105,6 +105,7 @@ class SessionStore:
         """Requests for ``path`` read ``rider``'s columns with the session's row
         (``session_rows.Rider``; the second step's page, from the mfa slice)."""
         self._riders[path] = rider
+
     def load(
         self, db: Session, token: str, now: datetime, where: audit.Where | None = None,
         path: str | None = None,

@@ -67,21 +67,27 @@ def add_key(app: Flask, account_id: int, credential: str) -> None:
         db.commit()
 
 
+def every_kind_of_account(app: Flask) -> dict[str, int]:
+    """Account ids by what the second step finds: an app (alice), email codes (bob), no
+    factor (carol), keys alone (dave), keys beside an app (erin)."""
+    ids = {
+        "alice": create_account(app, "alice").id,
+        "bob": create_account(app, "bob", email_address="bob@example.org", confirmed=True,
+                              second_factor="email").id,
+        "carol": create_account(app, "carol", second_factor=None).id,
+        "dave": create_account(app, "dave", second_factor=None).id,
+        "erin": create_account(app, "erin").id,
+    }
+    add_key(app, ids["dave"], "cred-1")
+    add_key(app, ids["erin"], "cred-2")
+    add_key(app, ids["erin"], "cred-3")
+    return ids
+
+
 def test_the_challenge_read_answers_as_the_two_reads_it_replaces(app: Flask) -> None:
     """Every combination: an app, email codes, no factor, keys beside a factor or alone,
     an account that does not exist."""
-    ids = {
-        "app": create_account(app, "alice").id,
-        "email": create_account(app, "bob", email_address="bob@example.org", confirmed=True,
-                                second_factor="email").id,
-        "none": create_account(app, "carol", second_factor=None).id,
-        "keys only": create_account(app, "dave", second_factor=None).id,
-        "app and keys": create_account(app, "erin").id,
-        "missing": 10_000,
-    }
-    add_key(app, ids["keys only"], "cred-1")
-    add_key(app, ids["app and keys"], "cred-2")
-    add_key(app, ids["app and keys"], "cred-3")
+    ids = every_kind_of_account(app) | {"missing": 10_000}
     mfa = app.extensions[EXTENSION_KEY]
     columns = [c.key for c in SecondFactor.__table__.columns]
     with app.extensions["clef"].session_factory() as db:

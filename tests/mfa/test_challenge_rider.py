@@ -17,7 +17,7 @@ from mfa.factors import CHALLENGE_PATH, CHALLENGE_RIDER
 from mfa.models import SecondFactor
 from mfa.runtime import EXTENSION_KEY
 from tests.helpers import create_account, csrf, current_totp, sign_in
-from tests.mfa.test_challenge_one_transaction import add_key
+from tests.mfa.test_challenge_one_transaction import every_kind_of_account
 from tests.support.records import session_token, statements_sent
 
 COLUMNS = [c.key for c in SecondFactor.__table__.columns]
@@ -40,17 +40,7 @@ def _answer(challenge: Any) -> tuple[Any, ...]:
 def test_the_rider_answers_as_the_challenges_own_read(app: Flask) -> None:
     """An app, email codes, no factor, keys alone or beside an app: what the session's
     read carried is what ``get_challenge`` reads alone, and no statement is sent for it."""
-    ids = {
-        "alice": create_account(app, "alice").id,
-        "bob": create_account(app, "bob", email_address="bob@example.org", confirmed=True,
-                              second_factor="email").id,
-        "carol": create_account(app, "carol", second_factor=None).id,
-        "dave": create_account(app, "dave", second_factor=None).id,
-        "erin": create_account(app, "erin").id,
-    }
-    add_key(app, ids["dave"], "cred-1")
-    add_key(app, ids["erin"], "cred-2")
-    add_key(app, ids["erin"], "cred-3")
+    ids = every_kind_of_account(app)
     svc = app.extensions["clef"]
     factors = app.extensions[EXTENSION_KEY].factors
     for username, account_id in ids.items():
