@@ -311,6 +311,7 @@ WEB_LAYER = {
     "idp/ratelimit.py": "per-request rate limits (Flask-Limiter)",
     "idp/security_headers.py": "response headers",
     "idp/responses.py": "the response class (Werkzeug's final headers)",
+    "idp/wsgi_request.py": "the request class (where it finds the cookies)",
     "idp/template_context.py": "what every template sees",
     "idp/mail_render.py": "mail rendered with the app's templates and sent after the response",
     "idp/messages.py": "wording shared by several slices' screens (Flask-Babel's lazy text)",

@@ -136,7 +136,7 @@ def test_issue11_hot_statements_are_index_lookups(app: Flask, portal: RelyingPar
         raw.rollback()
     finally:
         raw.close()
-    assert len(captured) > 20
+    assert len(captured) > 15, len(captured)  # the whole flow, the refresh, userinfo, a failure
     # the refresh's one statement (idp.oidc.tokens.Tokens.rotate_refresh) was among them
     assert any(st.lstrip()[:4].upper() == "WITH" for st, _ in captured)
     assert not [t for t in MUST_SEE if t not in seen], seen
