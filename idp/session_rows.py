@@ -31,9 +31,10 @@ UPDATE and a COMMIT were four round trips (issue 11).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, event, exists, insert, literal, select, update
 from sqlalchemy.engine import Row
@@ -129,14 +130,25 @@ _CHANGED = "clef.session_rows.changed"  # [row] whose changes go with the transa
 class Rider:
     """Columns one page reads with its session's row, in the read's own statement: a
     round trip less on a page that always reads them next (issue 11; the second step's
-    page reads the account's factor this way, ``mfa.factors``). ``columns`` may name
-    the account's columns (``ACCOUNTS``) and those of ``joins``, each outer-joined to
-    the read on its condition, so they are NULL on an anonymous session. Their values
-    are kept for the request with the account's id, for :func:`take_rider` (once)."""
+    page reads the account's factor this way, ``mfa.factors``; /authorize its portal,
+    ``idp.oidc.authorize_reads``). ``columns`` may name the account's columns
+    (``ACCOUNTS``) and those of ``joins``, each outer-joined to the read on its
+    condition, so they are NULL on an anonymous session. ``params``, given the request,
+    binds the parameters they name (never ``key``), or answers None when the request
+    cannot use them (the session is then read alone). The values are kept for the
+    request with the account's id and those parameters, for :func:`take_rider` (once)."""
 
     key: str  # where the values wait in ``db.info``
     columns: tuple[Any, ...]
     joins: tuple[tuple[Table, Any], ...] = ()
+    params: Callable[[Any], dict[str, Any] | None] | None = None
+
+
+class Carried(NamedTuple):
+    """A rider's values as the session's read found them, and the parameters it bound."""
+
+    values: tuple[Any, ...]
+    params: dict[str, Any]
 
 
 _READS_WITH: dict[Rider, Any] = {}  # each rider's read, built once
@@ -154,12 +166,19 @@ def _read_with(rider: Rider) -> Any:
     return built
 
 
-def read(db: Session, key: str, rider: Rider | None = None) -> SessionRow | None:
+def read(db: Session, key: str, rider: Rider | None = None,
+         request: Any = None) -> SessionRow | None:
     """The session keyed ``key``, or None; its account is kept for :func:`account`,
     and ``rider``'s values, when the session has an account, for :func:`take_rider`.
     On the connection: a Core SELECT needs none of the ORM's execution (issue 11)."""
-    statement = _READ if rider is None else _read_with(rider)
-    found: Row[Any] | None = db.connection().execute(statement, {"key": key}).first()
+    params: dict[str, Any] | None = {}
+    if rider is not None and rider.params is not None:
+        params = rider.params(request)
+    if rider is None or params is None:
+        statement, bound, rider = _READ, {"key": key}, None
+    else:
+        statement, bound = _read_with(rider), {**params, "key": key}
+    found: Row[Any] | None = db.connection().execute(statement, bound).first()
     if found is None or found.account_id is None:
         db.info[_READ_ACCOUNT] = None
         if rider is not None:
@@ -167,19 +186,21 @@ def read(db: Session, key: str, rider: Rider | None = None) -> SessionRow | None
     else:
         db.info[_READ_ACCOUNT] = found
         if rider is not None:
-            db.info[rider.key] = (found.account_id, tuple(found[_RIDER_AT:]))
+            db.info[rider.key] = (found.account_id, Carried(tuple(found[_RIDER_AT:]),
+                                                            params or {}))
     return row_of(found) if found is not None else None
 
 
-def take_rider(db: Session, rider: Rider, account_id: int) -> tuple[Any, ...] | None:
-    """``rider``'s values as this request's session read them, in its columns' order,
-    when they were read for ``account_id``; else None (the caller reads them itself).
-    Taken once: a later call in the request reads afresh."""
+def take_rider(db: Session, rider: Rider, account_id: int) -> Carried | None:
+    """``rider``'s values as this request's session read them (in its columns' order)
+    with the parameters it bound, when they were read for ``account_id``; else None
+    (the caller reads them itself). Taken once: a later call in the request reads
+    afresh."""
     kept = db.info.pop(rider.key, None)
     if kept is None or kept[0] != account_id:
         return None
-    values: tuple[Any, ...] = kept[1]
-    return values
+    carried: Carried = kept[1]
+    return carried
 
 
 def account(db: Session, account_id: int) -> Account | None:

@@ -103,19 +103,21 @@ class SessionStore:
 
     def add_rider(self, path: str, rider: session_rows.Rider) -> None:
         """Requests for ``path`` read ``rider``'s columns with the session's row
-        (``session_rows.Rider``; the second step's page, from the mfa slice)."""
+        (``session_rows.Rider``: the second step's page, from the mfa slice; /authorize,
+        from the provider)."""
         self._riders[path] = rider
 
     def load(
         self, db: Session, token: str, now: datetime, where: audit.Where | None = None,
-        path: str | None = None,
+        request: Any = None,
     ) -> Loaded:
         """The live session for ``token``. An expired one is ended here (S21, S22); a
         signed-in one that timed out, here or earlier by the worker's purge, comes back
-        as ``expired`` once, so the page can say so (J4). The rider added for ``path``,
-        if any, is read with it."""
+        as ``expired`` once, so the page can say so (J4). The rider added for the
+        ``request``'s path, if any, is read with it."""
         key = session_id(token)
-        record = session_rows.read(db, key, self._riders.get(path) if path else None)
+        rider = self._riders.get(request.path) if request is not None else None
+        record = session_rows.read(db, key, rider, request)
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
         if record is not None and self.expire(db, [record], now, where, notice=False):

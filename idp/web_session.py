@@ -110,7 +110,7 @@ class ServerSessionInterface(SessionInterface):
         now = svc.clock.now()
         where = audit.Where(request.remote_addr, request.headers.get("User-Agent"))
         try:
-            loaded = svc.sessions.load(db(), token, now, where, request.path)
+            loaded = svc.sessions.load(db(), token, now, where, request)
         except Exception as error:
             if not service_unavailable(error):
                 raise

@@ -103,8 +103,10 @@ class SecondFactors:
         the session: only read, or claimed through :meth:`claim_totp_step`, which
         writes by its own statement (the replay guard never trusts this read). No
         account: no factor and no key."""
-        values = take_rider(db, CHALLENGE_RIDER, account_id)
-        if values is None:
+        carried = take_rider(db, CHALLENGE_RIDER, account_id)
+        if carried is not None:
+            values = carried.values
+        else:
             row = db.connection().execute(_CHALLENGE, {"account": account_id}).first()
             if row is None:
                 return ChallengeFactors(None, 0)

@@ -13,10 +13,17 @@ A NULL ``nonce_hash`` or ``account_id`` makes its subquery answer "unused" or "n
 consent" without reading anything useful, so the same statement serves a request
 without a nonce, a POST (whose nonce the code's unique index checks, S35) and a new
 visitor.
+
+For a signed-in person the same columns ride with the session's read
+(:data:`AUTHORIZE_RIDER`, ``idp.session_rows.Rider``): the consent page and its answer
+send one statement less. They are taken only when the request asks about the very
+portal, nonce and account they were read for (:func:`carried`); anything else is read
+here, as before.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from idp.oidc.models import AuthorizationCode, Consent, OAuthClient
 from idp.oidc.tokens import token_hash
+from idp.session_rows import ACCOUNTS, Rider, take_rider
 
 MAX_CLIENT_ID = 64  # as ``Clients.get_copy``: a longer id names no portal
 
@@ -41,6 +49,42 @@ _STATEMENT = select(
         _CONSENTS.c.account_id == bindparam("account_id", type_=_CONSENTS.c.account_id.type),
         _CONSENTS.c.client_id == _CLIENTS.c.client_id).scalar_subquery().label("consent_scope"),
 ).where(_CLIENTS.c.client_id == bindparam("client"))
+
+
+# The same columns with the session's row: the portal named by the request, joined on
+# its id (NULLs when there is none), its nonce's use, and the session's account's consent.
+_CLIENT_KEYS = tuple(column.key for column in _CLIENTS.c)
+_RIDER_CLIENT, _RIDER_NONCE = "authorize_client", "authorize_nonce_hash"
+_PortalRow = namedtuple("_PortalRow", _CLIENT_KEYS)  # type: ignore[misc]  # as the Row
+_ID_AT = _CLIENT_KEYS.index("id")
+
+
+def _rider_params(request: Any) -> dict[str, Any] | None:
+    """What the session's read binds for /authorize, from the query as it arrives (the
+    consent form posts to the same query), and for a GET its nonce: None when the query
+    names no portal that could exist (the view then reads as before)."""
+    args = request.args
+    client_id = args.get("client_id")
+    if not client_id or len(client_id) > MAX_CLIENT_ID:
+        return None
+    nonce = args.get("nonce") if request.method == "GET" else None
+    return {_RIDER_CLIENT: client_id, _RIDER_NONCE: token_hash(nonce) if nonce else None}
+
+
+AUTHORIZE_RIDER = Rider(
+    "oidc.authorize",
+    (*(column.label(f"authorize__{column.key}") for column in _CLIENTS.c),
+     exists().where(_CODES.c.client_id == _CLIENTS.c.client_id,
+                    _CODES.c.nonce_hash == bindparam(_RIDER_NONCE, type_=_CODES.c.nonce_hash.type))
+     .label("authorize__nonce_used"),
+     select(_CONSENTS.c.scope).where(
+         _CONSENTS.c.account_id == ACCOUNTS.c.id,
+         _CONSENTS.c.client_id == _CLIENTS.c.client_id).scalar_subquery()
+     .label("authorize__consent_scope")),
+    ((_CLIENTS, _CLIENTS.c.client_id == bindparam(_RIDER_CLIENT, type_=_CLIENTS.c.client_id.type)),),
+    _rider_params)
+# The provider's page it rides on (``idp.oidc.views.authorize``).
+AUTHORIZE_PATH = "/authorize"
 
 
 @dataclass(frozen=True)
@@ -82,3 +126,22 @@ def read(db: Session, client_id: str, nonce: str | None, account_id: int | None)
     client = cast(OAuthClient, row)
     return AuthorizeRead(client_id, client, nonce_hash, bool(row.nonce_used), account_id,
                          row.consent_scope)
+
+
+def carried(db: Session, client_id: str, nonce: str | None, account_id: int | None) -> AuthorizeRead | None:
+    """:func:`read`'s answer as the session's read made it (:data:`AUTHORIZE_RIDER`),
+    when it was made for this very portal, nonce and account; else None (the caller
+    reads). Taken once."""
+    if account_id is None:
+        return None
+    found = take_rider(db, AUTHORIZE_RIDER, account_id)
+    nonce_hash = token_hash(nonce) if nonce else None
+    if found is None or found.params.get(_RIDER_CLIENT) != client_id \
+            or found.params.get(_RIDER_NONCE) != nonce_hash:
+        return None
+    portal, (nonce_used, consent_scope) = (found.values[:len(_CLIENT_KEYS)],
+                                           found.values[len(_CLIENT_KEYS):])
+    if portal[_ID_AT] is None:  # the outer join found no such portal
+        return AuthorizeRead(client_id, None, nonce_hash, False, account_id, None)
+    return AuthorizeRead(client_id, cast(OAuthClient, _PortalRow(*portal)), nonce_hash,
+                         bool(nonce_used), account_id, consent_scope)
