@@ -8,7 +8,8 @@ columns, and every write is one statement built once, its values bound per reque
 - the read: the row with its account's columns, in one statement on the connection
   (no ORM execution); the account becomes an ORM object only when a view asks for it
   (:func:`account`), put in the identity map as if loaded, so ``Session.get`` finds
-  it without a SELECT;
+  it without a SELECT; a page that always reads more next adds its columns to that
+  statement (:class:`Rider`: the second step's factor, /authorize's portal);
 - a renewal (S20): one UPDATE moving the row to its new id with what the step changed,
   or, when the old row is gone, one INSERT for the password step only (a fresh sign-in
   of its own); a session ended while its second factor was checked stays ended (S21,
