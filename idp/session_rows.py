@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, event, exists, insert, literal, select, update
@@ -144,27 +145,20 @@ class Rider:
     joins: tuple[tuple[Table, Any], ...] = ()
     params: Callable[[Any], dict[str, Any] | None] | None = None
 
+    @cached_property
+    def read(self) -> Any:
+        """The session's read with these columns and joins, built once."""
+        statement = _READ.add_columns(*self.columns)
+        for table, condition in self.joins:
+            statement = statement.outerjoin(table, condition)
+        return statement
+
 
 class Carried(NamedTuple):
     """A rider's values as the session's read found them, and the parameters it bound."""
 
     values: tuple[Any, ...]
     params: dict[str, Any]
-
-
-_READS_WITH: dict[Rider, Any] = {}  # each rider's read, built once
-
-
-def _read_with(rider: Rider) -> Any:
-    built = _READS_WITH.get(rider)
-    if built is None:
-        joined = SESSIONS.outerjoin(ACCOUNTS, SESSIONS.c.account_id == ACCOUNTS.c.id)
-        for table, condition in rider.joins:
-            joined = joined.outerjoin(table, condition)
-        built = _READS_WITH[rider] = (
-            select(*_READ.selected_columns, *rider.columns).select_from(joined)
-            .where(SESSIONS.c.id == bindparam("key")))
-    return built
 
 
 def read(db: Session, key: str, rider: Rider | None = None,
@@ -175,20 +169,15 @@ def read(db: Session, key: str, rider: Rider | None = None,
     params: dict[str, Any] | None = {}
     if rider is not None and rider.params is not None:
         params = rider.params(request)
-    if rider is None or params is None:
-        statement, bound, rider = _READ, {"key": key}, None
-    else:
-        statement, bound = _read_with(rider), {**params, "key": key}
-    found: Row[Any] | None = db.connection().execute(statement, bound).first()
-    if found is None or found.account_id is None:
-        db.info[_READ_ACCOUNT] = None
-        if rider is not None:
-            db.info[rider.key] = None
-    else:
-        db.info[_READ_ACCOUNT] = found
-        if rider is not None:
-            db.info[rider.key] = (found.account_id, Carried(tuple(found[_RIDER_AT:]),
-                                                            params or {}))
+    if params is None:  # the request cannot use the rider: the session alone
+        rider, params = None, {}
+    statement = _READ if rider is None else rider.read
+    found: Row[Any] | None = db.connection().execute(statement, {**params, "key": key}).first()
+    signed = found if found is not None and found.account_id is not None else None
+    db.info[_READ_ACCOUNT] = signed
+    if rider is not None:
+        db.info[rider.key] = None if signed is None else (
+            signed.account_id, Carried(tuple(signed[_RIDER_AT:]), params))
     return row_of(found) if found is not None else None
 
 

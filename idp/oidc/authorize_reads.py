@@ -40,23 +40,37 @@ _CLIENTS = cast(Table, OAuthClient.__table__)
 _CODES = cast(Table, AuthorizationCode.__table__)
 _CONSENTS = cast(Table, Consent.__table__)
 
+
+
+def _answers(nonce_hash: Any, account_id: Any) -> tuple[Any, Any]:
+    """Beside a portal's row: whether ``nonce_hash`` was used with that portal, and the
+    scope ``account_id`` consented to for it (both correlated to ``_CLIENTS``)."""
+    return (
+        exists().where(_CODES.c.client_id == _CLIENTS.c.client_id,
+                       _CODES.c.nonce_hash == nonce_hash).label("nonce_used"),
+        select(_CONSENTS.c.scope).where(
+            _CONSENTS.c.account_id == account_id,
+            _CONSENTS.c.client_id == _CLIENTS.c.client_id).scalar_subquery().label("consent_scope"))
+
+
 _STATEMENT = select(
     _CLIENTS,
-    exists().where(_CODES.c.client_id == _CLIENTS.c.client_id,
-                   _CODES.c.nonce_hash == bindparam("nonce_hash", type_=_CODES.c.nonce_hash.type))
-    .label("nonce_used"),
-    select(_CONSENTS.c.scope).where(
-        _CONSENTS.c.account_id == bindparam("account_id", type_=_CONSENTS.c.account_id.type),
-        _CONSENTS.c.client_id == _CLIENTS.c.client_id).scalar_subquery().label("consent_scope"),
+    *_answers(bindparam("nonce_hash", type_=_CODES.c.nonce_hash.type),
+              bindparam("account_id", type_=_CONSENTS.c.account_id.type)),
 ).where(_CLIENTS.c.client_id == bindparam("client"))
 
 
 # The same columns with the session's row: the portal named by the request, joined on
-# its id (NULLs when there is none), its nonce's use, and the session's account's consent.
+# its id (NULLs when there is none; its columns named apart from the session's), its
+# nonce's use, and the session's account's consent.
 _CLIENT_KEYS = tuple(column.key for column in _CLIENTS.c)
 _RIDER_CLIENT, _RIDER_NONCE = "authorize_client", "authorize_nonce_hash"
 _PortalRow = namedtuple("_PortalRow", _CLIENT_KEYS)  # type: ignore[misc]  # as the Row
 _ID_AT = _CLIENT_KEYS.index("id")
+
+
+def _hash_of(nonce: str | None) -> str | None:
+    return token_hash(nonce) if nonce else None
 
 
 def _rider_params(request: Any) -> dict[str, Any] | None:
@@ -67,20 +81,14 @@ def _rider_params(request: Any) -> dict[str, Any] | None:
     client_id = args.get("client_id")
     if not client_id or len(client_id) > MAX_CLIENT_ID:
         return None
-    nonce = args.get("nonce") if request.method == "GET" else None
-    return {_RIDER_CLIENT: client_id, _RIDER_NONCE: token_hash(nonce) if nonce else None}
+    return {_RIDER_CLIENT: client_id,
+            _RIDER_NONCE: _hash_of(args.get("nonce") if request.method == "GET" else None)}
 
 
 AUTHORIZE_RIDER = Rider(
     "oidc.authorize",
     (*(column.label(f"authorize__{column.key}") for column in _CLIENTS.c),
-     exists().where(_CODES.c.client_id == _CLIENTS.c.client_id,
-                    _CODES.c.nonce_hash == bindparam(_RIDER_NONCE, type_=_CODES.c.nonce_hash.type))
-     .label("authorize__nonce_used"),
-     select(_CONSENTS.c.scope).where(
-         _CONSENTS.c.account_id == ACCOUNTS.c.id,
-         _CONSENTS.c.client_id == _CLIENTS.c.client_id).scalar_subquery()
-     .label("authorize__consent_scope")),
+     *_answers(bindparam(_RIDER_NONCE, type_=_CODES.c.nonce_hash.type), ACCOUNTS.c.id)),
     ((_CLIENTS, _CLIENTS.c.client_id == bindparam(_RIDER_CLIENT, type_=_CLIENTS.c.client_id.type)),),
     _rider_params)
 # The provider's page it rides on (``idp.oidc.views.authorize``).
@@ -111,8 +119,12 @@ class AuthorizeRead:
 
 def read(db: Session, client_id: str, nonce: str | None, account_id: int | None) -> AuthorizeRead:
     """The portal ``client_id``, whether ``nonce`` was used with it, and the scope
-    ``account_id`` consented to for it: one statement (none for an impossible id)."""
-    nonce_hash = token_hash(nonce) if nonce else None
+    ``account_id`` consented to for it: one statement (none for an impossible id, none
+    either when the session's read carried them: :func:`carried`)."""
+    nonce_hash = _hash_of(nonce)
+    found = _carried(db, client_id, nonce_hash, account_id)
+    if found is not None:
+        return found
     row: Any = None
     if client_id and len(client_id) <= MAX_CLIENT_ID:
         row = db.connection().execute(_STATEMENT, {
@@ -130,12 +142,15 @@ def read(db: Session, client_id: str, nonce: str | None, account_id: int | None)
 
 def carried(db: Session, client_id: str, nonce: str | None, account_id: int | None) -> AuthorizeRead | None:
     """:func:`read`'s answer as the session's read made it (:data:`AUTHORIZE_RIDER`),
-    when it was made for this very portal, nonce and account; else None (the caller
-    reads). Taken once."""
+    when it was made for this very portal, nonce and account; else None. Taken once."""
+    return _carried(db, client_id, _hash_of(nonce), account_id)
+
+
+def _carried(db: Session, client_id: str, nonce_hash: str | None,
+             account_id: int | None) -> AuthorizeRead | None:
     if account_id is None:
         return None
     found = take_rider(db, AUTHORIZE_RIDER, account_id)
-    nonce_hash = token_hash(nonce) if nonce else None
     if found is None or found.params.get(_RIDER_CLIENT) != client_id \
             or found.params.get(_RIDER_NONCE) != nonce_hash:
         return None

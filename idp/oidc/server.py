@@ -43,7 +43,6 @@ from idp.oidc import authorize_writes, token_limit
 from idp.oidc.acr import PARTNER_ACR
 from idp.oidc.authlib_models import IssuedCode, IssuedToken, Portal, SignedIn
 from idp.oidc.authorize_reads import AuthorizeRead
-from idp.oidc.authorize_reads import carried as carried_for_authorize
 from idp.oidc.authorize_reads import read as read_for_authorize
 from idp.oidc.keys import ActiveKey
 from idp.oidc.liveness import has_live_session
@@ -85,9 +84,7 @@ def authorize_read(client_id: str) -> AuthorizeRead:
     if found is None or found.client_id != client_id or found.account_id != account_id:
         current = request._get_current_object()  # type: ignore[attr-defined]
         nonce = current.args.get("nonce") if current.method == "GET" else None
-        session = db()
-        found = carried_for_authorize(session, client_id, nonce, account_id) \
-            or read_for_authorize(session, client_id, nonce, account_id)
+        found = read_for_authorize(db(), client_id, nonce, account_id)
         setattr(store, AUTHORIZE_READ, found)
     return found
 
