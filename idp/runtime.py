@@ -29,6 +29,7 @@ from idp.secret_box import Resealer, SecretBox
 from idp.sessions import SessionsEnded, SessionStore
 from idp.settings import PasswordSettings, Settings
 from idp.throttle import Throttle
+from idp.visitor_cookie import VisitorCookies
 
 EXTENSION_KEY = "clef"
 FactorAmr = Callable[[Session, int], "str | None"]
@@ -64,6 +65,7 @@ class Services:
     throttle: Throttle
     accounts: AccountService
     sessions: SessionStore
+    visitors: VisitorCookies
     email_codes: EmailCodes
     mailer: Mailer
     box: SecretBox
@@ -156,6 +158,7 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
     mailer = make_mailer(settings.mail, settings.instance_path)
     box = SecretBox(settings.service.encryption_keys, keys)
     outbox = Outbox(session_factory, box, mailer, clock, settings.mail.retry_seconds)
+    sessions = SessionStore(settings.session)
     return Services(
         settings=settings,
         clock=clock,
@@ -166,7 +169,8 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
         policy=policy,
         throttle=throttle,
         accounts=AccountService(hasher, policy, throttle, settings.username),
-        sessions=SessionStore(settings.session),
+        sessions=sessions,
+        visitors=VisitorCookies(keys, clock, sessions.idle, sessions.touch_interval),
         email_codes=EmailCodes(settings.email_code, keys),
         mailer=mailer,
         box=box,

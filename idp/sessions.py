@@ -81,8 +81,9 @@ class Loaded:
 # The session row is read with its account, in one statement (idp.session_rows): the
 # steps after the password (the second factor, the consent page and its answer, the
 # account pages) all need the account (:meth:`SessionStore.account`, issue 11).
-# A new visitor's row: built once, on the table (not the ORM entity, whose INSERT takes
-# the ORM's bulk path), its values bound per request (issue 11).
+# A visitor's row (D15: once it holds more than its cookie may): built once, on the
+# table (not the ORM entity, whose INSERT takes the ORM's bulk path), its values bound
+# per request (issue 11).
 _INSERT_ANONYMOUS = insert(cast(Table, WebSession.__table__))
 
 
@@ -218,9 +219,11 @@ class SessionStore:
         return token, record
 
     def insert_anonymous(self, db: Session, now: datetime, data: dict[str, Any]) -> str:
-        """A new visitor's session, written as the response leaves: one Core INSERT, no
-        ORM object, since nothing reads the row again in this request (issue 11).
-        Returns the token for the cookie. The caller commits."""
+        """A visitor's row, written as the response leaves, once its session holds more
+        than its cookie may carry (D15: a recovery step's token, a passkey challenge, a
+        ``next`` too long for a cookie): one Core INSERT, no ORM object, since nothing
+        reads the row again in this request (issue 11). Returns the token for the
+        cookie. The caller commits."""
         token = new_token()
         # The caller commits at once: a transaction of its own when nothing else waits.
         session_rows.write_alone(db, _INSERT_ANONYMOUS, {

@@ -1,8 +1,10 @@
 """Flask adapter for the server-side sessions of ``idp.sessions``.
 
 Flask's ``session`` becomes a :class:`ServerSession`: a dict stored in the ``sessions``
-table, found by the cookie's token. Anonymous visitors get a row only once something is
-stored (the CSRF token of a form). Views never touch tokens; they call
+table, found by the cookie's token. An anonymous visitor's session holds, at first, only
+a form token and where to go back to (``next``): those travel in the cookie, signed
+(:mod:`idp.visitor_cookie`, D15), and the visitor gets a row only once anything else is
+stored. Views never touch tokens; they call
 :func:`passed_password`, :func:`passed_second_factor` or :func:`end_session`, which renew
 the token as S20 and S21 ask.
 """
@@ -15,12 +17,12 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Request, Response, redirect, request, session, url_for
+from flask import Flask, Request, Response, g, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CallbackDict
 
-from idp import audit, session_rows
+from idp import audit, session_rows, visitor_cookie
 from idp.errors import service_unavailable
 from idp.oidc import reauth
 from idp.redirects import request_target
@@ -39,6 +41,10 @@ PORTAL_SERVER_PATHS = frozenset({"/token", "/userinfo", "/revoke", "/introspect"
 SECURE_COOKIE = "__Host-clef_session"
 PLAIN_COOKIE = "clef_session"
 CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the raw form token (WTF_CSRF_FIELD_NAME)
+NEXT_KEY = "next"  # where the sign-in steps go back to (S26; idp.views.common)
+# All a visitor cookie may carry (D15): the visitor's own values, which a replayed older
+# copy cannot turn against anyone. Storing anything else gives the visitor a row.
+VISITOR_KEYS = frozenset({CSRF_KEY, NEXT_KEY})
 # Requests a page makes by itself (its idle timer, J4): they never count as activity, or
 # a tab left open would keep its session alive for ever (D5).
 PASSIVE_ENDPOINTS = frozenset({"auth.session_remaining", "auth.session_expired"})
@@ -59,6 +65,10 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.token = token
         self.record = record
         self.expired = expired
+        # Opened from a visitor cookie (D15): what it held, and whether it is due to be
+        # sealed again; None for any other session.
+        self.visitor: dict[str, Any] | None = None
+        self.visitor_due = False
         self.modified = False
         self.renewed = False
         self.ended = False
@@ -106,6 +116,8 @@ class ServerSessionInterface(SessionInterface):
         token = request.cookies.get(cookie_name(app))
         if not token:
             return ServerSession()
+        if token.startswith(visitor_cookie.PREFIX):
+            return _visitor_session(token)
         svc = services()
         now = svc.clock.now()
         where = audit.Where(request.remote_addr, request.headers.get("User-Agent"))
@@ -138,10 +150,22 @@ class ServerSessionInterface(SessionInterface):
                 if session.expired:  # told once (J4): the dead cookie goes
                     response.delete_cookie(name, path="/", secure=secure, httponly=True,
                                            samesite="Lax")
+                elif session.visitor_due and session.visitor:  # D15: its idle clock restarts
+                    sealed = svc.visitors.seal(session.visitor)
+                    if sealed is not None:
+                        _set_cookie(response, name, sealed, secure)
                 return
             session.setdefault(CSRF_KEY, new_form_token())
+            data = dict(session)
+            if VISITOR_KEYS.issuperset(data) and all(isinstance(v, str) for v in data.values()):
+                sealed = _visitor_cookie(session, data)
+                if sealed is not _TOO_LONG:
+                    _commit_pending()
+                    if sealed is not None:
+                        _set_cookie(response, name, sealed, secure)
+                    return
             request_db = db()
-            session.token = svc.sessions.insert_anonymous(request_db, now, dict(session))
+            session.token = svc.sessions.insert_anonymous(request_db, now, data)
             request_db.commit()  # with whatever the view left pending
             _set_cookie(response, name, session.token, secure)
             return
@@ -156,8 +180,7 @@ class ServerSessionInterface(SessionInterface):
         # What a view left pending is still committed, as before. The request's session
         # is looked up once here, not once per question (issue 11).
         request_db = db()
-        pending = request_db.new or request_db.dirty or request_db.deleted \
-            or audit.unwritten(request_db) or session_rows.unwritten(request_db)
+        pending = _pending(request_db)
         # The data or the activity time (D5, here or by the view: "Stay signed in"):
         # one UPDATE of what changed since the read. As the request's only write it runs
         # alone (``execute_alone``): a single round trip on PostgreSQL instead of BEGIN,
@@ -173,6 +196,45 @@ class ServerSessionInterface(SessionInterface):
             request_db.commit()
         if changed:
             _set_cookie(response, name, session.token or "", secure)
+
+
+_TOO_LONG = object()
+
+
+def _visitor_session(value: str) -> ServerSession:
+    """The session of a visitor cookie (D15): what it holds, with no row and no
+    database; a forged, altered or expired one opens a new visitor's session."""
+    opened = services().visitors.open(value)
+    if opened is None or not VISITOR_KEYS.issuperset(opened[0]):
+        return ServerSession()
+    data, due = opened
+    current = ServerSession(dict(data))
+    current.visitor, current.visitor_due = data, due
+    return current
+
+
+def _visitor_cookie(session: ServerSession, data: dict[str, Any]) -> Any:
+    """The visitor cookie's new value for ``data``; None when the cookie the request
+    came with already says it and is not due to be sealed again; ``_TOO_LONG`` when
+    ``data`` does not fit in a cookie (a row then keeps it)."""
+    if data == session.visitor and not session.visitor_due:
+        return None
+    sealed = services().visitors.seal(data)
+    return _TOO_LONG if sealed is None else sealed
+
+
+def _pending(request_db: Any) -> bool:
+    """Whether the request's database session holds writes not yet committed."""
+    return bool(request_db.new or request_db.dirty or request_db.deleted
+                or audit.unwritten(request_db) or session_rows.unwritten(request_db))
+
+
+def _commit_pending() -> None:
+    """Commit what a view left pending, as the write of a visitor's row did (D15: the
+    row is gone, not the commit of the view's own writes)."""
+    request_db = g.get("db")
+    if request_db is not None and (_pending(request_db) or request_db.in_transaction()):
+        request_db.commit()
 
 
 def _set_cookie(response: Response, name: str, token: str, secure: bool) -> None:

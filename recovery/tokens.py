@@ -1,5 +1,4 @@
-"""Signed tokens between the forgot-password steps (itsdangerous; its only home in the
-recovery slice).
+"""Signed tokens between the forgot-password steps (itsdangerous).
 
 Each step has its own purpose (a salt), so a token that says "the username was given"
 cannot stand in for "the answers were right". A token is short-lived (by the injectable
@@ -15,9 +14,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from idp.clock import Clock
+from idp.clock import Clock, timestamp_signer
 from idp.keys import KeyRing
 from idp.models import Account
 
@@ -34,19 +33,11 @@ class InvalidToken(Exception):
     """Missing, forged, expired, for another step, or of a finished or superseded flow."""
 
 
-def _signer_for(clock: Clock) -> type[TimestampSigner]:
-    class ClockSigner(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(clock.now().timestamp())
-
-    return ClockSigner
-
-
 class FlowTokens:
     def __init__(self, keys: KeyRing, clock: Clock, lifetime: timedelta) -> None:
         self._keys = keys
         self._secret = keys.derive(TOKEN_KEY_PURPOSE)
-        self._signer = _signer_for(clock)
+        self._signer = timestamp_signer(clock)
         self.lifetime = lifetime
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:

@@ -14,9 +14,7 @@ from idp.mail_render import send_staged, stage_mail
 from idp.models import Account
 from idp.redirects import safe_next
 from idp.runtime import db, services
-from idp.web_session import current_session
-
-NEXT_KEY = "next"
+from idp.web_session import NEXT_KEY, current_session
 
 
 def session_account() -> Account | None:

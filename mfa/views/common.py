@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 from idp.mail_render import stage_notice
 from idp.models import Account
 from idp.runtime import db
-from idp.views.common import NEXT_KEY, after_sign_in_target, now, session_account, where
-from idp.web_session import current_session, passed_second_factor
+from idp.views.common import after_sign_in_target, now, session_account, where
+from idp.web_session import NEXT_KEY, current_session, passed_second_factor
 from mfa.checkers import Attempt
 from mfa.runtime import mfa_services
 

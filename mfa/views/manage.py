@@ -11,8 +11,14 @@ from flask_babel import gettext as _
 from idp import audit
 from idp.forms import PostOnlyForm
 from idp.runtime import db, services
-from idp.views.common import NEXT_KEY, after_sign_in_target, now, where
-from idp.web_session import current_session, fresh_sign_in_required, is_fresh, login_required
+from idp.views.common import after_sign_in_target, now, where
+from idp.web_session import (
+    NEXT_KEY,
+    current_session,
+    fresh_sign_in_required,
+    is_fresh,
+    login_required,
+)
 from mfa import events
 from mfa.factors import AMR_RECOVERY_CODE
 from mfa.forms import SavedCodesForm

@@ -47,7 +47,7 @@ from tests.support.records import (
     set_session_token,
     statements_sent,
 )
-from tests.support.screens import csrf, csrf_from
+from tests.support.screens import csrf, csrf_from, sign_in
 
 HERE = audit.Where(ip="192.0.2.7")
 
@@ -108,10 +108,13 @@ def _failures(app: Flask, username: str) -> int:
 def test_a_session_ended_during_the_password_step_stays_ended(app: Flask) -> None:
     """Ended between its read and the step's statement: the old token finds nothing
     after (the move found no row), and the sign-in gets a session of its own, as it
-    always did (the renewal revives: a fresh sign-in). One row, the new one."""
+    always did (the renewal revives: a fresh sign-in). One row, the new one. The session
+    is one that passed the password already and signs in again: a visitor's first
+    session has no row to end (D15)."""
     create_account(app, "alice")
     alice = get_account(app, "alice")
     browser = app.test_client()
+    assert sign_in(browser, "alice").status_code == 303
     form = csrf(browser, "/signin")
     old = session_token(app, browser)
     assert old is not None and session_row(app, old) is not None
@@ -127,7 +130,7 @@ def test_a_session_ended_during_the_password_step_stays_ended(app: Flask) -> Non
     if _postgresql(app):
         (step,) = [s for s in seen if "DELETE FROM login_throttles" in s]
         assert "session_insert AS (INSERT INTO sessions" in step  # revived in the statement
-    assert [e.tag for e in audit_events(app, audit.LOGIN_SUCCESS)] == [audit.LOGIN_SUCCESS]
+    assert [e.tag for e in audit_events(app, audit.LOGIN_SUCCESS)] == [audit.LOGIN_SUCCESS] * 2
     assert _failures(app, "alice") == 0
 
 
@@ -152,8 +155,9 @@ def test_a_session_ended_during_the_consent_answer_stays_ended(app: Flask) -> No
 
 def test_a_step_that_writes_more_keeps_one_transaction(app: Flask) -> None:
     """The account's language changed by this sign-in: its UPDATE begins the step's
-    transaction, the clear (with the audit row and the session's move on PostgreSQL)
-    joins it, one COMMIT, as before this work; everything is written."""
+    transaction, the clear (with the audit row and the session's new row on PostgreSQL:
+    a visitor has none to move, D15) joins it, one COMMIT, as before this work;
+    everything is written."""
     create_account(app, "alice")
     alice = get_account(app, "alice")
     browser = app.test_client()
@@ -172,7 +176,8 @@ def test_a_step_that_writes_more_keeps_one_transaction(app: Flask) -> None:
     assert row.id == session_id(session_token(app, browser) or "") and row.level == PASSWORD
     if _postgresql(app):
         writes = [s for s in trips.statements if not s.startswith("SELECT")]
-        assert writes[-1].startswith("WITH audit0 AS") and "session_move AS" in writes[-1]
+        assert writes[-1].startswith("WITH audit0 AS")
+        assert "session_insert AS (INSERT INTO sessions" in writes[-1], writes
         assert writes[-2].startswith("UPDATE accounts SET locale"), writes
 
 

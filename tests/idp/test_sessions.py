@@ -75,14 +75,16 @@ def is_anonymous(client) -> bool:
 
 
 def test_token_is_long_random_and_stored_only_hashed_S20_D6(app):
+    # Rows from the password step: a visitor's first session has none (D15).
+    create_account(app, "alice")
     client = app.test_client()
-    client.get("/signin")
+    assert sign_in(client, "alice").status_code == 303
     token = session_token(app, client)
     assert token is not None
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert len(raw) * 8 >= 128
     other = app.test_client()
-    other.get("/signin")
+    assert sign_in(other, "alice").status_code == 303
     assert session_token(app, other) != token
     rows = _rows(app)
     assert len(rows) == 2

@@ -100,24 +100,27 @@ def test_each_step_of_the_consent_flow_reads_and_commits_what_it_needs(app: Flas
     assert len(step.statements) == 1 and step.count("SELECT oauth_codes") == 0, step.statements
 
     _page, step = measured(app, lambda: browser.get(first.headers["Location"]))
-    assert step.commits == 1 and step.count("INSERT INTO sessions") == 1  # the form's token
+    # The form's token and ``next`` in the visitor's cookie, signed: no row (D15).
+    assert (step.commits, len(step.statements)) == (0, 0), step.statements
     again, step = measured(app, lambda: browser.get(first.headers["Location"]))
-    assert (step.commits, len(step.statements)) == (0, 1), "the same next again: no write"
+    assert (step.commits, len(step.statements)) == (0, 0), "the same next again: no write"
 
     signed, step = measured(app, lambda: browser.post("/signin", data={
         "csrf_token": csrf_from(again), "username": "alice", "password": GOOD_PASSWORD}))
     assert signed.status_code == 303 and step.commits == 2  # the claim first (D4, S7)
-    # Session, the claim reading the account (idp.claimed_account), clear, the session
-    # row moved to its new token (one UPDATE, S20), audit; on PostgreSQL the clear
-    # carries the audit row and the move as CTEs (idp.password_step_writes), alone.
-    assert step.mentions("UPDATE sessions SET id=") == 1
-    assert step.mentions("DELETE FROM sessions") == 0
+    # The claim reading the account (idp.claimed_account), clear, the session's row
+    # inserted under its new token (S20; the visitor had none to read or move, D15),
+    # audit; on PostgreSQL the clear carries the audit row and the insert as CTEs
+    # (idp.password_step_writes), alone.
+    assert step.mentions("INSERT INTO sessions") == 1
+    assert step.mentions("UPDATE sessions") == step.mentions("DELETE FROM sessions") == 0
+    assert step.count("SELECT sessions") == 0, "a visitor's session is its cookie"
     assert step.count("SELECT accounts") == 0, "the account comes with the claim"
     postgresql = app.extensions["clef"].engine.dialect.name == "postgresql"
-    assert len(step.statements) == (3 if postgresql else 5), step.statements
+    assert len(step.statements) == (2 if postgresql else 4), step.statements
     if postgresql:
         assert step.statements[-1].startswith("WITH audit0 AS (INSERT INTO audit_events")
-        assert "session_move AS (UPDATE sessions SET id=" in step.statements[-1]
+        assert "session_insert AS (INSERT INTO sessions" in step.statements[-1]
 
     challenge, step = measured(app, lambda: browser.get("/2fa/challenge"))
     assert challenge.status_code == 200 and step.commits == 0
