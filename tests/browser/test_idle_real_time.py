@@ -1,4 +1,5 @@
-"""A page left open times out, in real time (J4, D5).
+"""A page left open times out, in real time (J4, D5), and so does a visitor's sign-in
+page (D15).
 
 Everything else in tests/browser moves a frozen clock; here the server runs on the
 system clock with a 6-second idle timeout, and Chromium's own timer does what it does
@@ -79,3 +80,45 @@ def test_j4_d5_a_page_left_open_times_out_in_real_time(
     assert len(v.loaded) == 3, v.loaded  # sign-in, second factor, expired: no reloads
     assert _signed_in_rows(live_server) == []
     assert len(audit_events(live_server.app, audit.SESSION_EXPIRED)) == 1
+
+
+def _visitor_rows(server: LiveServer) -> int:
+    """Rows of sessions that passed no step: a visitor's session is its cookie (D15)."""
+    db = server.app.extensions["clef"].session_factory()
+    try:
+        return len(list(db.scalars(select(WebSession).where(WebSession.account_id.is_(None)))))
+    finally:
+        db.close()
+
+
+def _sign_in_events(server: LiveServer) -> list[str]:
+    return [e.tag for e in audit_events(server.app) if e.tag.startswith("account:login:")]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+def test_d15_a_visitors_sign_in_page_left_open_expires_in_real_time(
+    open_browser, live_server: LiveServer, locale: str
+) -> None:
+    """D15, D5: a visitor's session is its cookie, signed, with no row. A sign-in page
+    left alone past the 6-second idle timeout has its form refused with the translated
+    "form expired" page, and nothing is written; the page reloaded signs in. One kept
+    busy (a reload every 4 seconds) stays good past the timeout."""
+    create_account(live_server.app, "alice")
+    v: Visitor = open_browser(locale, "/signin", via="accept-language")
+    w, page = v.words, v.page
+    time.sleep(IDLE_SECONDS + 1)
+    v.sign_in("alice", GOOD_PASSWORD)
+    expect(page.get_by_text(w.form_expired)).to_be_visible()
+    v.check_page()
+    # The refused post wrote nothing: no visitor's row, no sign-in attempt recorded.
+    assert _visitor_rows(live_server) == 0
+    assert _sign_in_events(live_server) == []
+
+    v.goto("/signin")
+    for _ in range(2):  # 8 seconds in all, never 6 idle
+        time.sleep(IDLE_SECONDS - 2)
+        v.reload()
+    assert _visitor_rows(live_server) == 0
+    v.sign_in("alice", GOOD_PASSWORD)
+    expect(page).to_have_url(v.url("/2fa/challenge"))
+    assert _sign_in_events(live_server) == [audit.LOGIN_SUCCESS]

@@ -71,6 +71,7 @@ class Wording:
     lost_title: str
     lost_explained: str
     register_new_credential: str
+    form_expired: str  # a form posted after its token (or a visitor's cookie, D15) expired
 
 
 WORDING = {
@@ -132,6 +133,8 @@ WORDING = {
         lost_title="Lost your method and your recovery codes",
         lost_explained="Register a new username and password",
         register_new_credential="Register a new credential",
+        form_expired="This form has expired or was sent from another page. Go back, "
+                     "reload the page and try again.",
     ),
     "fr": Wording(
         language_name="Français",
@@ -197,5 +200,7 @@ WORDING = {
         lost_title="Vous avez perdu votre méthode et vos codes de récupération",
         lost_explained="Inscrivez-vous pour obtenir un nouveau nom d'utilisateur et un nouveau mot de passe",
         register_new_credential="S'inscrire de nouveau",
+        form_expired="Ce formulaire a expiré ou a été envoyé à partir d'une autre page. "
+                     "Retournez à la page précédente, actualisez-la et réessayez.",
     ),
 }
