@@ -57,22 +57,30 @@ class Timed:
                 time.thread_time() - started)
 
 
+def flow_app(folder: str, argon2: dict[str, int] | None) -> tuple[Any, RelyingParty]:
+    """An app on an embedded SQLite database in ``folder``, migrated, its per-address
+    limits raised for thousands of flows from one address, and a trusted portal
+    registered with it (no consent page), for the flows of the tests' screens
+    (``full_flow``); ``argon2``: its parameters, else the service's own."""
+    overrides: dict[str, Any] = {
+        "service": {"instance_dir": folder, "secret_key": "flow-in-process-" + "x" * 40},
+        "database": {"url": f"sqlite:///{folder}/clef.sqlite3"},
+        "rate_limit": {k: "1000000/minute" for k in (
+            "signin_per_ip", "second_factor_per_ip", "token_per_ip", "token_per_client")}}
+    if argon2:
+        overrides["argon2"] = argon2
+    app = create_app(overrides)
+    upgrade(app.extensions["clef"].settings.database_url)
+    client_id, secret = register_client(app, "--name", "Bench portal", "--redirect-uri",
+                                        "https://portal.example/callback", "--trusted")
+    return app, RelyingParty(app, client_id, secret or "")
+
+
 def flows(argon2: dict[str, int] | None, count: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="clef-flow-") as folder:
-        overrides: dict[str, Any] = {
-            "service": {"instance_dir": folder, "secret_key": "flow-in-process-" + "x" * 40},
-            "database": {"url": f"sqlite:///{folder}/clef.sqlite3"},
-            "rate_limit": {k: "1000000/minute" for k in (
-                "signin_per_ip", "second_factor_per_ip", "token_per_ip", "token_per_client")}}
-        if argon2:
-            overrides["argon2"] = argon2
-        app = create_app(overrides)
-        upgrade(app.extensions["clef"].settings.database_url)
-        client_id, secret = register_client(app, "--name", "Bench portal", "--redirect-uri",
-                                            "https://portal.example/callback", "--trusted")
+        app, rp = flow_app(folder, argon2)
         timed = Timed(app.wsgi_app)
         app.wsgi_app = timed  # type: ignore[method-assign]
-        rp = RelyingParty(app, client_id, secret or "")
         for n in range(count + 5):
             if n == 5:  # the first flows warm the app up
                 timed.cpu.clear()

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CHEAP = {"memory_kib": 1024, "time_cost": 1, "parallelism": 1}
 WARM_UP = 5
 MARKS = """#include <valgrind/callgrind.h>
 void clef_zero(void) { CALLGRIND_ZERO_STATS; }
@@ -68,30 +67,15 @@ class Counted:
 
 def run_flows(flows: int, accounts: int) -> None:
     """The child, under callgrind: the set-up, then ``flows`` flows."""
-    sys.path.insert(0, str(ROOT))
-    from idp.app import create_app
-    from idp.migrate import upgrade
-    from tests.helpers import create_account
-    from tests.oidc.conftest import full_flow
-    from tests.oidc.rp import RelyingParty, register_client
+    from flow_in_process import CHEAP, create_account, flow_app, full_flow
 
     with tempfile.TemporaryDirectory(prefix="clef-instr-") as folder:
-        overrides: dict[str, Any] = {
-            "service": {"instance_dir": folder, "secret_key": "flow-instructions-" + "x" * 40},
-            "database": {"url": f"sqlite:///{folder}/clef.sqlite3"},
-            "argon2": CHEAP,
-            "rate_limit": {k: "1000000/minute" for k in (
-                "signin_per_ip", "second_factor_per_ip", "token_per_ip", "token_per_client")}}
-        app = create_app(overrides)
-        upgrade(app.extensions["clef"].settings.database_url)
-        client_id, secret = register_client(app, "--name", "Bench portal", "--redirect-uri",
-                                            "https://portal.example/callback", "--trusted")
+        app, rp = flow_app(folder, CHEAP)
         names = [f"flow{secrets.token_hex(6)}" for _ in range(accounts)]
         for name in names:
             create_account(app, name)
         counted = Counted(app.wsgi_app, ctypes.CDLL(os.environ["CLEF_CALLGRIND_MARKS"]))
         app.wsgi_app = counted  # type: ignore[method-assign]
-        rp = RelyingParty(app, client_id, secret or "")
         for name in names[:WARM_UP]:
             full_flow(rp, username=name)
         warm = len(counted.kinds)

@@ -26,6 +26,7 @@ from idp.outbox import Outbox
 from idp.password_policy import PasswordPolicy
 from idp.passwords import PasswordHasher
 from idp.secret_box import Resealer, SecretBox
+from idp.session_rows import Rider
 from idp.sessions import SessionsEnded, SessionStore
 from idp.settings import PasswordSettings, Settings
 from idp.throttle import Throttle
@@ -51,8 +52,8 @@ class Hooks:
 @dataclass(frozen=True)
 class Services:
     """The core's services, built once; slices plug in through the registration points
-    (``add_resealer``, ``add_purger``, ``on_sessions_ended``, ``set_factor_policy``,
-    ``set_factor_lister``), never by assigning to it, and each service is given what it
+    (``add_resealer``, ``add_purger``, ``on_sessions_ended``, ``add_session_rider``,
+    ``set_factor_policy``, ``set_factor_lister``), never by assigning to it, and each service is given what it
     uses, not the container."""
 
     settings: Settings
@@ -97,6 +98,12 @@ class Services:
         """``listener`` is told, in the same transaction, of every batch of sign-in
         sessions that ends (the provider's back-channel logout)."""
         self.sessions.add_listener(listener)
+
+    def add_session_rider(self, path: str, rider: Rider) -> None:
+        """Requests for ``path`` read ``rider``'s columns with the session's row, in its
+        one statement (``idp.session_rows.Rider``: the second step's page, from the mfa
+        slice; /authorize, from the provider)."""
+        self.sessions.add_rider(path, rider)
 
     def set_factor_lister(self, factor_list: FactorList) -> None:
         """How to list an account's second factors for ``clef users show`` (one line

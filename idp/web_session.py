@@ -146,20 +146,19 @@ class ServerSessionInterface(SessionInterface):
         now = svc.clock.now()
         changed = session.renewed
         if session.record is None:
-            if not session.modified or not dict(session):
+            # A visitor cookie due to be sealed again counts as a change (D15: its idle
+            # clock restarts with activity, as a row's last-seen time does).
+            if not (session.modified or session.visitor_due) or not dict(session):
                 if session.expired:  # told once (J4): the dead cookie goes
                     response.delete_cookie(name, path="/", secure=secure, httponly=True,
                                            samesite="Lax")
-                elif session.visitor_due and session.visitor:  # D15: its idle clock restarts
-                    sealed = svc.visitors.seal(session.visitor)
-                    if sealed is not None:
-                        _set_cookie(response, name, sealed, secure)
                 return
             session.setdefault(CSRF_KEY, new_form_token())
             data = dict(session)
             if VISITOR_KEYS.issuperset(data) and all(isinstance(v, str) for v in data.values()):
-                sealed = _visitor_cookie(session, data)
-                if sealed is not _TOO_LONG:
+                unchanged = data == session.visitor and not session.visitor_due
+                sealed = None if unchanged else svc.visitors.seal(data)
+                if unchanged or sealed is not None:  # else too long for a cookie: a row
                     _commit_pending()
                     if sealed is not None:
                         _set_cookie(response, name, sealed, secure)
@@ -198,9 +197,6 @@ class ServerSessionInterface(SessionInterface):
             _set_cookie(response, name, session.token or "", secure)
 
 
-_TOO_LONG = object()
-
-
 def _visitor_session(value: str) -> ServerSession:
     """The session of a visitor cookie (D15): what it holds, with no row and no
     database; a forged, altered or expired one opens a new visitor's session."""
@@ -211,16 +207,6 @@ def _visitor_session(value: str) -> ServerSession:
     current = ServerSession(dict(data))
     current.visitor, current.visitor_due = data, due
     return current
-
-
-def _visitor_cookie(session: ServerSession, data: dict[str, Any]) -> Any:
-    """The visitor cookie's new value for ``data``; None when the cookie the request
-    came with already says it and is not due to be sealed again; ``_TOO_LONG`` when
-    ``data`` does not fit in a cookie (a row then keeps it)."""
-    if data == session.visitor and not session.visitor_due:
-        return None
-    sealed = services().visitors.seal(data)
-    return _TOO_LONG if sealed is None else sealed
 
 
 def _pending(request_db: Any) -> bool:

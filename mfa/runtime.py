@@ -35,7 +35,7 @@ def build_mfa_services(core: Services) -> MfaServices:
     core.add_resealer("TOTP secrets", factors.reseal_all)
     core.set_factor_policy(factors.amr_of)
     core.set_factor_lister(factors.describe)
-    core.sessions.add_rider(CHALLENGE_PATH, CHALLENGE_RIDER)
+    core.add_session_rider(CHALLENGE_PATH, CHALLENGE_RIDER)
     recovery_codes = RecoveryCodes(core.keys, settings.recovery_code_count,
                                    settings.recovery_code_length)
     second_step = SecondStep(core.throttle, core.accounts,

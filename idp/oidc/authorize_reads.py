@@ -41,7 +41,6 @@ _CODES = cast(Table, AuthorizationCode.__table__)
 _CONSENTS = cast(Table, Consent.__table__)
 
 
-
 def _answers(nonce_hash: Any, account_id: Any) -> tuple[Any, Any]:
     """Beside a portal's row: whether ``nonce_hash`` was used with that portal, and the
     scope ``account_id`` consented to for it (both correlated to ``_CLIENTS``)."""

@@ -18,7 +18,7 @@ def init_app(app: Flask, core: Services, csrf: CSRFProtect) -> None:
     provider = build_oidc_services(core.settings, core.clock, core.keys, core.box)
     app.extensions[EXTENSION_KEY] = provider
     core.on_sessions_ended(provider.backchannel.on_sessions_ended)
-    core.sessions.add_rider(AUTHORIZE_PATH, AUTHORIZE_RIDER)
+    core.add_session_rider(AUTHORIZE_PATH, AUTHORIZE_RIDER)
     core.add_resealer("token signing keys", provider.signing_keys.reseal_all)
     build_server(app)
     app.register_blueprint(views.bp)
