@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.process
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,19 +134,29 @@ def test_clef_serve_logs_json_when_asked_and_never_a_query_string(tmp_path: Path
                    capture_output=True, timeout=60)
     server = subprocess.Popen(server_command("granian", port), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, start_new_session=True)
+    lines: list[str] = []  # read as they come: a request's access line follows its answer
+    reading = threading.Thread(target=lambda: lines.extend(
+        line.decode(errors="replace") for line in iter(server.stdout.readline, b"")))  # type: ignore[union-attr]
+    reading.start()
+    logged = '"GET /healthz HTTP/1.1" 200'
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
         _wait_for(f"http://127.0.0.1:{port}/healthz?token=secret-in-the-query", time.monotonic() + 60)
+        deadline = time.monotonic() + 30
+        while (sum(logged in json.loads(line)["message"] for line in list(lines)) < 2
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         os.killpg(server.pid, signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        server.wait(timeout=30)
+        reading.join(timeout=30)
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
-    text = output.decode(errors="replace")
+    text = "".join(lines)
     entries = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line
     messages = [entry["message"] for entry in entries]
     assert any(m.startswith("Starting granian") for m in messages), text
-    assert sum('"GET /healthz HTTP/1.1" 200' in m for m in messages) >= 2, text
+    assert sum(logged in m for m in messages) == 2, text
     assert "secret-in-the-query" not in text
 
 
