@@ -51,12 +51,13 @@ browser:
 test: translations browser lint
 	$(PY) -m pytest
 
-# The inner loop: lint, then every test but the browser and statistical (slow) ones, on
-# SQLite only, in CHECK_JOBS processes (0: in this one). `make test` (and CI) runs everything.
+# The inner loop: lint, then every test but the browser, statistical (slow) and process ones
+# (a real server, `make run` or a database cluster of their own), on SQLite only, in
+# CHECK_JOBS processes (0: in this one). `make test` (and CI) runs everything.
 CHECK_JOBS ?= 2
 check: translations lint
 	env -u IDP_TEST_DATABASE_URL -u IDP_TEST_REDIS_URL \
-		$(PY) -m pytest -q -n $(CHECK_JOBS) -m "not browser and not slow"
+		$(PY) -m pytest -q -n $(CHECK_JOBS) -m "not browser and not slow and not process"
 
 lint: install
 	$(VENV)/bin/ruff check idp mfa recovery partners examples tests bench

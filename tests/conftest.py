@@ -33,6 +33,7 @@ from idp.oidc.models import SigningKey
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_EXTENSION_KEY
 from idp.secret_box import SecretBox
 from tests.support.app import deep_merge
+from tests.support.rule_builders import share_rule_builders
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "")
@@ -57,6 +58,17 @@ def pytest_report_header() -> list[str]:
     if not PG_URL:
         lines.append("IDP_TEST_DATABASE_URL not set: PostgreSQL + Redis runs are skipped")
     return lines
+
+
+# Fixtures that start a process: a test using one is marked ``process`` (make check leaves
+# those to make test; the rest of the fast loop runs in-process).
+PROCESS_FIXTURES = {"serve", "own_postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.process)
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +149,7 @@ class SharedTemplateCode(BytecodeCache):
 
 
 TEMPLATE_CODE = SharedTemplateCode()
+share_rule_builders()
 # Signing keys opened (decrypted and parsed) by any app of this run, by kid. Parsing an RSA
 # key checks it, which costs tens of milliseconds; the seeded keys are the same in every
 # test, so each process parses them once. A kid names one key (random part included).

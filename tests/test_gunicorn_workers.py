@@ -47,6 +47,7 @@ def test_s27_memory_limits_run_one_worker_shared_ones_several(monkeypatch) -> No
     assert _layout(monkeypatch, "redis://127.0.0.1:6379/4") == (2, 4)
 
 
+@pytest.mark.process
 def test_s27_clef_serve_warns_when_told_to_split_a_memory_limit(tmp_path: Path) -> None:
     """`clef serve --workers 2` on memory:// says every limit is doubled (and serves)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
@@ -88,6 +89,7 @@ def _status(opener: urllib.request.OpenerDirector, url: str, data: bytes | None 
         return int(error.code), error.read().decode()
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("server", ["granian", "gunicorn"])
 def test_s27_the_server_enforces_the_configured_sign_in_limit(tmp_path: Path, server: str) -> None:
     """Started as `make run` starts it (granian) or with config/gunicorn.conf.py, with a

@@ -355,6 +355,7 @@ def test_no_admin_command_sets_a_password_S5(app):
 # --- the console script ------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_console_script_runs_as_a_real_process(tmp_path):
     """``clef`` (pyproject's console script) on the embedded default: migrates, lists,
     and fails cleanly on an unknown name. Its instance folder is a temporary one."""

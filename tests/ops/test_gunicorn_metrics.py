@@ -18,6 +18,8 @@ import pytest
 
 from tests.faults.own_services import free_port
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REQUESTS = 24
