@@ -27,5 +27,5 @@ def test_shared_url_builders_build_what_werkzeug_compiles_for_every_rule(app: An
 
 def test_a_second_app_reuses_the_compiled_builders(make_app: Any) -> None:
     first, second = make_app(), make_app()
-    built = {r.endpoint: r._build.__func__ for r in first.url_map.iter_rules()}
-    assert all(r._build.__func__ is built[r.endpoint] for r in second.url_map.iter_rules())
+    built = {(r.endpoint, r.rule): r._build.__func__ for r in first.url_map.iter_rules()}
+    assert all(r._build.__func__ is built[r.endpoint, r.rule] for r in second.url_map.iter_rules())
