@@ -18,7 +18,12 @@ Environment: ``CLEF_BENCH_PG`` (SQLAlchemy URL of the PostgreSQL database, optio
 schema is dropped and migrated again unless ``CLEF_BENCH_KEEP_DB`` is set),
 ``CLEF_BENCH_REDIS`` (Redis URL for the rate limiter with PostgreSQL), ``RUNS``,
 ``DURATION``, ``WARMUP``, ``COUNT_DURATION``, ``SCENARIOS``, ``BACKENDS``, ``POOL``,
-``CLEF_BENCH_SERVER``, ``CLEF_BENCH_ARGON2``. The per-address rate
+``CLEF_BENCH_SERVER``, ``CLEF_BENCH_ARGON2``, ``CLEF_BENCH_THREADS`` (the Python threads
+of the one worker, granian's blocking threads or gunicorn's, default 1: ``clef serve``
+deploys 4 with PostgreSQL + Redis,
+so that the core works while a thread waits for the database; with more than one, the
+per-request table mixes the threads' counts, while the rates and the server's and the
+database's CPU stay exact). The per-address rate
 limits are raised to 1,000,000/minute for the run (one address drives everything).
 Results: ``bench/results/<backend>.json``. Nothing outlives the run.
 """
@@ -58,6 +63,7 @@ SCENARIOS = os.environ.get("SCENARIOS", "discovery jwks userinfo refresh flow").
 # Shares of the measured flow capacity at which flows are then started at a fixed rate,
 # for p50/p95 under load (empty: skipped).
 LOAD_LEVELS = os.environ.get("LOAD_LEVELS", "0.5 0.8").split()
+THREADS = os.environ.get("CLEF_BENCH_THREADS", "1")  # the worker's Python threads (docstring)
 REDIRECT = "http://127.0.0.1:8765/cb"
 LIMIT = "1000000/minute"
 # A fixed secret for a throwaway loopback database: the signing keys sealed under it by
@@ -175,7 +181,7 @@ def server_command(app: str, port: int, server: str | None = None) -> tuple[list
     server = server or server_name()
     if server == "granian":
         return ([str(VENV / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                 str(port), "--workers", "1", "--blocking-threads", "1", "--log-level", "warning",
+                 str(port), "--workers", "1", "--blocking-threads", THREADS, "--log-level", "warning",
                  "counting_wsgi:app"],
                 {"CLEF_BENCH_TARGET": app,
                  "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT), os.environ.get("PYTHONPATH", "")])})
