@@ -19,12 +19,11 @@ schema is dropped and migrated again unless ``CLEF_BENCH_KEEP_DB`` is set),
 ``CLEF_BENCH_REDIS`` (Redis URL for the rate limiter with PostgreSQL), ``RUNS``,
 ``DURATION``, ``WARMUP``, ``COUNT_DURATION``, ``SCENARIOS``, ``BACKENDS``, ``POOL``,
 ``CLEF_BENCH_SERVER``, ``CLEF_BENCH_ARGON2``, ``CLEF_BENCH_THREADS`` (the Python threads
-of the one worker, granian's blocking threads or gunicorn's, default 1: ``clef serve``
-deploys 4 with PostgreSQL + Redis,
-so that the core works while a thread waits for the database; with more than one, the
-per-request table mixes the threads' counts, while the rates and the server's and the
-database's CPU stay exact). The per-address rate
-limits are raised to 1,000,000/minute for the run (one address drives everything).
+of the one worker, granian's blocking threads or gunicorn's, default 1; ``clef serve``
+deploys 4 with PostgreSQL + Redis, so that a request waiting on the database stalls one
+thread; with more than one, the per-request table mixes the threads' counts, while the
+rates and the server's and the database's CPU stay exact). The per-address rate limits
+are raised to 1,000,000/minute for the run (one address drives everything).
 Results: ``bench/results/<backend>.json``. Nothing outlives the run.
 """
 

@@ -12,7 +12,7 @@ from tests.support import rule_builders
 def test_shared_url_builders_build_what_werkzeug_compiles_for_every_rule(app: Any) -> None:
     """Every rule of a test app, built through the shared builder and through one Werkzeug
     compiles for it afresh, with and without an unknown argument (the query string), gives
-    the same URL; a second app's rules use the very builders of the first."""
+    the same URL."""
     values_for = {IntegerConverter: 7}
     rules = list(app.url_map.iter_rules())
     assert len(rules) > 40
@@ -26,6 +26,7 @@ def test_shared_url_builders_build_what_werkzeug_compiles_for_every_rule(app: An
 
 
 def test_a_second_app_reuses_the_compiled_builders(make_app: Any) -> None:
+    """A second app's rules use the very builders of the first (what saves the time)."""
     first, second = make_app(), make_app()
     built = {(r.endpoint, r.rule): r._build.__func__ for r in first.url_map.iter_rules()}
     assert all(r._build.__func__ is built[r.endpoint, r.rule] for r in second.url_map.iter_rules())
