@@ -53,8 +53,8 @@ class Hooks:
 class Services:
     """The core's services, built once; slices plug in through the registration points
     (``add_resealer``, ``add_purger``, ``on_sessions_ended``, ``add_session_rider``,
-    ``set_factor_policy``, ``set_factor_lister``), never by assigning to it, and each service is given what it
-    uses, not the container."""
+    ``set_factor_policy``, ``set_factor_lister``), never by assigning to it, and each
+    service is given what it uses, not the container."""
 
     settings: Settings
     clock: Clock
@@ -211,6 +211,13 @@ def db() -> Session:
         session: Session = store.db  # a plain attribute of the context's own ``g``
     except AttributeError:  # first use in this context
         session = store.db = services().session_factory()
+    return session
+
+
+def opened_db() -> Session | None:
+    """The request's database session if this context has opened one (:func:`db`),
+    else None: nothing was read or written through it, so nothing waits to commit."""
+    session: Session | None = g.get("db")
     return session
 
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Request, Response, g, redirect, request, session, url_for
+from flask import Flask, Request, Response, redirect, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CallbackDict
@@ -26,7 +26,7 @@ from idp import audit, session_rows, visitor_cookie
 from idp.errors import service_unavailable
 from idp.oidc import reauth
 from idp.redirects import request_target
-from idp.runtime import db, services
+from idp.runtime import db, opened_db, services
 from idp.session_rows import SessionRow
 from idp.sessions import ANONYMOUS, FULL, PASSWORD
 
@@ -146,15 +146,15 @@ class ServerSessionInterface(SessionInterface):
         now = svc.clock.now()
         changed = session.renewed
         if session.record is None:
+            data = dict(session)
             # A visitor cookie due to be sealed again counts as a change (D15: its idle
             # clock restarts with activity, as a row's last-seen time does).
-            if not (session.modified or session.visitor_due) or not dict(session):
+            if not (session.modified or session.visitor_due) or not data:
                 if session.expired:  # told once (J4): the dead cookie goes
                     response.delete_cookie(name, path="/", secure=secure, httponly=True,
                                            samesite="Lax")
                 return
-            session.setdefault(CSRF_KEY, new_form_token())
-            data = dict(session)
+            data.setdefault(CSRF_KEY, new_form_token())
             if VISITOR_KEYS.issuperset(data) and all(isinstance(v, str) for v in data.values()):
                 unchanged = data == session.visitor and not session.visitor_due
                 sealed = None if unchanged else svc.visitors.seal(data)
@@ -218,7 +218,7 @@ def _pending(request_db: Any) -> bool:
 def _commit_pending() -> None:
     """Commit what a view left pending, as the write of a visitor's row did (D15: the
     row is gone, not the commit of the view's own writes)."""
-    request_db = g.get("db")
+    request_db = opened_db()
     if request_db is not None and (_pending(request_db) or request_db.in_transaction()):
         request_db.commit()
 

@@ -52,7 +52,7 @@ from idp.oidc.runtime import oidc
 from idp.oidc.subjects import session_id_for, subject_for
 from idp.oidc.tokens import token_hash
 from idp.oidc.userinfo_endpoint import read_bearer
-from idp.runtime import db, services
+from idp.runtime import db, opened_db, services
 
 SERVER_KEY = "clef.oidc.server"
 PROTECTOR_KEY = "clef.oidc.protector"
@@ -457,8 +457,9 @@ class BearerValidator(BearerTokenValidator):
         now = _now()
         seen_after = _seen_after(now)
         tokens = oidc().tokens
-        if "db" in g:
-            row = tokens.find_bearer(db(), token_string, now, seen_after)
+        request_db = opened_db()
+        if request_db is not None:
+            row = tokens.find_bearer(request_db, token_string, now, seen_after)
         else:
             row = read_bearer(services().engine, tokens, token_string, now, seen_after)
         return IssuedToken(row, _now) if row is not None else None
