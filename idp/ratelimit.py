@@ -8,9 +8,13 @@ default), so a forged X-Forwarded-For cannot dodge a limit.
 Cost per request (issue 11): the sliding-window counter is one Redis script call per
 limit (two counters, the previous window weighted), where the moving window kept one
 entry per request and an ``X-RateLimit`` header read each window again (a second round
-trip). It never lets a burst through at a window's edge the way a fixed window would:
-the weighted count of the last full window is held to the limit. The in-memory store
-sweeps expired keys inline once a second instead of starting a timer thread per request.
+trip). At a window's edge it does not let a second full limit through at once, as a
+fixed window would: the last window's count, weighted by how much of it the sliding
+window still covers, is held to the limit. That count is an estimate (hits bunched at
+the end of the last window are weighted as if spread over it) and is rounded down, so
+just after the edge one request more than the limit can pass (the tests keep clear of
+that instant: tests/support/limit_windows.py). The in-memory store sweeps expired keys
+inline once a second instead of starting a timer thread per request.
 
 A limit can also be counted directly (:func:`hit`, issue 11): one call to the limiter's
 strategy under the very key Flask-Limiter's decorator builds, without the decorator's

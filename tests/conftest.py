@@ -33,6 +33,7 @@ from idp.oidc.models import SigningKey
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_EXTENSION_KEY
 from idp.secret_box import SecretBox
 from tests.support.app import deep_merge
+from tests.support.limit_windows import clear_of_minute_edge, counts_to_a_minute_limit
 from tests.support.rule_builders import share_rule_builders
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
@@ -202,6 +203,8 @@ def make_app(
             "rate_limit": {"storage_url": limiter_url},
             "argon2": CHEAP_ARGON2,
         }
+        if counts_to_a_minute_limit(overrides.get("rate_limit", {})):
+            clear_of_minute_edge()
         app = create_app(deep_merge(base, overrides), clock=clock)
         app.config["TESTING"] = True
         app.jinja_env.bytecode_cache = TEMPLATE_CODE
