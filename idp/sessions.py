@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -85,6 +85,13 @@ class Loaded:
 # table (not the ORM entity, whose INSERT takes the ORM's bulk path), its values bound
 # per request (issue 11).
 _INSERT_ANONYMOUS = insert(cast(Table, WebSession.__table__))
+
+
+def of_another_account(old: SessionRow | None, account_id: int) -> TypeGuard[SessionRow]:
+    """Whether ``old`` is a session of an account other than ``account_id`` (signed in,
+    or past its password): one browser shared by two people. The password step of the
+    second replaces it (REPLACED), and keeps nothing the first person's held."""
+    return old is not None and old.account_id not in (None, account_id)
 
 
 class SessionStore:
@@ -264,7 +271,7 @@ class SessionStore:
     ) -> tuple[str, SessionRow]:
         """The first factor passed: a new token, bound to the account, at the pending
         level that grants only the second-factor step (S20). The absolute limit starts."""
-        if old is not None and old.account_id not in (None, account_id):
+        if of_another_account(old, account_id):
             self._tell(db, [old], REPLACED)
             session_rows.delete_row(db, old)
             old = None

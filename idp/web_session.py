@@ -28,7 +28,7 @@ from idp.oidc import reauth
 from idp.redirects import request_target
 from idp.runtime import db, opened_db, services
 from idp.session_rows import SessionRow
-from idp.sessions import ANONYMOUS, FULL, PASSWORD
+from idp.sessions import ANONYMOUS, FULL, PASSWORD, of_another_account
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Probes and metrics (idp.health, idp.metrics) never read or write a session: they stay
@@ -45,6 +45,9 @@ NEXT_KEY = "next"  # where the sign-in steps go back to (S26; idp.views.common)
 # All a visitor cookie may carry (D15): the visitor's own values, which a replayed older
 # copy cannot turn against anyone. Storing anything else gives the visitor a row.
 VISITOR_KEYS = frozenset({CSRF_KEY, NEXT_KEY})
+# All a password step keeps of another account's session in this browser: where this
+# sign-in goes back to, and the portal's "sign in again" marker it answers (S37).
+CARRIED_TO_ANOTHER_ACCOUNT = frozenset({NEXT_KEY, reauth.LOGIN_ASKED_KEY})
 # Requests a page makes by itself (its idle timer, J4): they never count as activity, or
 # a tab left open would keep its session alive for ever (D5).
 PASSIVE_ENDPOINTS = frozenset({"auth.session_remaining", "auth.session_expired"})
@@ -84,6 +87,11 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
     @property
     def account_id(self) -> int | None:
         return self.record.account_id if self.record else None
+
+    def keep_only(self, keys: frozenset[str]) -> None:
+        """Drop every value but those under ``keys``."""
+        for key in [key for key in self if key not in keys]:
+            del self[key]
 
     def adopt(self, token: str, record: SessionRow) -> None:
         """Point at a renewed row, keeping what this request stored so far except the
@@ -236,8 +244,13 @@ def current_session() -> ServerSession:
 
 
 def passed_password(account_id: int) -> None:
-    """The password step succeeded: new token, pending level (S20)."""
+    """The password step succeeded: new token, pending level (S20). Over another
+    account's session (a shared computer) the new one starts from nothing of it but
+    where this sign-in is heading: not that person's app secret being set up, recovery
+    codes on show, or portal session id."""
     svc, current = services(), current_session()
+    if of_another_account(current.record, account_id):
+        current.keep_only(CARRIED_TO_ANOTHER_ACCOUNT)
     token, record = svc.sessions.passed_password(db(), current.record, account_id, svc.clock.now())
     current.adopt(token, record)
     # S37: a portal's "sign in again" marker survives only a step heading back to the
