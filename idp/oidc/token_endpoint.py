@@ -64,6 +64,8 @@ from typing import Any
 
 from authlib.common.security import is_secure_transport
 from sqlalchemy import Connection
+from werkzeug.exceptions import SecurityError
+from werkzeug.wsgi import get_host
 
 from idp.errors import service_unavailable
 from idp.oidc import token_limit
@@ -177,14 +179,19 @@ class TokenEndpoint:
         return length.isdigit() and length.isascii() and 0 < int(length) <= MAX_BODY
 
     def _trusted(self, environ: dict[str, Any]) -> bool:
-        """No NUL for the input guard, a trusted Host, a transport Authlib accepts
-        (the URL it checks is the request's: scheme and host decide)."""
-        if not clean_and_trusted(environ, GUARDED_WITH_ADDRESS, self.trusted_hosts):
+        """No NUL for the input guard, a trusted Host, a transport Authlib accepts. The
+        URL it checks is the request's as Flask makes it: the host Werkzeug reads
+        (``get_host``: empty for a Host it finds invalid, such as ``:0`` or an empty
+        header, and then Authlib refuses the transport), with its scheme."""
+        if not clean_and_trusted(environ, GUARDED_WITH_ADDRESS, None):
             return False
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        try:
+            host = get_host(environ, self.trusted_hosts)
+        except SecurityError:
+            return False  # S17: Flask's 400
         if not _HOST.fullmatch(host):
-            return False  # one that URL parsers might split differently: Flask's
-        return bool(is_secure_transport(f"{environ.get('wsgi.url_scheme', 'http')}://{host}{PATH}"))
+            return False  # none, or one that URL parsers might split differently: Flask's
+        return bool(is_secure_transport(f"{environ['wsgi.url_scheme']}://{host}{PATH}"))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or not self._servable(environ):
