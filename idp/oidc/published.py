@@ -60,6 +60,16 @@ def clean_and_trusted(environ: dict[str, Any], guarded: Iterable[str],
     return True
 
 
+def request_host(environ: dict[str, Any], trusted_hosts: list[str] | None) -> str | None:
+    """The host of the request's URL as Flask's request reads it (Werkzeug's
+    ``get_host``): empty for a Host it finds invalid (a port of 0 or over 65535, an
+    empty header), None for one outside ``trusted_hosts`` (S17: Flask's 400)."""
+    try:
+        return get_host(environ, trusted_hosts)
+    except SecurityError:
+        return None
+
+
 class _Prepared:
     """One version of one document: its body and its header lines, made once (the Date
     line goes between them)."""

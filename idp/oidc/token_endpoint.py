@@ -64,15 +64,13 @@ from typing import Any
 
 from authlib.common.security import is_secure_transport
 from sqlalchemy import Connection
-from werkzeug.exceptions import SecurityError
-from werkzeug.wsgi import get_host
 
 from idp.errors import service_unavailable
 from idp.oidc import token_limit
 from idp.oidc.code_endpoint import MARKER as CODE_FIELD
 from idp.oidc.code_endpoint import Exchanger
 from idp.oidc.models import OAuthClient
-from idp.oidc.published import GUARDED_WITH_ADDRESS, clean_and_trusted
+from idp.oidc.published import GUARDED_WITH_ADDRESS, clean_and_trusted, request_host
 from idp.oidc.runtime import EXTENSION_KEY as OIDC_KEY
 from idp.oidc.runtime import OidcServices
 from idp.oidc.token_request import (
@@ -180,16 +178,13 @@ class TokenEndpoint:
 
     def _trusted(self, environ: dict[str, Any]) -> bool:
         """No NUL for the input guard, a trusted Host, a transport Authlib accepts. The
-        URL it checks is the request's as Flask makes it: the host Werkzeug reads
-        (``get_host``: empty for a Host it finds invalid, such as ``:0`` or an empty
-        header, and then Authlib refuses the transport), with its scheme."""
+        URL it checks is the request's as Flask makes it: its scheme and the host
+        Werkzeug reads (:func:`request_host`: empty for a Host it finds invalid, such as
+        ``:0`` or an empty header, and then Authlib refuses the transport)."""
         if not clean_and_trusted(environ, GUARDED_WITH_ADDRESS, None):
             return False
-        try:
-            host = get_host(environ, self.trusted_hosts)
-        except SecurityError:
-            return False  # S17: Flask's 400
-        if not _HOST.fullmatch(host):
+        host = request_host(environ, self.trusted_hosts)
+        if host is None or not _HOST.fullmatch(host):
             return False  # none, or one that URL parsers might split differently: Flask's
         return bool(is_secure_transport(f"{environ['wsgi.url_scheme']}://{host}{PATH}"))
 
