@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -10,6 +11,7 @@ from flask.cli import AppGroup
 
 from idp import audit
 from idp.cli_support import admin_actor, shown
+from idp.oidc.clients import ClientRefused, verify_uri
 from idp.runtime import db, services
 from partners.logo import MAX_LENGTH as LOGO_TEXT_LENGTH
 from partners.logo import LogoTextRefused
@@ -68,8 +70,12 @@ def add(name: str, issuer: str, client_id: str, scope: str, acr: tuple[str, ...]
                                  err=True).strip()
     if not client_secret:
         raise click.ClickException("the client secret is empty")
-    if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        raise click.ClickException("the issuer must be an https URL")
+    try:  # OIDC Discovery §2: https (plain http on a loopback host only), no query
+        verify_uri(issuer, "the issuer")
+    except ClientRefused as error:
+        raise click.ClickException(str(error)) from error
+    if urlsplit(issuer).query:
+        raise click.ClickException("the issuer must not have a query")
     for value in acr:
         if not ACR_VALUE.fullmatch(value):
             raise click.ClickException("each --acr is 1 to 64 visible characters, no spaces")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
 import threading
@@ -24,6 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp.clock import Clock
+from idp.oidc.clients import ClientRefused, verify_uri
 from idp.settings import PartnerSettings
 
 ALGORITHMS = ["RS256", "ES256", "PS256"]
@@ -112,10 +114,18 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two texts, whatever characters ``given`` holds
+    (``hmac.compare_digest`` refuses a str with non-ASCII ones with a TypeError)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 def _fetch_json(url: str, timeout: int, data: bytes | None = None,
                 headers: dict[str, str] | None = None) -> dict[str, Any]:
-    if not url.startswith(("https://", "http://")):
-        raise PartnerError(BAD_RESPONSE, "not an http(s) URL")
+    try:  # what the issuer may be (partners.cli): https, plain http on loopback only
+        verify_uri(url, "a partner's endpoint")
+    except ClientRefused as error:
+        raise PartnerError(BAD_RESPONSE, "not an https URL") from error
     request = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -124,9 +134,11 @@ def _fetch_json(url: str, timeout: int, data: bytes | None = None,
         raise PartnerError(REFUSED, f"HTTP {error.code} from {urllib.parse.urlsplit(url).path}") from error
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         raise PartnerError(UNREACHABLE, "the partner did not answer") from error
+    except (http.client.HTTPException, ValueError) as error:  # a malformed status or headers
+        raise PartnerError(BAD_RESPONSE, "not an HTTP answer") from error
     try:
         parsed = json.loads(body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise PartnerError(BAD_RESPONSE, "not JSON") from error
     if not isinstance(parsed, dict):
         raise PartnerError(BAD_RESPONSE, "not a JSON object")
@@ -199,7 +211,7 @@ class Upstream:
     def check_response(self, partner: PartnerConfig, trip: Trip, args: dict[str, str]) -> str:
         """The authorization response: the right ``state`` (this browser's trip), the
         right ``iss`` (RFC 9207: no mix-up with another partner), then the code."""
-        if not hmac.compare_digest(args.get("state", ""), trip.state):
+        if not _same(args.get("state", ""), trip.state):
             raise PartnerError(BAD_RESPONSE, "state does not match this browser's trip")
         metadata = self.metadata(partner.issuer)
         iss = args.get("iss")
@@ -262,12 +274,12 @@ class Upstream:
         try:
             header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
             kid = header.get("kid") if isinstance(header, dict) else None
-        except (ValueError, IndexError) as error:
+        except (ValueError, IndexError, RecursionError) as error:
             raise PartnerError(BAD_TOKEN, "unreadable token") from error
         keys = self._key_set(partner.issuer, kid if isinstance(kid, str) else None)
         try:
             return dict(jwt.decode(token, keys, algorithms=ALGORITHMS).claims)
-        except (JoseError, ValueError) as error:
+        except (JoseError, ValueError, RecursionError) as error:
             raise PartnerError(BAD_TOKEN, "bad signature") from error
 
     def validate_logout_token(self, partner: PartnerConfig, token: str, now: int) -> LogoutToken:
@@ -312,7 +324,7 @@ class Upstream:
                     and (len(audiences or []) <= 1 or "azp" in claims)),
             "exp": isinstance(claims.get("exp"), int) and claims["exp"] + self.settings.leeway_seconds > now,
             "iat": isinstance(claims.get("iat"), int) and claims["iat"] - self.settings.leeway_seconds <= now,
-            "nonce": hmac.compare_digest(str(claims.get("nonce", "")), nonce),
+            "nonce": _same(str(claims.get("nonce", "")), nonce),
             "sub": isinstance(claims.get("sub"), str) and 0 < len(claims["sub"]) <= 255,
         }
         failed = [name for name, ok in checks.items() if not ok]

@@ -29,7 +29,8 @@ from idp.sessions import FULL, PASSWORD
 from idp.views.common import after_sign_in_target, now, remember_next, where
 from idp.web_session import (
     current_session,
-    login_required,
+    fresh_sign_in_required,
+    is_fresh,
     passed_password,
     passed_second_factor,
     store_now,
@@ -71,11 +72,12 @@ def choose() -> ResponseReturnValue:
 
 
 @bp.get("/change")
-@login_required
+@fresh_sign_in_required
 def change() -> ResponseReturnValue:
     """J14 "change my sign-in partner": signed in through the old partner, the person
     picks the new one; coming back links it in place of the old (same account, same
-    ``sub`` at every portal)."""
+    ``sub`` at every portal). It replaces how the person signs in, so, as every such
+    change (S14), it needs a sign-in within ``session.fresh_minutes``."""
     account_id = current_session().account_id
     if account_id is None or _svc().partners.link_of(db(), account_id) is None:
         abort(404)
@@ -101,7 +103,8 @@ def start(partner_id: int) -> ResponseReturnValue:
     svc, trip = _svc(), new_trip(partner.id)
     current = current_session()
     current[TRIP_KEY] = trip.as_dict()
-    current[CHANGE_KEY] = bool(request.form.get("change")) and current.level == FULL
+    current[CHANGE_KEY] = bool(request.form.get("change")) and current.level == FULL \
+        and is_fresh(current.record)
     try:
         target = svc.upstream.authorization_url(svc.partners.config(partner), trip,
                                                 callback_uri(partner.id))
@@ -129,6 +132,8 @@ def callback(partner_id: int) -> ResponseReturnValue:
         return _failed(partner, error)
     subject = str(claims["sub"])
     if change and current.account_id is not None:
+        if not is_fresh(current.record):  # S14: gone stale during the trip: sign in again
+            return redirect(url_for("partners.change"), code=303)
         return _change(partner, current.account_id, subject)
     account, created = svc.partners.account_for(db(), now(), partner, subject, select_locale())
     if account.is_revoked:
