@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -55,8 +55,9 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from idp.models import Account
 from idp.settings import MfaSettings
-from mfa.models import SecurityKey
+from mfa.models import SecondFactor, SecurityKey
 
 # amr values (RFC 8176 §2): a hardware-bound key, a software (synced) passkey, and proof
 # of possession of a key, which every WebAuthn sign-in is.
@@ -111,6 +112,11 @@ class Pending:
             return None
 
 
+# What a browser's answer that the library cannot read raises: refused as a key not
+# accepted (a translated 4xx), never a 500. RecursionError: JSON nested too deep.
+UNREADABLE = (WebAuthnException, ValueError, TypeError, KeyError, RecursionError)
+
+
 class SecurityKeys:
     def __init__(self, settings: MfaSettings, base_url: str, service_name: str) -> None:
         url = urlsplit(base_url)
@@ -153,7 +159,7 @@ class SecurityKeys:
                 expected_origin=self.origin, require_user_verification=self._uv_required(),
                 pem_root_certs_bytes_by_fmt=self._root_certs(),
             )
-        except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+        except UNREADABLE as error:
             raise KeyRefused(str(error)) from None
         if self._settings.webauthn_attestation == "direct" and verified.fmt == AttestationFormat.NONE:
             raise KeyRefused("attestation required")
@@ -198,7 +204,7 @@ class SecurityKeys:
         try:
             parsed = parse_authentication_credential_json(response)
             counter = parse_authenticator_data(parsed.response.authenticator_data).sign_count
-        except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+        except UNREADABLE as error:
             raise KeyRefused(str(error)) from None
         key = db.scalar(select(SecurityKey).where(
             SecurityKey.account_id == account_id,
@@ -211,7 +217,7 @@ class SecurityKeys:
                 expected_origin=self.origin, credential_public_key=key.public_key,
                 credential_current_sign_count=0, require_user_verification=self._uv_required(),
             )
-        except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+        except UNREADABLE as error:
             raise KeyRefused(str(error)) from None
         if (counter or key.sign_count) and counter <= key.sign_count:
             raise CounterWentBack(key, counter)
@@ -235,6 +241,24 @@ class SecurityKeys:
     def count(self, db: Session, account_id: int) -> int:
         return db.scalar(select(func.count()).select_from(SecurityKey)
                          .where(SecurityKey.account_id == account_id)) or 0
+
+    def remove_unless_last(self, db: Session, account_id: int, key_id: int) -> bool:
+        """S10: delete the key unless it is the account's last second factor (no app or
+        email codes, no other key); True when deleted. Two removals of an account's two
+        keys raced must not both pass a count read before either deletes: the account's
+        row is locked first (PostgreSQL; the statements after it see what the other
+        removal committed), and the DELETE checks what remains in its own statement (one
+        writer at a time on SQLite). The caller commits."""
+        db.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+        other = aliased(SecurityKey)
+        remains = or_(
+            exists().where(SecondFactor.account_id == account_id),
+            exists().where(other.account_id == account_id, other.id != key_id))
+        result = db.execute(
+            delete(SecurityKey)
+            .where(SecurityKey.id == key_id, SecurityKey.account_id == account_id, remains)
+            .execution_options(synchronize_session=False))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def get(self, db: Session, account_id: int, key_id: int) -> SecurityKey | None:
         key = db.get(SecurityKey, key_id)
@@ -280,10 +304,13 @@ _TRANSPORTS = {t.value for t in AuthenticatorTransport}
 
 
 def _transports(response: str) -> list[str]:
-    """The transports the browser reported (hints for later sign-ins), known ones only."""
+    """The transports the browser reported (hints for later sign-ins), known ones only;
+    none when they are not a list (the library ignores them then too)."""
     try:
         data: Any = json.loads(response)
         listed = data.get("response", {}).get("transports") or data.get("transports") or []
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
+        return []
+    if not isinstance(listed, list):
         return []
     return [t for t in listed if isinstance(t, str) and t in _TRANSPORTS][:6]

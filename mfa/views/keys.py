@@ -143,10 +143,10 @@ def remove_key(key_id: int) -> ResponseReturnValue:
     key = m.security_keys.get(db(), account.id, key_id)
     if key is None:
         abort(404)
-    if m.factors.get(db(), account.id) is None and m.security_keys.count(db(), account.id) <= 1:
-        return redirect(url_for("mfa.manage", last=1), code=303)
     name = key.name
-    db().delete(key)
+    if not m.security_keys.remove_unless_last(db(), account.id, key_id):
+        db().rollback()
+        return redirect(url_for("mfa.manage", last=1), code=303)
     _record(account, events.KEY_REMOVED, commit=False, key=str(key_id))
     notify(account, "security_key_removed", key_name=name)
     db().commit()
