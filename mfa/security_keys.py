@@ -112,6 +112,24 @@ class Pending:
             return None
 
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def browser_origin(base_url: str) -> str:
+    """The origin a browser reports for pages under ``base_url`` (HTML's serialisation:
+    the host in lower case, no port when it is the scheme's default, no user info), which
+    the answers' ``clientDataJSON`` must name. With ``https://idp.example:443`` taken as
+    it was written, every key was refused."""
+    url = urlsplit(base_url)
+    host = url.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = url.port
+    if port is not None and port != DEFAULT_PORTS.get(url.scheme):
+        host = f"{host}:{port}"
+    return f"{url.scheme}://{host}"
+
+
 # What a browser's answer that the library cannot read raises: refused as a key not
 # accepted (a translated 4xx), never a 500. RecursionError: JSON nested too deep.
 UNREADABLE = (WebAuthnException, ValueError, TypeError, KeyError, RecursionError)
@@ -121,7 +139,7 @@ class SecurityKeys:
     def __init__(self, settings: MfaSettings, base_url: str, service_name: str) -> None:
         url = urlsplit(base_url)
         self.rp_id = url.hostname or ""
-        self.origin = f"{url.scheme}://{url.netloc}"
+        self.origin = browser_origin(base_url)
         self._rp_name = service_name
         self._settings = settings
         self._roots = [Path(p).read_bytes() for p in settings.webauthn_attestation_roots]

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from mfa.security_keys import browser_origin
 from tests.at_once import at_once, clones
 from tests.helpers import create_account, csrf_from, sign_in, sign_out_via
 from tests.mfa.test_security_key_flow import (
@@ -91,3 +92,26 @@ def test_a_registration_nested_too_deep_is_refused(app: Flask, client: FlaskClie
         "csrf_token": csrf_from(page), "name": "k", "credential": DEEP})
     assert response.status_code == 400
     assert _keys(app) == []
+
+
+@pytest.mark.parametrize(("base_url", "origin"), [
+    ("https://idp.example:443", "https://idp.example"),
+    ("https://IDP.Example/", "https://idp.example"),
+    ("https://idp.example:8443/clef", "https://idp.example:8443"),
+    ("http://127.0.0.1:80", "http://127.0.0.1"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ("https://[::1]:443", "https://[::1]"),
+])
+def test_the_origin_expected_is_the_one_a_browser_reports(base_url: str, origin: str) -> None:
+    """HTML's serialisation of an origin: a base URL naming its scheme's default port
+    (or a host in capitals) made every key's answer refused."""
+    assert browser_origin(base_url) == origin
+
+
+def test_a_key_registers_where_the_base_url_names_its_default_port(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(service={"base_url": "http://127.0.0.1:80"})
+    create_account(app, "alice", second_factor=None)
+    client = app.test_client()
+    sign_in(client, "alice")
+    assert register_key(client, SoftKey("http://127.0.0.1"), "k").status_code == 303
+    assert len(_keys(app)) == 1
