@@ -16,10 +16,16 @@ knowing the password never buys fresh guesses at the second factor; passing the 
 factor clears both. An admin unlock clears both too; a password reset clears only the
 password step's (D9: a reset restores the password, not fresh guesses at the code).
 
+A third count, ``RESET_CODE_STEP``, is the forgotten password's emailed codes (S16, D4):
+a code dies after its own wrong tries, but a new flow mails a new one every
+``resend_interval_seconds``, so without a count across codes the six digits could be
+guessed ten times a minute for ever. A code that passes clears it.
+
 Schedule: ``threshold`` consecutive failures lock for ``first_lock_minutes``; each
 further failure doubles the lock up to ``max_lock_minutes``; ``permanent_after``
 consecutive failures lock until ``clef users unlock`` (or, for the password step, a
-password reset).
+password reset). The reset codes' count never locks for good: anyone may type codes for
+any username, and a lock for good there would shut the owner out of recovery.
 
 Rows are never deleted for a failure alone, so made-up usernames would pile up; the
 worker (:meth:`Throttle.purge`) forgets a count left alone for ``forget_after_days``
@@ -45,7 +51,10 @@ from idp.upsert import upsert
 THROTTLE_KEY_PURPOSE = "throttle.username"
 PASSWORD_STEP = "password"  # noqa: S105 - a step name, not a secret
 SECOND_FACTOR_STEP = "second_factor"
-STEPS = (PASSWORD_STEP, SECOND_FACTOR_STEP)
+STEPS = (PASSWORD_STEP, SECOND_FACTOR_STEP)  # sign-in's: a full sign-in clears both
+RESET_CODE_STEP = "reset_code"
+# The counts that reach the lock for good (``permanent_after``).
+PERMANENT_STEPS = frozenset(STEPS)
 # Far enough to be "for good" yet a real datetime every database stores.
 PERMANENT = timedelta(days=365 * 100)
 
@@ -98,11 +107,11 @@ class Throttle:
             self._lock_steps.append((count, length))
         self._first_lock = self.lock_length(1)
         # The claim's statement, built once per dialect and what it also reads.
-        self._claims: dict[tuple[str, tuple[ColumnElement[Any], ...]], Any] = {}
+        self._claims: dict[tuple[str, bool, tuple[ColumnElement[Any], ...]], Any] = {}
 
     def key_for(self, username_key: str, step: str = PASSWORD_STEP) -> str:
-        if step not in STEPS:
-            raise ValueError(f"unknown sign-in step {step!r}")
+        if step not in STEPS and step != RESET_CODE_STEP:
+            raise ValueError(f"unknown step {step!r}")
         scoped = username_key if step == PASSWORD_STEP else f"{step}:{username_key}"
         return self._keys.keyed_hash(THROTTLE_KEY_PURPOSE, scoped)
 
@@ -133,7 +142,7 @@ class Throttle:
         # then sent on the connection, without the ORM's execution (~19 calls a claim;
         # session_rows.write_alone): the same statement and values, the same autocommit.
         claimed: Row[Any] | None = session_rows.write_alone(
-            db, self._claim_statement(db, also), params).first()
+            db, self._claim_statement(db, step, also), params).first()
         db.commit()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))
@@ -153,7 +162,7 @@ class Throttle:
         is held for a moment. Raises :class:`TooManyAttempts` when the key is locked;
         nothing is counted then, and the caller commits what it records of the refusal.
         """
-        claimed = db.connection().execute(self._claim_statement(db), self._claim_params(
+        claimed = db.connection().execute(self._claim_statement(db, step), self._claim_params(
             username_key, now, step)).scalar_one_or_none()
         if claimed is None:
             raise TooManyAttempts(self.retry_after(db, username_key, now, step))
@@ -166,22 +175,24 @@ class Throttle:
             "lock_permanent": now + PERMANENT,
             **{f"lock_{count}": now + length for count, length in self._lock_steps}}
 
-    def _claim_statement(self, db: Session, also: AlsoRead | None = None) -> Any:
+    def _claim_statement(self, db: Session, step: str, also: AlsoRead | None = None) -> Any:
         """The claim's upsert with the times as parameters: one statement object per
-        dialect, so SQLAlchemy neither rebuilds nor re-keys it per attempt (issue 11).
+        dialect (and per kind of step: whether it locks for good), so SQLAlchemy neither
+        rebuilds nor re-keys it per attempt (issue 11).
         Built on the table, not the ORM entity, whose INSERT would take the ORM's bulk
         path (about 450 Python calls of each claim). The lock a count implies is still
         chosen by the database in the same UPDATE."""
         dialect = db.get_bind().dialect.name
         reads = also.columns if also is not None else ()
-        statement = self._claims.get((dialect, reads))
+        permanent = step in PERMANENT_STEPS
+        statement = self._claims.get((dialect, permanent, reads))
         if statement is None:
             columns = _THROTTLES.c
             when = columns.updated_at.type
             now = bindparam("now", type_=when)
             new_failures = columns.failures + 1
             whens = [(new_failures >= self._settings.permanent_after,
-                      bindparam("lock_permanent", type_=when))]
+                      bindparam("lock_permanent", type_=when))] if permanent else []
             whens += [(new_failures >= count, bindparam(f"lock_{count}", type_=when))
                       for count, _ in self._lock_steps]
             lock_until = case(*whens, else_=literal(None, type_=when))
@@ -193,7 +204,7 @@ class Throttle:
                 update={"failures": new_failures, "locked_until": lock_until, "updated_at": now},
                 where=or_(columns.locked_until.is_(None), columns.locked_until <= now),
             ).returning(columns.failures, *reads)
-            self._claims[(dialect, reads)] = statement
+            self._claims[(dialect, permanent, reads)] = statement
         return statement
 
     def clear(self, db: Session, username_key: str, steps: tuple[str, ...] = STEPS) -> bool:
@@ -232,7 +243,9 @@ class Throttle:
         self, db: Session, username_key: str, now: datetime, step: str = PASSWORD_STEP
     ) -> timedelta | None:
         state = self.state(db, username_key, step)
-        if state.locked_until is None or state.failures >= self._settings.permanent_after:
+        if state.locked_until is None:
+            return None
+        if step in PERMANENT_STEPS and state.failures >= self._settings.permanent_after:
             return None
         return max(state.locked_until - now, timedelta(0))
 

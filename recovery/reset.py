@@ -57,7 +57,7 @@ from idp.models import Account
 from idp.password_policy import PasswordPolicy, PasswordProblem
 from idp.passwords import PasswordHasher
 from idp.sessions import SessionStore
-from idp.throttle import PASSWORD_STEP, Throttle
+from idp.throttle import PASSWORD_STEP, RESET_CODE_STEP, Throttle, TooManyAttempts
 from idp.usernames import normalise_username, username_key
 from recovery.answers import Answers, Hints, check_all, check_answer, hints_of
 from recovery.decoys import decoy_hints
@@ -209,18 +209,29 @@ class ResetService:
                    where: audit.Where) -> tuple[str, str]:
         """The emailed code (S16). Returns the next step's purpose and token: the
         recovery question, or the new password when the account has no questions.
-        Raises a :class:`CodeError`, the same for every username (S6)."""
+        Raises a :class:`CodeError`, or :class:`TooManyAttempts` while wrong codes of
+        this username have locked the step (D4: counted across codes and flows before
+        the code is checked, cleared by a code that passes), the same for every
+        username (S6)."""
         account = flow.account
+        actor = account.username if account else "unknown"
+        account_id = account.id if account else None
+        try:
+            self.throttle.claim_with_check(db, flow.key, now, RESET_CODE_STEP)
+        except TooManyAttempts:
+            audit.record(db, now, audit.EMAIL_CODE_FAILED, actor=actor, account_id=account_id,
+                         where=where, purpose=CODE_PURPOSE, locked="yes")
+            db.commit()
+            raise
         try:
             self.codes.verify(db, flow.key, flow.nonce, code, now,
                               deliverable=flow.has_email_route)
         except CodeError:
-            audit.record(db, now, audit.EMAIL_CODE_FAILED,
-                         actor=account.username if account else "unknown",
-                         account_id=account.id if account else None, where=where,
-                         purpose=CODE_PURPOSE)
+            audit.record(db, now, audit.EMAIL_CODE_FAILED, actor=actor, account_id=account_id,
+                         where=where, purpose=CODE_PURPOSE)
             db.commit()
             raise
+        self.throttle.clear(db, flow.key, (RESET_CODE_STEP,))
         db.commit()
         if account is None:  # only a mailed code passes: never reached
             raise NoLiveCode()

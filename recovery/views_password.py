@@ -14,11 +14,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from idp.forms import PostOnlyForm
-from idp.messages import PASSWORD_MESSAGES, email_code_error, resend_wait_message
+from idp.messages import PASSWORD_MESSAGES, email_code_error, locked_message, resend_wait_message
 from idp.models import Account
 from idp.password_policy import PasswordProblem
 from idp.ratelimit import configured, limiter
 from idp.runtime import db, services
+from idp.throttle import TooManyAttempts
 from idp.views.common import now, where
 from recovery.answers import Answers
 from recovery.blueprint import bp
@@ -125,6 +126,9 @@ def reset_code() -> ResponseReturnValue:
         purpose, token = service.verify_code(db(), now(), flow, form.code.data or "", where())
     except TooManyWrongCodes:
         return _restart("codes")
+    except TooManyAttempts as locked:  # D4: too many wrong codes of this username
+        form.code.errors = [locked_message(locked.retry_after)]
+        return _code_page(flow, form, 429)
     except CodeError as error:
         form.code.errors = [email_code_error(error)]
         return _code_page(flow, form, 400)
