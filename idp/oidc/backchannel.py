@@ -11,9 +11,9 @@ runs it every few seconds); a portal that is down gets it later, after the waits
 
 from __future__ import annotations
 
+import http.client
 import logging
 import secrets
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -43,6 +43,22 @@ LOGOUT_TOKEN_LIFETIME = timedelta(minutes=2)
 Post = Callable[[str, bytes, float], None]
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other that is not 2xx: a failure. urllib would
+    follow it as a GET without the logout token, to wherever ``Location`` names (inside
+    the operator's network too), and report that address's 200 as the delivery."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+# What a portal's answer may raise besides OSError (urllib's errors among them): one
+# that is not HTTP at all (http.client.HTTPException: a wrong port, a broken portal),
+# or a malformed header value (ValueError). A failed delivery, retried on schedule.
+DELIVERY_ERRORS = (OSError, http.client.HTTPException, ValueError)
+
+
 def http_post(uri: str, body: bytes, timeout: float) -> None:
     """POST the form; a 2xx answer is success (§2.8), anything else raises."""
     request = urllib.request.Request(  # noqa: S310 - registered https (or loopback) URIs only
@@ -50,7 +66,7 @@ def http_post(uri: str, body: bytes, timeout: float) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded",
                  "Cache-Control": "no-store"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with _OPENER.open(request, timeout=timeout) as response:
         if not 200 <= response.status < 300:
             raise OSError(f"HTTP {response.status}")
 
@@ -133,7 +149,7 @@ class Backchannel:
             delivery.attempts += 1
             try:
                 self.post(delivery.uri, body, timeout)
-            except (OSError, urllib.error.URLError) as error:
+            except DELIVERY_ERRORS as error:
                 self._failed(db, delivery, now, error)
             else:
                 delivery.delivered_at = now
