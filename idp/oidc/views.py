@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -22,7 +22,12 @@ from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from flask import (
     Blueprint,
     Flask,
@@ -220,6 +225,22 @@ def _unprintable_redirect_uri(values: dict[str, str]) -> bool:
 ERROR_TEXT_OUTSIDE = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 
+def _unsupported(data: Mapping[str, Any]) -> OAuth2Error | None:
+    """What discovery says Clef does not do, refused rather than ignored: a request object
+    by value or by reference (OIDC Core §6.1, §6.2: ``request_not_supported``,
+    ``request_uri_not_supported``; ignoring one would drop what it asks, a ``max_age=0``
+    say), and a ``response_mode`` other than ``query``, the one advertised (the code must
+    not travel where the portal did not ask for it)."""
+    if data.get("request") is not None:
+        return RequestNotSupportedError()
+    if data.get("request_uri") is not None:
+        return RequestURINotSupportedError()
+    mode = data.get("response_mode")
+    if mode is not None and mode != "query":
+        return InvalidRequestError(description="response_mode not supported")
+    return None
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     # The request itself, looked up once through its proxy (issue 11: each
@@ -230,12 +251,12 @@ def authorize() -> ResponseReturnValue:
     payload = AuthorizePayload(current.args.lists(),
                                current.form.lists() if method != "GET" else None)
     values = payload.data
+    use_ui_locales(values.get("ui_locales"))  # every page below, the refusals' too
     if _malformed_response_type(values) or _unprintable_redirect_uri(values):
         return _error_page(InvalidRequestError())  # no client checked yet: no redirect
     server = _server()
     raw_state = values.get("state")
     account, record = _signed_in()
-    use_ui_locales(values.get("ui_locales"))
     # Read with the portal's row, in the same statement (``server.authorize_read``).
     setattr(g, AUTHORIZING_ACCOUNT, account.id if account is not None else None)
     try:
@@ -255,15 +276,22 @@ def authorize() -> ResponseReturnValue:
     except InvalidRequestError as error:
         error.redirect_uri = redirect_uri
         return _error_redirect(error, payload.state)
+    unsupported = _unsupported(payload.data)
+    if unsupported is not None:
+        unsupported.redirect_uri = redirect_uri
+        return _error_redirect(unsupported, payload.state)
 
+    hinted = _hint_names(client, account, payload.data)  # True without a hint
     if account is None or record is None or _needs_sign_in(
         account, record, prompts, max_age, payload.data.get("acr_values")
-    ) or ("none" in prompts and not _hint_names(client, account, payload.data)):
+    ) or ("none" in prompts and not hinted):
         if "none" in prompts:
             return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
         demands = "login" in prompts or max_age is not None or bool(
             (payload.data.get("acr_values") or "").split())
         return _to_sign_in(payload.data.get("login_hint"), demands)
+    if not hinted:  # OIDC Core §3.1.2.1: signed in as someone the hint does not name
+        return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
 
     scope = grant.request.client.get_allowed_scope(payload.scope or "")
     if _answers_consent_page(current, client, prompts):
@@ -346,8 +374,9 @@ def _needs_sign_in(account: Account, record: Any, prompts: set[str],
 
 
 def _hint_names(client: OAuthClient, account: Account | None, data: dict[str, Any]) -> bool:
-    """S37 with ``prompt=none``: an ``id_token_hint`` naming someone other than the
-    signed-in person means that person is not signed in (OIDC Core §3.1.2.1)."""
+    """S37: an ``id_token_hint`` naming someone other than the signed-in person means
+    that person is not signed in (OIDC Core §3.1.2.1): ``login_required``, with
+    ``prompt=none`` or without (then after any sign-in the request asked for)."""
     raw = data.get("id_token_hint")
     if not raw:
         return True
