@@ -113,6 +113,7 @@ _READ = (select(*SESSIONS.c, *(column.label(f"account__{column.key}") for column
          .select_from(SESSIONS.outerjoin(ACCOUNTS, SESSIONS.c.account_id == ACCOUNTS.c.id))
          .where(SESSIONS.c.id == bindparam("key")))
 _READ_ACCOUNT = "clef.session_rows.account"  # the read's account: its Row, then the object
+_STATUS_AT = _ACCOUNT_AT + _ACCOUNT_KEYS.index("status")
 _SELECT_WHERE = select(SESSIONS)
 _INSERT = insert(SESSIONS)
 _MOVE = update(SESSIONS).where(SESSIONS.c.id == bindparam("old_id")).values(
@@ -219,6 +220,15 @@ def account(db: Session, account_id: int) -> Account | None:
     if found is not None:
         db.info[_READ_ACCOUNT] = found
     return found
+
+
+def read_account_status(db: Session) -> str | None:
+    """The status of the account the session's read found with it (None: none, an
+    anonymous session), read from that same row: no statement."""
+    kept = db.info.get(_READ_ACCOUNT)
+    if kept is None:
+        return None
+    return str(kept.status) if isinstance(kept, Account) else kept[_STATUS_AT]
 
 
 def identity_key(account_id: int) -> Any:

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from idp import audit, session_rows
-from idp.models import Account, ExpiredSession, WebSession
+from idp.models import REVOKED, Account, ExpiredSession, WebSession
 from idp.session_rows import SessionLike, SessionRow
 from idp.settings import SessionSettings
 
@@ -126,6 +126,13 @@ class SessionStore:
         key = session_id(token)
         rider = self._riders.get(request.path) if request is not None else None
         record = session_rows.read(db, key, rider, request)
+        if record is not None and session_rows.read_account_status(db) == REVOKED:
+            # J12, S21: revoked while this session was being made (a sign-in in flight
+            # when `clef users revoke` ended the account's others): ended now, unused.
+            self._tell(db, [record], ACCOUNT)
+            session_rows.delete_row(db, record)
+            db.commit()
+            return Loaded(None)
         if record is not None and not self.is_expired(record, now):
             return Loaded(record)
         if record is not None and self.expire(db, [record], now, where, notice=False):
