@@ -46,14 +46,23 @@ ACTOR = "clef:outbox"
 KEEP_FINISHED = timedelta(days=1)
 
 
+EXCHANGE_STEPS = 8  # an SMTP exchange's steps, each under smtplib's timeout
+
+
 class Outbox:
     def __init__(self, session_factory: sessionmaker[Session], box: SecretBox, mailer: Mailer,
-                 clock: Clock, retry_seconds: tuple[int, ...]) -> None:
+                 clock: Clock, retry_seconds: tuple[int, ...],
+                 exchange_seconds: float = 10.0) -> None:
         self._session_factory = session_factory
         self._box = box
         self._mailer = mailer
         self._clock = clock
         self._retries = [timedelta(seconds=s) for s in retry_seconds] or [timedelta(seconds=30)]
+        # How long a claim holds a mail while it is sent: longer than an exchange can
+        # last (smtplib's timeout, ``exchange_seconds``, applies to each of its steps:
+        # connect, greeting, STARTTLS, login, the envelope, the data, QUIT), so no other
+        # sender takes a mail still being sent. A failure then sets the retry's wait.
+        self._lease = timedelta(seconds=exchange_seconds * EXCHANGE_STEPS)
 
     def stage(self, db: Session, mail: OutgoingMail, now: datetime, *, message: str,
               account_id: int | None = None, expires_at: datetime | None = None) -> OutboxMail:
@@ -95,7 +104,10 @@ class Outbox:
             .where(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
             .order_by(OutboxMail.id).limit(limit))]
         db.rollback()
-        outcomes = [self._attempt(db, seen, now, by_worker=True) for seen in due]
+        # Each mail at the time of its own attempt: behind a slow exchange, a pass's start
+        # is long gone; its claim's next wait would be over at once (a second worker
+        # would send it again) and a code expired meanwhile would still be mailed.
+        outcomes = [self._attempt(db, seen, self._clock.now(), by_worker=True) for seen in due]
         db.execute(delete(OutboxMail).where(OutboxMail.status != PENDING,
                                             OutboxMail.finished_at < now - KEEP_FINISHED))
         db.commit()
@@ -111,7 +123,7 @@ class Outbox:
         """Take the row for one attempt, or None when another sender took it first: one
         conditional UPDATE on the attempt count the caller read. The next wait is set
         now, so a process killed while sending leaves the mail to the worker."""
-        wait = self._retries[min(seen_attempts, len(self._retries) - 1)]
+        wait = max(self._retry_wait(seen_attempts + 1), self._lease)
         claimed = db.execute(
             update(OutboxMail)
             .where(OutboxMail.id == mail_id, OutboxMail.status == PENDING,
@@ -148,12 +160,17 @@ class Outbox:
         db.commit()
         return SENT
 
+    def _retry_wait(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th attempt failed."""
+        return self._retries[min(attempts - 1, len(self._retries) - 1)]
+
     def _failed(self, db: Session, row: OutboxMail, now: datetime, error: MailNotSent) -> str:
         cause = error.__cause__
         row.last_error = type(cause).__name__ if cause is not None else "MailNotSent"
         if row.attempts > len(self._retries):
             self._give_up(db, row, now, row.last_error)
             return GIVEN_UP
+        row.next_attempt_at = self._clock.now() + self._retry_wait(row.attempts)
         audit.record(db, now, audit.MAIL_FAILED, actor=ACTOR, account_id=row.account_id,
                      mail=row.message, attempts=row.attempts, error=row.last_error)
         db.commit()

@@ -164,7 +164,8 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
     session_factory = make_session_factory(engine)
     mailer = make_mailer(settings.mail, settings.instance_path)
     box = SecretBox(settings.service.encryption_keys, keys)
-    outbox = Outbox(session_factory, box, mailer, clock, settings.mail.retry_seconds)
+    outbox = Outbox(session_factory, box, mailer, clock, settings.mail.retry_seconds,
+                    settings.mail.smtp_timeout_seconds)
     sessions = SessionStore(settings.session)
     return Services(
         settings=settings,
