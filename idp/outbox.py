@@ -160,6 +160,23 @@ class Outbox:
         db.commit()
         return SENT
 
+    def reseal_all(self, db: Session, box: SecretBox) -> int:
+        """Mail still waiting, re-encrypted under the first key (``clef encryption
+        reseal``), so the old key can go without losing it. A row is written only if it
+        still holds what was read (a sender may finish it meanwhile). The caller commits."""
+        count = 0
+        for mail_id, sealed in db.execute(
+                select(OutboxMail.id, OutboxMail.sealed)
+                .where(OutboxMail.status == PENDING, OutboxMail.sealed != "")).all():
+            changed = db.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id == mail_id, OutboxMail.status == PENDING,
+                       OutboxMail.sealed == sealed)
+                .values(sealed=box.reseal(sealed))
+                .execution_options(synchronize_session=False))
+            count += changed.rowcount  # type: ignore[attr-defined]
+        return count
+
     def _retry_wait(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th attempt failed."""
         return self._retries[min(attempts - 1, len(self._retries) - 1)]

@@ -167,7 +167,7 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
     outbox = Outbox(session_factory, box, mailer, clock, settings.mail.retry_seconds,
                     settings.mail.smtp_timeout_seconds)
     sessions = SessionStore(settings.session)
-    return Services(
+    made = Services(
         settings=settings,
         clock=clock,
         keys=keys,
@@ -184,6 +184,8 @@ def build_services(settings: Settings, clock: Clock, secret: str) -> Services:
         box=box,
         outbox=outbox,
     )
+    made.add_resealer("mail waiting to be sent", outbox.reseal_all)
+    return made
 
 
 def services() -> Services:

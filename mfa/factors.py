@@ -210,10 +210,19 @@ class SecondFactors:
 
     def reseal_all(self, db: Session, box: SecretBox) -> int:
         """Re-encrypt every TOTP secret under the first key (``clef encryption reseal``).
-        Returns how many rows changed; the caller commits."""
+        Returns how many rows changed; the caller commits. Each row is written only if it
+        still holds the secret read (a compare-and-set): an app replaced meanwhile keeps
+        its new secret (sealed under the first key already), never the old one back."""
         count = 0
-        for factor in db.scalars(select(SecondFactor).where(SecondFactor.totp_secret.is_not(None))):
-            if factor.totp_secret is not None:
-                factor.totp_secret = box.reseal(factor.totp_secret)
-                count += 1
+        for account_id, sealed in db.execute(
+                select(SecondFactor.account_id, SecondFactor.totp_secret)
+                .where(SecondFactor.totp_secret.is_not(None))).all():
+            if sealed is None:
+                continue
+            changed = db.execute(
+                update(SecondFactor)
+                .where(SecondFactor.account_id == account_id, SecondFactor.totp_secret == sealed)
+                .values(totp_secret=box.reseal(sealed))
+                .execution_options(synchronize_session=False))
+            count += changed.rowcount  # type: ignore[attr-defined]
         return count

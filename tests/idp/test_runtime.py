@@ -25,7 +25,8 @@ def test_i10_the_container_is_frozen_after_the_factory(app):
 
 def test_i10_slices_registered_through_the_registration_points(app):
     svc: Services = app.extensions["clef"]
-    assert set(svc.resealers) == {"TOTP secrets", "token signing keys", "sign-in partner secrets"}
+    assert set(svc.resealers) == {"mail waiting to be sent", "TOTP secrets", "token signing keys",
+                                  "sign-in partner secrets"}
     with pytest.raises(ValueError, match="already registered"):
         svc.add_resealer("TOTP secrets", lambda _db, _box: 0)
     with pytest.raises(ValueError, match="already set"):
