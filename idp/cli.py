@@ -18,7 +18,7 @@ from idp.cli_support import admin_actor, shown
 from idp.mail_render import absolute_link, send_staged, stage_mail
 from idp.models import ACTIVE, Account
 from idp.oidc.runtime import oidc
-from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account
+from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account, still_unused
 from idp.runtime import db, services
 from idp.secret_box import SecretUnreadable, new_key
 from idp.throttle import SECOND_FACTOR_STEP
@@ -147,6 +147,10 @@ def users_sweep(days: int | None, dry_run: bool) -> None:
         db().commit()
         send_staged()
     for account in plan.revocations:
+        if not dry_run and not still_unused(db(), account, svc.clock.now(), limit):
+            click.echo(f"keep {account.username}: used while the sweep ran")
+            db().rollback()
+            continue
         click.echo(f"revoke {account.username}: unused since {account.last_used_at:%Y-%m-%d}")
         if dry_run:
             continue

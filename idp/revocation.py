@@ -75,6 +75,14 @@ def plan_inactivity_sweep(
     return plan
 
 
+def still_unused(db: Session, account: Account, now: datetime, inactive_days: int) -> bool:
+    """Whether ``account``, read again and locked (PostgreSQL) just before it is revoked,
+    is still active and unused for ``inactive_days``: the sweep's plan was read before
+    its mail went out, and someone who signed in meanwhile keeps their credential (D7)."""
+    db.refresh(account, with_for_update=True)
+    return account.status == ACTIVE and (now - account.last_used_at).days >= inactive_days
+
+
 def reminder_threshold(days_left: int, reminder_days: tuple[int, ...]) -> int:
     """The reminder step ``days_left`` falls in (so each step is sent once)."""
     return min(r for r in reminder_days if r >= days_left)
