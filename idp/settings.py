@@ -31,6 +31,12 @@ MIN_SECRET_LENGTH = 32
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+# How long a portal may keep discovery and the JWKS (their Cache-Control max-age,
+# idp.oidc.published): a new signing key must not sign before a copy fetched without it
+# has run out (S42).
+PUBLISHED_MAX_AGE_SECONDS = 300
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot be used; the message says which setting and why."""
 
@@ -400,8 +406,14 @@ def _check(settings: Settings) -> None:
     _check_partners(settings.partners)
     if not 0 < settings.oidc.code_lifetime_seconds <= 600:
         raise ConfigError("oidc.code_lifetime_seconds must be at most 600 (S32)")
-    if not 0 <= settings.oidc.jwks_memory_seconds * 2 <= settings.oidc.key_publish_lead_minutes * 60:
+    lead = settings.oidc.key_publish_lead_minutes * 60
+    if not 0 <= settings.oidc.jwks_memory_seconds * 2 <= lead:
         raise ConfigError("oidc.jwks_memory_seconds must be at most half the key publish lead (S42)")
+    if settings.oidc.jwks_memory_seconds + PUBLISHED_MAX_AGE_SECONDS > lead:
+        # A portal may keep a JWKS fetched just before a new key reached it for the
+        # documents' max-age: the key must not sign before both have run out.
+        raise ConfigError(f"oidc.key_publish_lead_minutes must cover oidc.jwks_memory_seconds "
+                          f"and the JWKS's max-age of {PUBLISHED_MAX_AGE_SECONDS} s (S42)")
     if settings.recovery.answer_max_failures < 1 or settings.recovery.token_minutes < 1:
         raise ConfigError("recovery: answer_max_failures and token_minutes must be at least 1 (D1)")
     if settings.session.idle_minutes <= 0 or settings.session.expired_notice_hours < 0:

@@ -30,6 +30,8 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_etags, quote_etag
 from werkzeug.wsgi import get_host
 
+from idp.settings import PUBLISHED_MAX_AGE_SECONDS
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Document = Callable[[], "tuple[bytes, str] | None"]
 Observe = Callable[[str, str, float], None]
@@ -41,7 +43,7 @@ GUARDED = ("HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR")
 # The same for a layer whose answer depends on the client address (UserInfo, the
 # refresh): X-Forwarded-For becomes REMOTE_ADDR behind a trusted proxy (ProxyFix).
 GUARDED_WITH_ADDRESS = (*GUARDED, "REMOTE_ADDR")
-CACHE_CONTROL = "public, max-age=300"
+CACHE_CONTROL = f"public, max-age={PUBLISHED_MAX_AGE_SECONDS}"
 
 
 def clean_and_trusted(environ: dict[str, Any], guarded: Iterable[str],

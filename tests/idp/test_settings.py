@@ -308,3 +308,15 @@ def test_s42_the_jwks_memory_must_stay_well_below_the_key_publish_lead():
     with pytest.raises(ConfigError, match=r"oidc\.jwks_memory_seconds"):
         load_settings({"oidc": {"jwks_memory_seconds": 1801, "key_publish_lead_minutes": 60}}, environ={})
     assert load_settings({"oidc": {"jwks_memory_seconds": 1800}}, environ={}).oidc.jwks_memory_seconds == 1800
+
+
+def test_s42_the_key_publish_lead_covers_a_cached_jwks():
+    """A portal may keep a JWKS fetched just before a new key reached this process for
+    the documents' max-age (300 s): a lead of a minute let the new key sign ID tokens
+    such a portal could not check for minutes (accepted before; found by an adversarial
+    review)."""
+    with pytest.raises(ConfigError, match=r"oidc\.key_publish_lead_minutes"):
+        load_settings({"oidc": {"jwks_memory_seconds": 30, "key_publish_lead_minutes": 1}},
+                      environ={})
+    assert load_settings({"oidc": {"jwks_memory_seconds": 60, "key_publish_lead_minutes": 6}},
+                         environ={}).oidc.key_publish_lead_minutes == 6
