@@ -78,6 +78,7 @@ from idp.oidc.userinfo_endpoint import (
     unavailable_response,
     userinfo_body,
 )
+from idp.redirects import safe_next
 from idp.runtime import EXTENSION_KEY as CORE_KEY
 from idp.runtime import db, services
 from idp.sessions import FULL
@@ -287,6 +288,11 @@ def authorize() -> ResponseReturnValue:
     ) or ("none" in prompts and not hinted):
         if "none" in prompts:
             return _error_redirect(LoginRequiredError(redirect_uri=redirect_uri), payload.state)
+        if method == "GET" and safe_next(_this_request()) is None:
+            # Too long to come back to after the sign-in (``next``: 2,000 characters,
+            # S26): said to the portal now, rather than lost on the way.
+            return _error_redirect(InvalidRequestError(
+                description="request too long", redirect_uri=redirect_uri), payload.state)
         demands = "login" in prompts or max_age is not None or bool(
             (payload.data.get("acr_values") or "").split())
         return _to_sign_in(payload.data.get("login_hint"), demands)

@@ -3,7 +3,8 @@ ignore it, and answers a hint naming someone else with ``login_required`` (OIDC 
 §3.1.2.1, §3.1.2.6, §6; S37). Each test failed before: a request object or
 ``request_uri`` was ignored (so a ``max_age=0`` inside one was dropped) and a code
 issued; ``response_mode=form_post`` got its code in the query; Bob's ``id_token_hint``
-got Alice's code; the two earliest refusal pages ignored ``ui_locales``. Found by an
+got Alice's code; the two earliest refusal pages ignored ``ui_locales``; a request too
+long to come back to after the sign-in was lost on the way. Found by an
 adversarial review."""
 
 from __future__ import annotations
@@ -93,3 +94,17 @@ def test_the_early_refusal_page_follows_the_portals_ui_locales(portal, alice):
                               headers={"Accept-Language": "en"})
         assert response.status_code == 400
         assert wanted in response.get_data(as_text=True), f"English page for {extra}"
+
+
+def test_a_request_too_long_to_come_back_to_is_refused_to_the_portal(portal) -> None:
+    """state is the portal's, any length; a request that must go round the sign-in but is
+    too long for ``next`` (2,000 characters, S26) was lost: after both factors the person
+    landed on the account page and the portal heard nothing, neither a code nor an
+    error. It now gets ``invalid_request`` at once."""
+    browser = portal.app.test_client()
+    req = Request(state="s" * 10_000)
+    first = browser.get(portal.authorize_url(req))
+    assert first.status_code == 302
+    params = portal.callback(first)
+    assert "code" not in params and params.get("error") == "invalid_request"
+    assert params.get("state") == req.state
