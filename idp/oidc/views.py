@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -242,6 +243,17 @@ def _unsupported(data: Mapping[str, Any]) -> OAuth2Error | None:
     return None
 
 
+def _as_get(current: Request) -> ResponseReturnValue:
+    """OIDC Core §3.1.2.1: the endpoint takes an authorization request by POST too (a
+    portal's auto-submitted form, which carries no form token of Clef's: the global CSRF
+    check is lifted for this view and kept by :func:`_consent_decision` for the one POST
+    that decides, the consent page's answer). It is the same request: answered as its
+    GET, with every parameter in the query, so the sign-in can come back to it."""
+    pairs = [(name, value) for source in (current.args, current.form)
+             for name, values in source.lists() for value in values]
+    return redirect(f"{url_for('oidc.authorize')}?{urlencode(pairs)}", code=303)
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     # The request itself, looked up once through its proxy (issue 11: each
@@ -249,6 +261,8 @@ def authorize() -> ResponseReturnValue:
     # (idp.oidc.authorize_request).
     current: Request = request._get_current_object()  # type: ignore[attr-defined]
     method = current.method
+    if method == "POST" and "decision" not in current.form:
+        return _as_get(current)
     payload = AuthorizePayload(current.args.lists(),
                                current.form.lists() if method != "GET" else None)
     values = payload.data
@@ -441,10 +455,11 @@ def _answers_consent_page(current: Request, client: OAuthClient, prompts: set[st
 
 
 def _consent_decision(current: Request) -> bool | None:
-    """None: not answered yet (GET). The answer of our own consent form, CSRF-checked:
-    by the app's check of every POST (Flask-WTF's ``protect``, which marks the request
-    ``g.csrf_valid``), else here (issue 11: not twice; still checked here when that
-    check is off). ``current`` is the request the view looked up once."""
+    """None: not answered yet (GET). The answer of our own consent form, CSRF-checked
+    here: the view is exempt from the app's check of every POST, which would refuse a
+    portal's request by POST (:func:`_as_get`); a request the app's check has passed
+    (``g.csrf_valid``) is not checked twice. ``current`` is the request the view looked
+    up once."""
     if current.method != "POST":
         return None
     if not g.get("csrf_valid", False):
@@ -605,4 +620,4 @@ bp.add_url_rule("/logout", endpoint="end_session", view_func=end_session_view,
 
 
 # Called by portals' servers or cross-site forms, with their own authentication.
-CSRF_EXEMPT = (token, userinfo, revoke, introspect, end_session_view)
+CSRF_EXEMPT = (authorize, token, userinfo, revoke, introspect, end_session_view)

@@ -4,17 +4,18 @@ ignore it, and answers a hint naming someone else with ``login_required`` (OIDC 
 ``request_uri`` was ignored (so a ``max_age=0`` inside one was dropped) and a code
 issued; ``response_mode=form_post`` got its code in the query; Bob's ``id_token_hint``
 got Alice's code; the two earliest refusal pages ignored ``ui_locales``; a request too
-long to come back to after the sign-in was lost on the way. Found by an
-adversarial review."""
+long to come back to after the sign-in was lost on the way; a request by POST got the
+"form expired" page. Found by an adversarial review."""
 
 from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qsl, urlsplit
 
-from tests.helpers import create_account, french
-from tests.oidc.conftest import full_flow
-from tests.oidc.rp import ISSUER, Request
+from tests.helpers import create_account, csrf_from, french, pass_second_factor, sign_in
+from tests.oidc.conftest import CALLBACK, full_flow
+from tests.oidc.rp import ISSUER, RelyingParty, Request, register_client
 
 
 def _b64(data: dict) -> str:
@@ -108,3 +109,34 @@ def test_a_request_too_long_to_come_back_to_is_refused_to_the_portal(portal) -> 
     params = portal.callback(first)
     assert "code" not in params and params.get("error") == "invalid_request"
     assert params.get("state") == req.state
+
+
+def test_an_authorization_request_by_post_is_answered_as_its_get(portal, alice) -> None:
+    """OIDC Core §3.1.2.1: the endpoint MUST take POST. A portal's auto-submitted form
+    (no form token of Clef's: it is the portal's page) got the 400 "form expired" page."""
+    flow = full_flow(portal)
+    req = Request()
+    fields = dict(parse_qsl(urlsplit(portal.authorize_url(req)).query))
+    posted = flow.browser.post("/authorize", data=fields)
+    assert posted.status_code == 303
+    assert dict(parse_qsl(urlsplit(posted.headers["Location"]).query)) == fields
+    answer = flow.browser.get(posted.headers["Location"])
+    assert "code" in portal.callback(answer)
+
+
+def test_s24_the_consent_answer_still_needs_the_form_token(app, alice) -> None:
+    """The view is exempt from the app's CSRF check so that a portal may POST; the one POST
+    that decides, the consent page's answer, is checked by the view itself (S24)."""
+    client_id, secret = register_client(app, "--name", "Untrusted portal",
+                                        "--redirect-uri", CALLBACK)
+    rp = RelyingParty(app, client_id, secret, CALLBACK)
+    browser = app.test_client()
+    sign_in(browser, "alice")
+    pass_second_factor(app, browser, "alice")
+    url = rp.authorize_url(Request())
+    page = browser.get(url)
+    assert page.status_code == 200  # the consent page
+    forged = browser.post(url, data={"decision": "allow"})
+    assert forged.status_code == 400
+    allowed = browser.post(url, data={"decision": "allow", "csrf_token": csrf_from(page)})
+    assert "code" in rp.callback(allowed)
