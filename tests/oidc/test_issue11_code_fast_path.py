@@ -37,11 +37,13 @@ from tests.helpers import create_account, csrf
 from tests.oidc.conftest import CALLBACK, Flow, full_flow, sign_in_through
 from tests.oidc.rp import RelyingParty, Request, register_client, s256
 from tests.oidc.token_layer import (
+    INVALID_HOSTS,
     Witness,
     basic,
     exactly,
     layer_of,
     post,
+    refused_as_flask_refuses,
     switch_of,
     trusted_portal,
 )
@@ -625,3 +627,14 @@ def test_issue11_behind_a_trusted_proxy(make_app) -> None:  # type: ignore[no-un
                  base_url="http://idp.example")
     assert seen.handed == handed + 2 and plain.status_code != 200  # Authlib's rule: not over http
     assert exchange(portal, code, req).status_code == 200
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS)
+def test_s17_a_code_exchange_with_a_host_werkzeug_finds_invalid_is_refused_as_flask_refuses_it(
+        app: Flask, portal: RelyingParty, flow: Flow, through_flask, host: str) -> None:
+    req = Request()
+    code = sign_in_through(portal, flow.browser, req)["code"]
+    headers = {"Authorization": basic(portal.client_id, portal.secret or ""), "Host": host}
+    body = (f"grant_type=authorization_code&code={code}"
+            f"&redirect_uri={quote(CALLBACK, safe='')}&code_verifier={req.verifier}")
+    refused_as_flask_refuses(app, through_flask, body, headers)

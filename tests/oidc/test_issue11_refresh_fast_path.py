@@ -30,11 +30,13 @@ from tests.helpers import create_account, csrf
 from tests.oidc.conftest import CALLBACK, Flow, full_flow, sign_in_through
 from tests.oidc.rp import RelyingParty, Request, register_client
 from tests.oidc.token_layer import (
+    INVALID_HOSTS,
     Witness,
     basic,
     exactly,
     layer_of,
     post,
+    refused_as_flask_refuses,
     switch_of,
     trusted_portal,
 )
@@ -466,3 +468,20 @@ def test_issue11_behind_a_trusted_proxy(make_app) -> None:  # type: ignore[no-un
     plain = app.test_client().post("/token", data=body, base_url="http://idp.example",
                                    headers={**auth, "X-Forwarded-Proto": "http"})
     assert seen.handed == 2 and plain.status_code != 200  # Authlib's rule: not over http
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS)
+def test_s17_a_refresh_with_a_host_werkzeug_finds_invalid_is_refused_as_flask_refuses_it(
+        app: Flask, portal: RelyingParty, flow: Flow, through_flask, host: str) -> None:
+    headers = {"Authorization": basic(portal.client_id, portal.secret or ""), "Host": host}
+    body = f"grant_type=refresh_token&refresh_token={flow.tokens['refresh_token']}"
+    refused_as_flask_refuses(app, through_flask, body, headers)
+
+
+def test_s17_an_https_refresh_to_port_zero_is_refused_as_flask_refuses_it(
+        app: Flask, portal: RelyingParty, flow: Flow, through_flask) -> None:
+    """Over https too (a deployment behind TLS): ``Host: idp.example:0``."""
+    headers = {"Authorization": basic(portal.client_id, portal.secret or ""),
+               "Host": "idp.example:0"}
+    body = f"grant_type=refresh_token&refresh_token={flow.tokens['refresh_token']}"
+    refused_as_flask_refuses(app, through_flask, body, headers, base_url="https://idp.example")

@@ -74,3 +74,23 @@ def post(app: Flask, body: bytes | str, headers: dict[str, str] | None = None, *
 
 def exactly(response: Any) -> tuple[str, bytes, list[tuple[str, str]]]:
     return response.status, response.get_data(), response.headers.to_wsgi_list()
+
+
+# Hosts Werkzeug finds invalid (a port of 0, over 65535 or with a leading zero; an empty
+# Host header): the view's request URL then has no host, so Authlib refuses the request
+# as insecure transport (400 ``insecure_transport``), whatever the scheme (S17).
+INVALID_HOSTS = ["localhost:0", "127.0.0.1:99999", "localhost:00080", "[::1]:0", ""]
+
+
+def refused_as_flask_refuses(app: Flask, switch: Callable[[bool], None], body: str,
+                             headers: dict[str, str], **extra: Any) -> None:
+    """The token view refuses ``body`` as insecure transport, and the layer answers
+    exactly the same, issuing nothing (Flask refused before any claim). The layer issued
+    tokens for such a Host before it read the host with Werkzeug's ``get_host`` (found by
+    an adversarial review)."""
+    switch(True)
+    slow = post(app, body, headers, **extra)
+    switch(False)
+    assert slow.status_code == 400 and slow.get_json()["error"] == "insecure_transport"
+    fast = post(app, body, headers, **extra)
+    assert exactly(fast) == exactly(slow), fast.get_data(as_text=True)
