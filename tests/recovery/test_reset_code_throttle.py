@@ -15,6 +15,7 @@ from flask import Flask
 from idp.clock import FrozenClock
 from tests.recovery.flows import last_code, other_than, post_code, start, text
 from tests.recovery.test_forgot_password import alice
+from tests.support.app import run_cli
 
 NO_ADDRESS_LIMIT = {"forgot_password_per_ip": "10000/minute"}
 
@@ -97,3 +98,18 @@ def test_the_lock_is_said_in_french(make_app, clock: FrozenClock) -> None:  # ty
     locked = post_code(client, last_code(app))
     assert locked.status_code == 429
     assert "Trop de tentatives. Réessayez dans 1 minute." in text(locked)
+
+
+def test_d4_an_admin_unlock_lifts_the_reset_code_lock(make_app, clock: FrozenClock,  # type: ignore[no-untyped-def]
+                                                     monkeypatch) -> None:
+    """`clef users unlock` lifts every count of the username, the reset codes' too (it
+    lifted the sign-in's only)."""
+    monkeypatch.setenv("LOGNAME", "opal")
+    app = make_app(rate_limit=NO_ADDRESS_LIMIT)
+    alice(app, questions=False)
+    client = app.test_client()
+    _five_wrong(client, app, "alice")
+    assert run_cli(app, "users", "unlock", "alice").exit_code == 0
+    clock.advance(seconds=31)
+    start(client, "alice")
+    assert post_code(client, last_code(app)).headers["Location"] == "/forgot-password/new"
