@@ -21,7 +21,7 @@ from idp.oidc.runtime import oidc
 from idp.revocation import plan_inactivity_sweep, reminder_threshold, revoke_account, still_unused
 from idp.runtime import db, services
 from idp.secret_box import SecretUnreadable, new_key
-from idp.throttle import RESET_CODE_STEP, SECOND_FACTOR_STEP, STEPS
+from idp.throttle import ALL_STEPS, SECOND_FACTOR_STEP
 from idp.usernames import username_key
 
 
@@ -95,7 +95,7 @@ def users_unlock(name: str) -> None:
     """Lift a lock after too many attempts (D4). Works for any username, existing or not."""
     svc = services()
     account = svc.accounts.get_by_username(db(), name)
-    had = svc.throttle.clear(db(), username_key(name), (*STEPS, RESET_CODE_STEP))
+    had = svc.throttle.clear(db(), username_key(name), ALL_STEPS)
     audit.record(db(), svc.clock.now(), audit.ADMIN_UNLOCK, actor=admin_actor(),
                  account_id=account.id if account else None, had_failures=had)
     db().commit()

@@ -3,7 +3,6 @@ the services; forms only say what fields exist and their labels."""
 
 from __future__ import annotations
 
-import hmac
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +19,7 @@ from wtforms.widgets import EmailInput, HiddenInput, PasswordInput, TextInput
 
 from idp import form_prototypes
 from idp.i18n import lazy_text as _l
+from idp.keys import same_text
 
 REQUIRED = _l("This field is required.")
 DIGITS_ONLY = _l("Type the code with the digits 0 to 9.")
@@ -159,10 +159,8 @@ def is_remembered_signature(secret: Any, field_name: str, posted: Any) -> bool:
     if not isinstance(posted, str) or not isinstance(raw, str):
         return False
     remembered = _signed_tokens.get((secret, raw))
-    # Compared as bytes: ``compare_digest`` refuses non-ASCII text (a forged token may
-    # hold any character; it must be a 400 from Flask-WTF, not an error here).
-    return remembered is not None and hmac.compare_digest(
-        posted.encode("utf-8", "surrogatepass"), remembered.encode("utf-8"))
+    # A forged token may hold any character: a 400 from Flask-WTF, not an error here.
+    return remembered is not None and same_text(posted, remembered)
 
 
 class RememberedSignature(_FlaskFormCSRF):

@@ -37,3 +37,10 @@ class KeyRing:
     def matches(self, purpose: str, value: str, stored_hash: str) -> bool:
         """Constant-time comparison of ``value`` against a stored keyed hash."""
         return hmac.compare_digest(self.keyed_hash(purpose, value), stored_hash)
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality of a text from outside with one Clef holds, whatever
+    characters ``given`` has: compared as UTF-8 bytes, since ``hmac.compare_digest``
+    refuses a str with non-ASCII characters (a TypeError, which must never be a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))

@@ -53,6 +53,7 @@ PASSWORD_STEP = "password"  # noqa: S105 - a step name, not a secret
 SECOND_FACTOR_STEP = "second_factor"
 STEPS = (PASSWORD_STEP, SECOND_FACTOR_STEP)  # sign-in's: a full sign-in clears both
 RESET_CODE_STEP = "reset_code"
+ALL_STEPS = (*STEPS, RESET_CODE_STEP)  # every count of a username: an admin unlock's
 # The counts that reach the lock for good (``permanent_after``).
 PERMANENT_STEPS = frozenset(STEPS)
 # Far enough to be "for good" yet a real datetime every database stores.
@@ -110,7 +111,7 @@ class Throttle:
         self._claims: dict[tuple[str, bool, tuple[ColumnElement[Any], ...]], Any] = {}
 
     def key_for(self, username_key: str, step: str = PASSWORD_STEP) -> str:
-        if step not in STEPS and step != RESET_CODE_STEP:
+        if step not in ALL_STEPS:
             raise ValueError(f"unknown step {step!r}")
         scoped = username_key if step == PASSWORD_STEP else f"{step}:{username_key}"
         return self._keys.keyed_hash(THROTTLE_KEY_PURPOSE, scoped)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import http.client
 import json
 import secrets
@@ -25,6 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp.clock import Clock
+from idp.keys import same_text
 from idp.oidc.clients import ClientRefused, verify_uri
 from idp.settings import PartnerSettings
 
@@ -112,12 +112,6 @@ def new_trip(partner_id: int) -> Trip:
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _same(given: str, expected: str) -> bool:
-    """Constant-time equality of two texts, whatever characters ``given`` holds
-    (``hmac.compare_digest`` refuses a str with non-ASCII ones with a TypeError)."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def _fetch_json(url: str, timeout: int, data: bytes | None = None,
@@ -211,7 +205,7 @@ class Upstream:
     def check_response(self, partner: PartnerConfig, trip: Trip, args: dict[str, str]) -> str:
         """The authorization response: the right ``state`` (this browser's trip), the
         right ``iss`` (RFC 9207: no mix-up with another partner), then the code."""
-        if not _same(args.get("state", ""), trip.state):
+        if not same_text(args.get("state", ""), trip.state):
             raise PartnerError(BAD_RESPONSE, "state does not match this browser's trip")
         metadata = self.metadata(partner.issuer)
         iss = args.get("iss")
@@ -324,7 +318,7 @@ class Upstream:
                     and (len(audiences or []) <= 1 or "azp" in claims)),
             "exp": isinstance(claims.get("exp"), int) and claims["exp"] + self.settings.leeway_seconds > now,
             "iat": isinstance(claims.get("iat"), int) and claims["iat"] - self.settings.leeway_seconds <= now,
-            "nonce": _same(str(claims.get("nonce", "")), nonce),
+            "nonce": same_text(str(claims.get("nonce", "")), nonce),
             "sub": isinstance(claims.get("sub"), str) and 0 < len(claims["sub"]) <= 255,
         }
         failed = [name for name, ok in checks.items() if not ok]

@@ -225,6 +225,29 @@ def test_set_up_authenticator_app_after_registering_J8_S11_S13(
         expect(page.get_by_role("main")).not_to_contain_text(code_text)
 
 
+
+def test_the_next_person_on_a_shared_computer_gets_a_secret_of_their_own_J2_J8_S20(
+    open_browser, live_server: LiveServer, locale: str
+) -> None:
+    """A shared computer: Mallory registers and reaches the app's set-up page (its secret
+    on her screen), then walks away without confirming it. Victor registers in the same
+    browser: his set-up page shows another secret. It showed Mallory's, and she could
+    then have computed his codes (idp.web_session.passed_password)."""
+    v: Visitor = open_browser(locale, "/register")
+    w, page = v.words, v.page
+    register_without_email(v, "mallory")
+    v.field(w.method_app).check()
+    v.submit(w.continue_)
+    expect(page).to_have_url(v.url("/2fa/setup/app"))
+    mallorys = page.locator("code#totp-secret").inner_text()
+    v.goto("/register")
+    register_without_email(v, "victor")
+    v.field(w.method_app).check()
+    v.submit(w.continue_)
+    expect(page).to_have_url(v.url("/2fa/setup/app"))
+    assert GROUPED_SECRET_RE.fullmatch(page.locator("code#totp-secret").inner_text())
+    assert page.locator("code#totp-secret").inner_text() != mallorys
+
 def test_set_up_email_codes_after_confirming_the_email_J8_D2(
     open_browser, live_server: LiveServer, locale: str
 ) -> None:
